@@ -1,0 +1,86 @@
+"""Pure ASGI middleware: a request id on every response, and the request body size limit.
+
+Pure ASGI (not BaseHTTPMiddleware) so neither adds a task or copies the body.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from modelport.errors import PayloadTooLargeError
+
+__all__ = ["BodyLimitMiddleware", "RequestIdMiddleware", "request_id_of"]
+
+_SCOPE_KEY = "modelport.request_id"
+_HEADER = b"x-request-id"
+
+
+def request_id_of(scope: Scope) -> str:
+    return str(scope.get(_SCOPE_KEY, "-"))
+
+
+class RequestIdMiddleware:
+    """Takes the client's X-Request-ID (if sane) or makes one; echoes it back."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope["headers"]).get(_HEADER, b"")
+        request_id = (
+            given.decode("latin-1")
+            if 0 < len(given) <= 128 and given.isascii()
+            else uuid.uuid4().hex
+        )
+        scope[_SCOPE_KEY] = request_id
+        raw_id = request_id.encode("latin-1")
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [h for h in message.get("headers", []) if h[0].lower() != _HEADER]
+                headers.append((_HEADER, raw_id))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+
+
+class BodyLimitMiddleware:
+    """Refuses bodies over ``limit`` bytes with 413, by header or while streaming."""
+
+    def __init__(
+        self, app: ASGIApp, limit: int, reject: Callable[[PayloadTooLargeError], Any]
+    ) -> None:
+        self.app = app
+        self.limit = limit
+        # Builds the 413 response; given by the app so api/errors.py stays the one mapper.
+        self.reject = reject
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            response = self.reject(PayloadTooLargeError(self.limit))
+            await response(scope, receive, send)
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise PayloadTooLargeError(self.limit)
+            return message
+
+        await self.app(scope, limited_receive, send)

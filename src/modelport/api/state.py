@@ -1,0 +1,26 @@
+"""Typed access to what the app factory put on ``app.state`` (no module globals)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+
+from modelport.config import Settings
+from modelport.inference import InferenceService
+from modelport.registry import ModelRegistry
+
+__all__ = ["inference_of", "registry_of", "settings_of"]
+
+
+def registry_of(request: Request) -> ModelRegistry:
+    registry: ModelRegistry = request.app.state.registry
+    return registry
+
+
+def inference_of(request: Request) -> InferenceService:
+    service: InferenceService = request.app.state.inference
+    return service
+
+
+def settings_of(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings

@@ -1,0 +1,134 @@
+"""The ``modelport`` command: serve, train-examples.
+
+``serve`` has one flag per Settings field, generated from the fields themselves, so the
+help text, the environment variables and the TOML keys can never drift apart.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import sys
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+import click
+import uvicorn
+from pydantic.fields import FieldInfo
+from uvicorn.config import LOGGING_CONFIG
+
+from modelport import __version__
+from modelport.config import ConfigError, Settings, load_settings, settings_to_env
+from modelport.errors import ModelportError
+
+__all__ = ["main"]
+
+#: Settings fields that are not flags of their own (model_dir is the positional argument).
+_NOT_FLAGS = {"model_dir"}
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="modelport")
+def main() -> None:
+    """Serve trained machine-learning models behind a fast, safe, standard HTTP API."""
+
+
+def _click_type(annotation: Any) -> Any:
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if typing.get_origin(annotation) is typing.Literal:
+        return click.Choice([str(a) for a in typing.get_args(annotation)])
+    if isinstance(annotation, types.UnionType) and len(args) == 1:
+        return _click_type(args[0])
+    if annotation is Path:
+        return click.Path(path_type=Path)
+    return annotation if annotation in (int, float, str, bool) else str
+
+
+def _setting_options(func: Any) -> Any:
+    """Decorate ``func`` with one ``--flag`` per Settings field."""
+    fields: dict[str, FieldInfo] = Settings.model_fields
+    for name in reversed(list(fields)):
+        if name in _NOT_FLAGS:
+            continue
+        field = fields[name]
+        default = field.default if field.default is not None else "none"
+        help_text = f"{field.description} [env MODELPORT_{name.upper()}; default: {default}]"
+        func = click.option(
+            f"--{name.replace('_', '-')}",
+            name,
+            type=_click_type(field.annotation),
+            default=None,
+            help=help_text,
+        )(func)
+    return func
+
+
+def _log_config(level: str) -> dict[str, Any]:
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["modelport"] = {
+        "handlers": ["default"],
+        "level": level.upper(),
+        "propagate": False,
+    }
+    config["formatters"]["default"]["fmt"] = "%(levelprefix)s %(name)s: %(message)s"
+    return config
+
+
+@main.command()
+@click.argument("model_dir", required=False, type=click.Path(path_type=Path))
+@_setting_options
+def serve(model_dir: Path | None, **flags: Any) -> None:
+    """Serve every model under MODEL_DIR (default ./models) over HTTP.
+
+    Settings come from these flags, then MODELPORT_* environment variables, then
+    modelport.toml (--config), then the defaults shown.
+    """
+    try:
+        settings = load_settings(model_dir=model_dir, **flags)
+    except ConfigError as exc:
+        raise click.UsageError(exc.message) from exc
+    if not settings.model_dir.is_dir():
+        click.echo(f"warning: model directory {settings.model_dir} does not exist", err=True)
+    log_config = _log_config(settings.log_level)
+    common: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_config": log_config,
+        "log_level": settings.log_level,
+        "server_header": False,
+        "timeout_graceful_shutdown": max(1, int(settings.request_timeout)),
+    }
+    if settings.workers == 1:
+        from modelport.api import create_app
+
+        uvicorn.run(create_app(settings), **common)
+        return
+    # Worker processes rebuild the very same Settings from the environment.
+    os.environ.update(settings_to_env(settings))
+    uvicorn.run(
+        "modelport.api.app:create_app_from_env",
+        factory=True,
+        workers=settings.workers,
+        **common,
+    )
+
+
+@main.command("train-examples")
+@click.argument("target", required=False, type=click.Path(path_type=Path), default=Path("models"))
+def train_examples_command(target: Path) -> None:
+    """Train the example models (iris-lr, iris-dt) into TARGET (default ./models)."""
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    from modelport.train_examples import train_examples
+
+    try:
+        written = train_examples(target)
+    except ModelportError as exc:
+        click.echo(f"error: {exc.message}", err=True)
+        sys.exit(1)
+    for name in written:
+        click.echo(f"wrote {target / name}")
+    if not written:
+        click.echo(f"every example model is already in {target}")

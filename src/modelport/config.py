@@ -1,0 +1,145 @@
+"""The one Settings object: built once at start-up and passed down.
+
+Precedence, highest first: command-line flags > environment ``MODELPORT_*`` >
+``modelport.toml`` (``--config PATH``, else ``./modelport.toml`` when present) > defaults.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from modelport.errors import InvalidRequestError
+
+__all__ = ["DEFAULT_CONFIG_FILE", "ConfigError", "Settings", "load_settings", "settings_to_env"]
+
+DEFAULT_CONFIG_FILE = Path("modelport.toml")
+
+
+class ConfigError(InvalidRequestError):
+    """The settings (flags, environment or TOML file) are invalid."""
+
+    code = "invalid_config"
+
+
+class Settings(BaseSettings):
+    """Every setting of the server. Each field is also a ``modelport serve`` flag."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="MODELPORT_",
+        extra="forbid",
+        validate_default=True,
+        frozen=True,
+    )
+
+    model_dir: Path = Field(
+        default=Path("models"),
+        description="Folder holding the model repository (one folder or bare file per model).",
+    )
+    config: Path | None = Field(
+        default=None,
+        description="TOML settings file; defaults to ./modelport.toml when that file exists.",
+    )
+    host: str = Field(default="127.0.0.1", description="Address to listen on.")
+    port: int = Field(default=8000, ge=1, le=65535, description="HTTP port.")
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Server processes sharing the port; each loads every model.",
+    )
+    request_timeout: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds a prediction may run before the client gets 504.",
+    )
+    max_body_size: int = Field(
+        default=10 * 1024 * 1024,
+        ge=1024,
+        description="Largest accepted request body in bytes; larger bodies get 413.",
+    )
+    inference_threads: int = Field(
+        default=8,
+        ge=1,
+        le=256,
+        description="Threads that run model calls off the event loop (per worker).",
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        default="info", description="Logging level."
+    )
+
+    @field_validator("model_dir")
+    @classmethod
+    def _absolute_model_dir(cls, value: Path) -> Path:
+        # Resolved once so that worker processes and log lines agree on one path.
+        return value.expanduser().resolve()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _TomlFileSource(settings_cls))
+
+
+class _TomlFileSource(PydanticBaseSettingsSource):
+    """Reads the TOML file named by the higher-priority sources' ``config`` value."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        # Unused: __call__ returns the whole file at once.
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        explicit = self.current_state.get("config")
+        if explicit is not None:
+            path = Path(explicit).expanduser()
+            if not path.is_file():
+                raise ConfigError(f"config file '{path}' does not exist")
+        elif DEFAULT_CONFIG_FILE.is_file():
+            path = DEFAULT_CONFIG_FILE
+        else:
+            return {}
+        try:
+            with path.open("rb") as handle:
+                data = tomllib.load(handle)
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read config file '{path}': {exc}") from exc
+        # A [modelport] table is accepted too, so the file can live inside a larger TOML.
+        table = data.get("modelport", data)
+        if not isinstance(table, dict):
+            raise ConfigError(f"config file '{path}': [modelport] must be a table")
+        return table
+
+
+def load_settings(**flags: Any) -> Settings:
+    """Build the Settings from flags (None means 'not given'), env and the TOML file."""
+    given = {key: value for key, value in flags.items() if value is not None}
+    try:
+        return Settings(**given)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigError(f"invalid settings: {problems}") from exc
+
+
+def settings_to_env(settings: Settings) -> dict[str, str]:
+    """The environment that rebuilds these exact settings in a worker process."""
+    return {
+        f"MODELPORT_{name.upper()}": str(value)
+        for name, value in settings.model_dump().items()
+        if value is not None
+    }

@@ -1,0 +1,311 @@
+"""Any accepted payload shape -> the 2-D batch a model takes, checked against its signature.
+
+Protocol modules decode their envelope into one of four shapes (rows, records, columns,
+split) and call :func:`to_batch`. Every rejection is an :class:`InvalidInputError` whose
+message names the row (counted from 0) and the feature at fault.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import chain
+from typing import Any, TypeAlias
+
+import numpy as np
+
+from modelport.errors import InvalidInputError, MissingDependencyError
+from modelport.signature import Feature, Signature
+from modelport.types import Batch, NDArray
+
+__all__ = ["Columns", "Payload", "Records", "Rows", "Split", "count_rows", "to_batch"]
+
+
+@dataclass(frozen=True, slots=True)
+class Rows:
+    """``[[5.1, 3.5, 1.4, 0.2], ...]``: values in the signature's feature order."""
+
+    rows: list[Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Records:
+    """``[{"sepal_length": 5.1, ...}, ...]``: one object per row, keyed by feature."""
+
+    records: list[Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Columns:
+    """``{"sepal_length": [5.1, ...], ...}``: one list per feature."""
+
+    columns: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Split:
+    """MLflow's ``dataframe_split``: column names plus rows in that column order."""
+
+    columns: list[Any]
+    data: list[Any]
+
+
+Payload: TypeAlias = Rows | Records | Columns | Split
+
+_NUMBER_TYPES = frozenset({int, float})
+
+
+def count_rows(payload: Payload) -> int:
+    """Rows in a payload, before validation (for logs and metrics)."""
+    if isinstance(payload, Rows):
+        return len(payload.rows)
+    if isinstance(payload, Records):
+        return len(payload.records)
+    if isinstance(payload, Split):
+        return len(payload.data)
+    first: Any = next(iter(payload.columns.values()), [])
+    return len(first) if isinstance(first, list) else 0
+
+
+def to_batch(payload: Payload, signature: Signature) -> Batch:
+    """Validate ``payload`` against ``signature`` and build the model's input batch."""
+    if isinstance(payload, Rows):
+        return _from_rows(payload.rows, signature)
+    if isinstance(payload, Records):
+        return _from_records(payload.records, signature)
+    if isinstance(payload, Columns):
+        return _from_columns(payload.columns, signature)
+    return _from_split(payload, signature)
+
+
+# -- the four shapes -------------------------------------------------------------------
+
+
+def _from_rows(rows: Any, signature: Signature) -> Batch:
+    _require_nonempty_list(rows, "instances")
+    width = signature.n_features
+    if all(type(row) is list for row in rows):
+        widths = set(map(len, rows))
+        if width is None and len(widths) == 1:
+            width = widths.pop()
+        elif width is None:
+            raise InvalidInputError("rows must all have the same number of values")
+        # Fast path: a rectangle of plain numbers becomes one float64 array in C.
+        if (
+            signature.all_numeric
+            and widths <= {width}
+            and set(map(type, chain.from_iterable(rows))) <= _NUMBER_TYPES
+        ):
+            array = np.array(rows, dtype=np.float64)
+            _check_finite(array, signature)
+            return _finish_numeric(array, signature)
+    return _build(rows, signature, width)
+
+
+def _from_records(records: Any, signature: Signature) -> Batch:
+    _require_nonempty_list(records, "records")
+    features = _require_names(signature)
+    names = [f.name for f in features]
+    known = set(names)
+    rows: list[list[Any]] = []
+    for index, record in enumerate(records):
+        if not isinstance(record, dict):
+            raise InvalidInputError(
+                f"row {index}: expected an object keyed by feature name, got {_kind(record)}"
+            )
+        if record.keys() != known:
+            _raise_key_mismatch(f"row {index}", record.keys(), names)
+        rows.append([record[name] for name in names])
+    return _build(rows, signature, len(names))
+
+
+def _from_columns(columns: Any, signature: Signature) -> Batch:
+    if not isinstance(columns, dict) or not columns:
+        raise InvalidInputError(
+            "inputs must be an object mapping each feature name to a list of values"
+        )
+    features = _require_names(signature)
+    names = [f.name for f in features]
+    if columns.keys() != set(names):
+        _raise_key_mismatch("inputs", columns.keys(), names)
+    lengths = {}
+    for name in names:
+        values = columns[name]
+        if not isinstance(values, list):
+            raise InvalidInputError(f"inputs['{name}'] must be a list, got {_kind(values)}")
+        lengths[name] = len(values)
+    if len(set(lengths.values())) != 1:
+        raise InvalidInputError(f"inputs columns have different lengths: {lengths}")
+    if not next(iter(lengths.values())):
+        raise InvalidInputError("inputs columns are empty: send at least one row")
+    rows = [list(row) for row in zip(*(columns[name] for name in names), strict=True)]
+    return _from_rows(rows, signature)
+
+
+def _from_split(split: Split, signature: Signature) -> Batch:
+    features = _require_names(signature)
+    names = [f.name for f in features]
+    if not isinstance(split.columns, list) or not all(isinstance(c, str) for c in split.columns):
+        raise InvalidInputError("dataframe_split.columns must be a list of feature names")
+    if len(set(split.columns)) != len(split.columns):
+        raise InvalidInputError(f"dataframe_split.columns repeats a name: {split.columns}")
+    if set(split.columns) != set(names):
+        _raise_key_mismatch("dataframe_split.columns", split.columns, names)
+    _require_nonempty_list(split.data, "dataframe_split.data")
+    if split.columns == names:
+        return _from_rows(split.data, signature)
+    order = [split.columns.index(name) for name in names]
+    rows = []
+    for index, row in enumerate(split.data):
+        if not isinstance(row, list) or len(row) != len(names):
+            raise InvalidInputError(
+                f"dataframe_split.data row {index}: expected a list of {len(names)} values, "
+                f"got {_kind(row)}"
+            )
+        rows.append([row[j] for j in order])
+    return _from_rows(rows, signature)
+
+
+# -- the careful path: one value at a time, so the message can point at it -------------
+
+
+def _row_values(index: int, row: Any, width: int | None) -> Sequence[Any]:
+    if not isinstance(row, list):
+        raise InvalidInputError(
+            f"row {index}: expected a list of values, got {_kind(row)} "
+            "(wrap a single row in another list: [[...]])"
+        )
+    if width is not None and len(row) != width:
+        raise InvalidInputError(
+            f"row {index} has {len(row)} values but the model takes {width} features"
+        )
+    return row
+
+
+def _build(rows: list[Any], signature: Signature, width: int | None) -> Batch:
+    features = signature.features
+    checked: list[list[Any]] = []
+    for index, row in enumerate(rows):
+        values = _row_values(index, row, width)
+        checked.append(
+            [
+                _check_value(value, index, j, features[j] if features else None, signature)
+                for j, value in enumerate(values)
+            ]
+        )
+    if signature.all_numeric:
+        return _finish_numeric(np.array(checked, dtype=np.float64), signature)
+    return _frame(checked, signature)
+
+
+def _check_value(
+    value: Any, row: int, col: int, feature: Feature | None, signature: Signature
+) -> Any:
+    kind = feature.type if feature is not None else "float"
+    where = f"row {row}, feature '{feature.name}'" if feature else f"row {row}, column {col}"
+    if value is None:
+        if signature.allow_missing:
+            return None if kind == "str" else math.nan
+        raise InvalidInputError(
+            f"{where}: missing value (null) is not allowed for this model "
+            "(model.yaml 'allow_missing: true' permits it)"
+        )
+    if kind == "str":
+        if isinstance(value, str):
+            return value
+        raise InvalidInputError(f"{where}: expected a string, got {_kind(value)}")
+    if kind == "bool":
+        if isinstance(value, bool) or (type(value) is int and value in (0, 1)):
+            return float(value)
+        raise InvalidInputError(f"{where}: expected true or false, got {_kind(value)}")
+    if type(value) not in _NUMBER_TYPES:
+        raise InvalidInputError(f"{where}: expected a number, got {_kind(value)}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise InvalidInputError(f"{where}: {value} is not a finite number")
+    return number
+
+
+def _check_finite(array: NDArray, signature: Signature) -> None:
+    # JSON cannot carry NaN or Infinity, but huge integers overflow float64 to inf.
+    if not np.isfinite(array).all():
+        row, col = (int(i) for i in np.argwhere(~np.isfinite(array))[0])
+        names = signature.feature_names
+        where = f"feature '{names[col]}'" if names else f"column {col}"
+        raise InvalidInputError(f"row {row}, {where}: value is not a finite number")
+
+
+def _finish_numeric(array: NDArray, signature: Signature) -> Batch:
+    if signature.wants_frame:
+        pandas = _pandas()
+        if pandas is not None:
+            return pandas.DataFrame(array, columns=list(signature.feature_names or ()))
+    return array
+
+
+def _frame(rows: list[list[Any]], signature: Signature) -> Batch:
+    pandas = _pandas()
+    if pandas is None:
+        raise MissingDependencyError("pandas", "pandas")
+    frame = pandas.DataFrame(rows, columns=list(signature.feature_names or ()))
+    for feature in signature.features or ():
+        if feature.type != "str":
+            frame[feature.name] = frame[feature.name].astype("float64")
+    return frame
+
+
+# -- helpers -----------------------------------------------------------------------------
+
+
+def _pandas() -> Any:
+    try:
+        import pandas
+    except ImportError:
+        return None
+    return pandas
+
+
+def _require_nonempty_list(value: Any, what: str) -> None:
+    if not isinstance(value, list):
+        raise InvalidInputError(f"{what} must be a list of rows, got {_kind(value)}")
+    if not value:
+        raise InvalidInputError(f"{what} is empty: send at least one row")
+
+
+def _require_names(signature: Signature) -> tuple[Feature, ...]:
+    if signature.features is None:
+        width = signature.n_features
+        count = f"{width} numbers" if width is not None else "numbers"
+        raise InvalidInputError(
+            "this model has no feature names (add 'features:' to its model.yaml); "
+            f'send each row as a list of {count}, e.g. {{"instances": [[...]]}}'
+        )
+    return signature.features
+
+
+def _raise_key_mismatch(where: str, given: Any, names: list[str]) -> None:
+    given_set = set(given)
+    missing = [n for n in names if n not in given_set]
+    unknown = sorted(str(k) for k in given_set - set(names))
+    parts = []
+    if missing:
+        parts.append(f"missing feature(s) {missing}")
+    if unknown:
+        parts.append(f"unknown feature(s) {unknown}")
+    raise InvalidInputError(f"{where}: {'; '.join(parts)}; the model takes {names}")
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        return f"string '{shown}'"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    return type(value).__name__

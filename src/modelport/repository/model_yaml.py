@@ -1,0 +1,72 @@
+"""``model.yaml``: what a model folder may declare about its model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from modelport.errors import ModelLoadError
+from modelport.signature import Feature
+from modelport.types import FeatureType
+
+__all__ = ["MODEL_YAML", "FeatureSpec", "ModelConfig", "read_model_yaml"]
+
+MODEL_YAML = "model.yaml"
+
+
+class FeatureSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1)
+    type: FeatureType = "float"
+
+
+class ModelConfig(BaseModel):
+    """The schema of ``model.yaml``; unknown keys are refused so typos do not go unseen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    description: str = ""
+    runtime: str | None = Field(
+        default=None, description="Runtime kind; by default chosen from the file ending."
+    )
+    features: list[str | FeatureSpec] | None = Field(
+        default=None, description="Input features in column order: names, or {name, type}."
+    )
+    labels: list[str] | dict[str, str] | None = Field(
+        default=None,
+        description="Display names of the classes: a list in classes_ order, or a map.",
+    )
+    example: list[Any] | dict[str, Any] | None = Field(
+        default=None, description="One input row, used as the warm-up prediction."
+    )
+    allow_missing: bool = Field(default=False, description="Let null (NaN) values reach the model.")
+
+    def declared_features(self) -> list[Feature] | None:
+        if self.features is None:
+            return None
+        return [
+            Feature(f) if isinstance(f, str) else Feature(f.name, f.type) for f in self.features
+        ]
+
+
+def read_model_yaml(path: Path) -> ModelConfig:
+    """Parse and validate one ``model.yaml``; any problem is a ModelLoadError naming it."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ModelLoadError(f"{path.name}: cannot read: {exc}") from exc
+    if data is None:
+        return ModelConfig()
+    if not isinstance(data, dict):
+        raise ModelLoadError(f"{path.name}: expected a mapping of settings at the top")
+    try:
+        return ModelConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ModelLoadError(f"{path.name}: {problems}") from exc

@@ -1,0 +1,60 @@
+"""Write a new version folder atomically: build it under a hidden temporary name, then
+rename it into place, so a scan or a watcher never sees half a version."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from modelport.errors import ConflictError
+from modelport.repository.scan import validate_model_name
+
+__all__ = ["new_version_folder", "write_file_atomically"]
+
+
+@contextlib.contextmanager
+def new_version_folder(model_dir: Path, name: str, version: int) -> Iterator[Path]:
+    """Yield an empty temporary folder; on success it becomes ``model_dir/name/version``.
+
+    On any exception the temporary folder is removed and nothing appears.
+    """
+    validate_model_name(name)
+    model_folder = model_dir / name
+    model_folder.mkdir(parents=True, exist_ok=True)
+    final = model_folder / str(version)
+    if final.exists():
+        raise ConflictError(f"model '{name}' version {version} already exists")
+    staging = Path(tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=model_folder))
+    try:
+        staging.chmod(0o755)  # mkdtemp makes it private; a version is readable like any file
+        yield staging
+        for path in staging.rglob("*"):
+            if path.is_file():
+                with path.open("rb") as handle:
+                    os.fsync(handle.fileno())
+        # rename() of a directory fails if the target appeared meanwhile: no overwrite.
+        staging.rename(final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def write_file_atomically(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` in one rename; readers see the old or the new file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, staging = tempfile.mkstemp(prefix=f".tmp-{path.name}-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(staging, 0o644)  # mkstemp makes it private
+        os.replace(staging, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(staging)
+        raise

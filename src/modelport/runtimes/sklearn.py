@@ -1,0 +1,94 @@
+"""scikit-learn and anything with a scikit-learn-like ``predict`` (joblib or pickle files).
+
+Unpickling runs code from the file: only serve artifacts from a trusted model folder.
+"""
+
+from __future__ import annotations
+
+import gzip
+import pickle
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from modelport.errors import ModelLoadError
+from modelport.runtimes.base import missing_dependency
+from modelport.signature import ModelHints
+from modelport.types import Batch, NDArray
+
+__all__ = ["SklearnRuntime", "load"]
+
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+class SklearnRuntime:
+    """Wraps an object with ``predict`` (and optionally ``predict_proba``)."""
+
+    kind = "sklearn"
+
+    def __init__(self, model: Any) -> None:
+        if not callable(getattr(model, "predict", None)):
+            raise ModelLoadError(
+                f"the artifact holds a {type(model).__module__}.{type(model).__qualname__}, "
+                "which has no predict() method"
+            )
+        self._model = model
+        self._hints = _hints_of(model)
+
+    @property
+    def hints(self) -> ModelHints:
+        return self._hints
+
+    def predict(self, batch: Batch) -> NDArray:
+        return np.asarray(self._model.predict(batch))
+
+    def predict_proba(self, batch: Batch) -> NDArray:
+        return np.asarray(self._model.predict_proba(batch))
+
+
+def load(artifact: Path) -> SklearnRuntime:
+    """Unpickle ``artifact`` (joblib, pickle, or gzip-compressed pickle)."""
+    try:
+        return SklearnRuntime(_unpickle(artifact))
+    except ModuleNotFoundError as exc:
+        raise missing_dependency(exc) from exc
+    except (pickle.UnpicklingError, EOFError, gzip.BadGzipFile, ValueError) as exc:
+        raise ModelLoadError(
+            f"'{artifact.name}' is not a readable pickle/joblib file: {exc}"
+        ) from exc
+
+
+def _unpickle(artifact: Path) -> Any:
+    with artifact.open("rb") as handle:
+        compressed = handle.read(2) == _GZIP_MAGIC
+    if compressed and artifact.name.lower().endswith((".pgz", ".gz")):
+        with gzip.open(artifact, "rb") as handle:
+            return pickle.load(handle)
+    try:
+        import joblib
+    except ImportError:
+        with artifact.open("rb") as handle:
+            return pickle.load(handle)
+    # joblib reads its own format (compressed or not) and plain pickles alike.
+    return joblib.load(artifact)
+
+
+def _hints_of(model: Any) -> ModelHints:
+    names = getattr(model, "feature_names_in_", None)
+    n_features = getattr(model, "n_features_in_", None)
+    classes = _safe_attr(model, "classes_")
+    return ModelHints(
+        feature_names=tuple(str(n) for n in names) if names is not None else None,
+        n_features=int(n_features) if n_features is not None else None,
+        classes=tuple(np.asarray(classes).tolist()) if classes is not None else None,
+        has_proba=callable(_safe_attr(model, "predict_proba")),
+    )
+
+
+def _safe_attr(model: Any, name: str) -> Any:
+    # Pipelines and meta-estimators compute some attributes and may raise on access.
+    try:
+        return getattr(model, name, None)
+    except Exception:
+        return None

@@ -1,0 +1,154 @@
+"""A model's inputs and outputs: feature names and types, class labels.
+
+Sources, strongest first: what the fitted model says about itself (``feature_names_in_``,
+``n_features_in_``, ``classes_``), then ``model.yaml`` (``features:``, ``labels:``).
+When both speak they must agree, or the model fails to load with the disagreement named.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from modelport.errors import ModelLoadError
+from modelport.types import FeatureType
+
+__all__ = ["Feature", "ModelHints", "Signature", "build_signature"]
+
+
+@dataclass(frozen=True, slots=True)
+class Feature:
+    name: str
+    type: FeatureType = "float"
+
+
+@dataclass(frozen=True, slots=True)
+class ModelHints:
+    """What a loaded model object tells about itself (filled by its runtime)."""
+
+    feature_names: tuple[str, ...] | None = None
+    n_features: int | None = None
+    classes: tuple[Any, ...] | None = None
+    has_proba: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Signature:
+    """The contract a request must meet, and how outputs are named."""
+
+    #: Named features in column order; None when the model only knows their count.
+    features: tuple[Feature, ...] | None
+    #: Number of columns; None when nothing says (any width is passed to the model).
+    n_features: int | None
+    #: The model's own class values (``classes_``), in ``predict_proba`` column order.
+    classes: tuple[Any, ...] | None = None
+    #: Display label for each class, same order as ``classes``.
+    labels: tuple[str, ...] | None = None
+    has_proba: bool = False
+    #: Whether NaN (JSON null) may reach the model.
+    allow_missing: bool = False
+    #: The model was fitted on a DataFrame and wants one back (column names checked).
+    wants_frame: bool = False
+    _label_by_class: dict[Any, str] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def feature_names(self) -> tuple[str, ...] | None:
+        return None if self.features is None else tuple(f.name for f in self.features)
+
+    @property
+    def all_numeric(self) -> bool:
+        return self.features is None or all(f.type != "str" for f in self.features)
+
+    def label_of(self, value: Any) -> Any:
+        """The display label of one predicted class value (the value itself if unmapped)."""
+        return self._label_by_class.get(value, value)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able description for metadata endpoints."""
+        return {
+            "inputs": None
+            if self.features is None
+            else [{"name": f.name, "type": f.type} for f in self.features],
+            "n_features": self.n_features,
+            "labels": list(self.labels) if self.labels is not None else None,
+            "outputs": ["predictions", "probabilities"] if self.has_proba else ["predictions"],
+            "allow_missing": self.allow_missing,
+        }
+
+
+def build_signature(
+    hints: ModelHints,
+    declared_features: Sequence[Feature] | None = None,
+    declared_labels: Sequence[str] | Mapping[str, str] | None = None,
+    allow_missing: bool = False,
+) -> Signature:
+    """Merge a model's own hints with what ``model.yaml`` declares; raise on conflict."""
+    features = _merge_features(hints, declared_features)
+    n_features = len(features) if features is not None else hints.n_features
+    classes = hints.classes
+    labels = _merge_labels(classes, declared_labels)
+    label_by_class: dict[Any, str] = {}
+    if classes is not None and labels is not None:
+        label_by_class = {_plain(c): label for c, label in zip(classes, labels, strict=True)}
+    return Signature(
+        features=features,
+        n_features=n_features,
+        classes=classes,
+        labels=labels,
+        has_proba=hints.has_proba,
+        allow_missing=allow_missing,
+        wants_frame=hints.feature_names is not None
+        or (features is not None and not all(f.type != "str" for f in features)),
+        _label_by_class=label_by_class,
+    )
+
+
+def _merge_features(
+    hints: ModelHints, declared: Sequence[Feature] | None
+) -> tuple[Feature, ...] | None:
+    if declared is not None:
+        names = [f.name for f in declared]
+        if len(set(names)) != len(names):
+            raise ModelLoadError(f"model.yaml features has duplicate names: {names}")
+        if hints.feature_names is not None and tuple(names) != hints.feature_names:
+            raise ModelLoadError(
+                f"model.yaml features {names} do not match the names the model was fitted "
+                f"with {list(hints.feature_names)}"
+            )
+        if hints.n_features is not None and len(names) != hints.n_features:
+            raise ModelLoadError(
+                f"model.yaml declares {len(names)} features but the model was fitted "
+                f"with {hints.n_features}"
+            )
+        return tuple(declared)
+    if hints.feature_names is not None:
+        return tuple(Feature(name) for name in hints.feature_names)
+    return None
+
+
+def _merge_labels(
+    classes: tuple[Any, ...] | None, declared: Sequence[str] | Mapping[str, str] | None
+) -> tuple[str, ...] | None:
+    if declared is None:
+        return None if classes is None else tuple(str(c) for c in classes)
+    if classes is None:
+        raise ModelLoadError("model.yaml declares labels but the model has no classes_")
+    if isinstance(declared, Mapping):
+        by_key = {str(k): str(v) for k, v in declared.items()}
+        missing = [str(c) for c in classes if str(c) not in by_key]
+        if missing:
+            raise ModelLoadError(f"model.yaml labels has no entry for classes {missing}")
+        return tuple(by_key[str(c)] for c in classes)
+    if len(declared) != len(classes):
+        raise ModelLoadError(
+            f"model.yaml lists {len(declared)} labels but the model has {len(classes)} "
+            f"classes {[_plain(c) for c in classes]}"
+        )
+    return tuple(str(label) for label in declared)
+
+
+def _plain(value: Any) -> Any:
+    """NumPy scalar -> Python scalar, so lookups by predicted values hit."""
+    item = getattr(value, "item", None)
+    return item() if callable(item) else value
