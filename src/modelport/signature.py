@@ -89,7 +89,8 @@ def build_signature(
     classes = hints.classes
     labels = _merge_labels(classes, declared_labels)
     label_by_class: dict[Any, str] = {}
-    if classes is not None and labels is not None:
+    # Without declared labels predictions keep the model's own class values (e.g. 0, 1, 2).
+    if classes is not None and labels is not None and declared_labels is not None:
         label_by_class = {_plain(c): label for c, label in zip(classes, labels, strict=True)}
     return Signature(
         features=features,

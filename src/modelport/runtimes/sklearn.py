@@ -50,13 +50,15 @@ class SklearnRuntime:
 def load(artifact: Path) -> SklearnRuntime:
     """Unpickle ``artifact`` (joblib, pickle, or gzip-compressed pickle)."""
     try:
-        return SklearnRuntime(_unpickle(artifact))
+        model = _unpickle(artifact)
     except ModuleNotFoundError as exc:
         raise missing_dependency(exc) from exc
-    except (pickle.UnpicklingError, EOFError, gzip.BadGzipFile, ValueError) as exc:
+    except Exception as exc:
+        # A damaged or foreign file can fail with almost any exception while unpickling.
         raise ModelLoadError(
-            f"'{artifact.name}' is not a readable pickle/joblib file: {exc}"
+            f"'{artifact.name}' is not a readable pickle/joblib file: {type(exc).__name__}: {exc}"
         ) from exc
+    return SklearnRuntime(model)
 
 
 def _unpickle(artifact: Path) -> Any:

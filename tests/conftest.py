@@ -1,0 +1,29 @@
+"""Shared fixtures: example models trained once per session, and services policy."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from modelport.train_examples import train_examples
+
+REQUIRE_SERVICES = os.environ.get("MODELPORT_TEST_REQUIRE_SERVICES") == "1"
+
+
+@pytest.fixture(scope="session")
+def trained_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder holding the example models (iris-lr, iris-dt); do not modify it."""
+    target = tmp_path_factory.mktemp("trained") / "models"
+    train_examples(target)
+    return target
+
+
+@pytest.fixture
+def model_dir(trained_models: Path, tmp_path: Path) -> Path:
+    """A private, modifiable copy of the example models for one test."""
+    target = tmp_path / "models"
+    shutil.copytree(trained_models, target)
+    return target

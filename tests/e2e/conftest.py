@@ -1,0 +1,139 @@
+"""End-to-end fixtures: the real ``modelport serve`` process on a free port."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Protocol
+
+import httpx
+import pytest
+
+SUPPORT = Path(__file__).resolve().parent.parent / "support"
+MODELPORT = Path(sys.executable).with_name("modelport")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class Server:
+    """One server process; stopped by its own PID only."""
+
+    def __init__(self, args: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = cwd / f"server-{self.port}.log"
+        full_env = {**os.environ, "PYTHONPATH": str(SUPPORT), **(env or {})}
+        # Settings must come only from what each test passes.
+        for key in list(full_env):
+            if key.startswith("MODELPORT_") and key not in (env or {}):
+                del full_env[key]
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                [str(MODELPORT), "serve", *args, "--port", str(self.port)],
+                cwd=cwd,
+                env=full_env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
+    def wait_ready(self, timeout_s: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{self.log()}")
+            try:
+                if httpx.get(f"{self.url}/health/ready", timeout=2).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"server not ready after {timeout_s}s:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+
+class StartServer(Protocol):
+    def __call__(
+        self, args: list[str], cwd: Path | None = None, env: dict[str, str] | None = None
+    ) -> Server: ...
+
+
+@pytest.fixture
+def start_server(tmp_path: Path) -> Iterator[StartServer]:
+    """Start servers with ``start_server(args, cwd, env)``; each is stopped after the test."""
+    started: list[Server] = []
+
+    def start(
+        args: list[str], cwd: Path | None = None, env: dict[str, str] | None = None
+    ) -> Server:
+        server = Server(args, cwd or tmp_path, env)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+def make_slow_model(target: Path) -> None:
+    """Pickle a SlowModel into ``target`` (in a subprocess that can import it)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    code = (
+        "import pickle, sys, slow_model; "
+        "pickle.dump(slow_model.SlowModel(), open(sys.argv[1], 'wb'))"
+    )
+    subprocess.run(
+        [sys.executable, "-c", code, str(target)],
+        env={**os.environ, "PYTHONPATH": str(SUPPORT)},
+        check=True,
+    )
+
+
+@pytest.fixture(scope="session")
+def shared_server(
+    trained_models: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    """One server for the read-only tests: the examples, a bare file, a broken and a slow
+    model; a 1 s request timeout and a 64 KiB body limit so those limits are quick to hit."""
+    root = tmp_path_factory.mktemp("shared-server")
+    models = root / "models"
+    shutil.copytree(trained_models, models)
+    shutil.copy(models / "iris-lr" / "1" / "model.joblib", models / "lr_iris.model")
+    (models / "broken" / "1").mkdir(parents=True)
+    (models / "broken" / "1" / "model.joblib").write_bytes(b"this is not a pickle")
+    make_slow_model(models / "slow" / "1" / "model.pkl")
+    server = Server([str(models), "--request-timeout", "1", "--max-body-size", "65536"], cwd=root)
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def client(shared_server: Server) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=shared_server.url, timeout=30) as http:
+        yield http

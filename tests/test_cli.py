@@ -1,0 +1,42 @@
+"""The ``modelport`` command in-process: help, settings errors, train-examples."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from modelport.cli import main
+from modelport.config import Settings
+
+
+def test_serve_help_documents_every_setting() -> None:
+    result = CliRunner().invoke(main, ["serve", "--help"])
+    assert result.exit_code == 0
+    for name in Settings.model_fields:
+        if name != "model_dir":
+            assert f"--{name.replace('_', '-')}" in result.output
+            assert f"MODELPORT_{name.upper()}" in result.output
+    assert "MODEL_DIR" in result.output
+
+
+def test_serve_rejects_bad_settings_before_starting(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["serve", str(tmp_path), "--port", "70000"])
+    assert result.exit_code == 2
+    assert "port" in result.output
+
+
+def test_train_examples_writes_models_once(tmp_path: Path) -> None:
+    target = tmp_path / "models"
+    first = CliRunner().invoke(main, ["train-examples", str(target)])
+    assert first.exit_code == 0, first.output
+    assert sorted(p.name for p in target.iterdir()) == ["iris-dt", "iris-lr"]
+    for name in ("iris-dt", "iris-lr"):
+        assert (target / name / "1" / "model.joblib").is_file()
+        assert "sepal_length" in (target / name / "model.yaml").read_text()
+    before = (target / "iris-lr" / "1" / "model.joblib").stat().st_mtime_ns
+    second = CliRunner().invoke(main, ["train-examples", str(target)])
+    assert second.exit_code == 0
+    assert "already" in second.output
+    assert (target / "iris-lr" / "1" / "model.joblib").stat().st_mtime_ns == before
+    assert not [p for p in target.rglob(".tmp-*")]
