@@ -86,20 +86,29 @@ def _from_rows(rows: Any, signature: Signature) -> Batch:
     _require_nonempty_list(rows, "instances")
     width = signature.n_features
     if all(type(row) is list for row in rows):
-        widths = set(map(len, rows))
-        if width is None and len(widths) == 1:
-            width = widths.pop()
-        elif width is None:
-            raise InvalidInputError("rows must all have the same number of values")
+        if width is None:
+            width = len(rows[0])
+            odd = next((i for i, row in enumerate(rows) if len(row) != width), None)
+            if odd is not None:
+                raise InvalidInputError(
+                    f"row {odd} has {len(rows[odd])} values but row 0 has {width}; "
+                    "rows must all have the same number of values"
+                )
+        if width == 0:
+            raise InvalidInputError("row 0 has no values")
         # Fast path: a rectangle of plain numbers becomes one float64 array in C.
         if (
-            signature.all_numeric
-            and widths <= {width}
+            signature.plain_numbers
+            and all(len(row) == width for row in rows)
             and set(map(type, chain.from_iterable(rows))) <= _NUMBER_TYPES
         ):
-            array = np.array(rows, dtype=np.float64)
-            _check_finite(array, signature)
-            return _finish_numeric(array, signature)
+            try:
+                array = np.array(rows, dtype=np.float64)
+            except OverflowError:
+                pass  # an integer beyond float64: the careful path names it
+            else:
+                _check_finite(array, signature)
+                return _finish_numeric(array, signature)
     return _build(rows, signature, width)
 
 
@@ -159,9 +168,10 @@ def _from_split(split: Split, signature: Signature) -> Batch:
     rows = []
     for index, row in enumerate(split.data):
         if not isinstance(row, list) or len(row) != len(names):
+            got = f"{len(row)} values" if isinstance(row, list) else _kind(row)
             raise InvalidInputError(
                 f"dataframe_split.data row {index}: expected a list of {len(names)} values, "
-                f"got {_kind(row)}"
+                f"got {got}"
             )
         rows.append([row[j] for j in order])
     return _from_rows(rows, signature)
@@ -221,14 +231,18 @@ def _check_value(
         raise InvalidInputError(f"{where}: expected true or false, got {_kind(value)}")
     if type(value) not in _NUMBER_TYPES:
         raise InvalidInputError(f"{where}: expected a number, got {_kind(value)}")
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
     if not math.isfinite(number):
-        raise InvalidInputError(f"{where}: {value} is not a finite number")
+        shown = str(value) if len(str(value)) <= 40 else f"{str(value)[:37]}..."
+        raise InvalidInputError(f"{where}: {shown} is not a finite number")
     return number
 
 
 def _check_finite(array: NDArray, signature: Signature) -> None:
-    # JSON cannot carry NaN or Infinity, but huge integers overflow float64 to inf.
+    # JSON cannot carry NaN or Infinity; this guards arrays built any other way.
     if not np.isfinite(array).all():
         row, col = (int(i) for i in np.argwhere(~np.isfinite(array))[0])
         names = signature.feature_names

@@ -57,6 +57,11 @@ class Signature:
         return None if self.features is None else tuple(f.name for f in self.features)
 
     @property
+    def plain_numbers(self) -> bool:
+        """Every feature takes any number (no bool or string checks needed)."""
+        return self.features is None or all(f.type in ("float", "int") for f in self.features)
+
+    @property
     def all_numeric(self) -> bool:
         return self.features is None or all(f.type != "str" for f in self.features)
 
@@ -140,13 +145,21 @@ def _merge_labels(
         missing = [str(c) for c in classes if str(c) not in by_key]
         if missing:
             raise ModelLoadError(f"model.yaml labels has no entry for classes {missing}")
-        return tuple(by_key[str(c)] for c in classes)
-    if len(declared) != len(classes):
+        extra = sorted(set(by_key) - {str(c) for c in classes})
+        if extra:
+            raise ModelLoadError(f"model.yaml labels names classes the model lacks: {extra}")
+        labels = tuple(by_key[str(c)] for c in classes)
+    elif len(declared) != len(classes):
         raise ModelLoadError(
             f"model.yaml lists {len(declared)} labels but the model has {len(classes)} "
             f"classes {[_plain(c) for c in classes]}"
         )
-    return tuple(str(label) for label in declared)
+    else:
+        labels = tuple(str(label) for label in declared)
+    if len(set(labels)) != len(labels):
+        # Probabilities are keyed by label: a repeated one would silently hide a class.
+        raise ModelLoadError(f"model.yaml labels has duplicate names: {list(labels)}")
+    return labels
 
 
 def _plain(value: Any) -> Any:

@@ -98,12 +98,12 @@ def start_server(tmp_path: Path) -> Iterator[StartServer]:
         server.stop()
 
 
-def make_slow_model(target: Path) -> None:
-    """Pickle a SlowModel into ``target`` (in a subprocess that can import it)."""
+def make_quirky_model(target: Path) -> None:
+    """Pickle a QuirkyModel into ``target`` (in a subprocess that can import it)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     code = (
-        "import pickle, sys, slow_model; "
-        "pickle.dump(slow_model.SlowModel(), open(sys.argv[1], 'wb'))"
+        "import pickle, sys, quirky_model; "
+        "pickle.dump(quirky_model.QuirkyModel(), open(sys.argv[1], 'wb'))"
     )
     subprocess.run(
         [sys.executable, "-c", code, str(target)],
@@ -116,15 +116,15 @@ def make_slow_model(target: Path) -> None:
 def shared_server(
     trained_models: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
-    """One server for the read-only tests: the examples, a bare file, a broken and a slow
-    model; a 1 s request timeout and a 64 KiB body limit so those limits are quick to hit."""
+    """One server for the read-only tests: the examples, a bare file, a broken model and a
+    quirky one; a 1 s request timeout and a 64 KiB body limit, quick to hit."""
     root = tmp_path_factory.mktemp("shared-server")
     models = root / "models"
     shutil.copytree(trained_models, models)
     shutil.copy(models / "iris-lr" / "1" / "model.joblib", models / "lr_iris.model")
     (models / "broken" / "1").mkdir(parents=True)
     (models / "broken" / "1" / "model.joblib").write_bytes(b"this is not a pickle")
-    make_slow_model(models / "slow" / "1" / "model.pkl")
+    make_quirky_model(models / "quirky" / "1" / "model.pkl")
     server = Server([str(models), "--request-timeout", "1", "--max-body-size", "65536"], cwd=root)
     try:
         server.wait_ready()

@@ -162,13 +162,13 @@ def test_oversized_body_streamed_without_length(client: httpx.Client) -> None:
 
 def test_timeout_answers_504_and_other_requests_go_on(client: httpx.Client) -> None:
     started = time.monotonic()
-    response = client.post("/v1/models/slow:predict", json={"instances": [[5, 0]]})
+    response = client.post("/v1/models/quirky:predict", json={"instances": [[5, 0]]})
     elapsed = time.monotonic() - started
     assert_error(response, 504, "timeout", "did not answer within 1 s")
     assert elapsed < 4.5  # answered at the timeout, not when the model finished (5 s)
     # The stuck model call holds one thread; every other request is answered meanwhile.
     assert_still_serving(client)
-    fast = client.post("/v1/models/slow:predict", json={"instances": [[0, 0]]})
+    fast = client.post("/v1/models/quirky:predict", json={"instances": [[0, 0]]})
     assert fast.status_code == 200
     assert fast.json()["predictions"] == [0.0]
 
@@ -176,4 +176,21 @@ def test_timeout_answers_504_and_other_requests_go_on(client: httpx.Client) -> N
 def test_unknown_route_and_method(client: httpx.Client) -> None:
     assert_error(client.get("/nothing/here"), 404, "not_found", "no endpoint GET /nothing/here")
     assert_error(client.delete("/v1/models"), 405, "method_not_allowed", "DELETE")
+    assert_still_serving(client)
+
+
+def test_model_refusing_the_input_is_422(client: httpx.Client) -> None:
+    response = client.post("/v1/models/quirky:predict", json={"instances": [[-2, 0]]})
+    assert_error(response, 422, "invalid_input", "the model rejected the input: this model")
+    assert_still_serving(client)
+
+
+def test_model_bug_is_a_json_500_with_request_id(client: httpx.Client) -> None:
+    response = client.post(
+        "/v1/models/quirky:predict",
+        json={"instances": [[-1, 0]]},
+        headers={"X-Request-ID": "trace-me-42"},
+    )
+    assert_error(response, 500, "internal_error", "trace-me-42")
+    assert response.headers["x-request-id"] == "trace-me-42"
     assert_still_serving(client)

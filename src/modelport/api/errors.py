@@ -13,12 +13,13 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from modelport.api.middleware import request_id_of
 from modelport.api.responses import OrjsonResponse
 from modelport.errors import ModelportError
 
-__all__ = ["error_response", "install_error_handlers"]
+__all__ = ["UnexpectedErrorMiddleware", "error_response", "install_error_handlers"]
 
 log = logging.getLogger(__name__)
 
@@ -71,25 +72,51 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return _respond(exc.status_code, code, message, dict(exc.headers or {}))
 
 
-async def _unexpected_error(request: Request, exc: Exception) -> Response:
-    request_id = request_id_of(request.scope)
-    log.error(
-        "unhandled error in %s %s (request id %s)",
-        request.method,
-        request.url.path,
-        request_id,
-        exc_info=exc,
-    )
-    return _respond(
-        500,
-        "internal_error",
-        f"internal server error; quote request id {request_id} when reporting it",
-        {"X-Request-ID": request_id},
-    )
+class UnexpectedErrorMiddleware:
+    """Turns any unexpected exception into a JSON 500 and keeps the connection usable.
+
+    Starlette's own catch-all re-raises after answering, which makes the server drop the
+    keep-alive connection; this one logs the traceback under the request id and stops.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            request_id = request_id_of(scope)
+            log.error(
+                "unhandled error in %s %s (request id %s)",
+                scope.get("method"),
+                scope.get("path"),
+                request_id,
+                exc_info=exc,
+            )
+            if started:  # half a response is out: only closing the connection is honest
+                raise
+            response = _respond(
+                500,
+                "internal_error",
+                f"internal server error; quote request id {request_id} when reporting it",
+            )
+            await response(scope, receive, send)
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers; call before adding other middleware (this one is innermost)."""
     app.add_exception_handler(ModelportError, _modelport_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(Exception, _unexpected_error)
+    app.add_middleware(UnexpectedErrorMiddleware)

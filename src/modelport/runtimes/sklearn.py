@@ -80,11 +80,14 @@ def _hints_of(model: Any) -> ModelHints:
     names = getattr(model, "feature_names_in_", None)
     n_features = getattr(model, "n_features_in_", None)
     classes = _safe_attr(model, "classes_")
+    # Multi-output classifiers have one classes_ array per output: no single label set,
+    # and predict_proba returns a list of tables, so neither is offered for them.
+    single_output = classes is not None and all(np.ndim(c) == 0 for c in classes)
     return ModelHints(
         feature_names=tuple(str(n) for n in names) if names is not None else None,
         n_features=int(n_features) if n_features is not None else None,
-        classes=tuple(np.asarray(classes).tolist()) if classes is not None else None,
-        has_proba=callable(_safe_attr(model, "predict_proba")),
+        classes=tuple(np.asarray(classes).tolist()) if single_output else None,
+        has_proba=single_output and callable(_safe_attr(model, "predict_proba")),
     )
 
 
