@@ -116,10 +116,20 @@ class _TomlFileSource(PydanticBaseSettingsSource):
                 data = tomllib.load(handle)
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise ConfigError(f"cannot read config file '{path}': {exc}") from exc
-        # A [modelport] table is accepted too, so the file can live inside a larger TOML.
-        table = data.get("modelport", data)
+        # A [modelport] table is accepted too, so the file can live inside a larger TOML;
+        # then every setting must be in it (top-level ones would be silently ignored).
+        if "modelport" not in data:
+            return data
+        table = data["modelport"]
         if not isinstance(table, dict):
             raise ConfigError(f"config file '{path}': [modelport] must be a table")
+        # Other tables belong to other tools; plain keys beside [modelport] are ours.
+        stray = sorted(key for key, value in data.items() if not isinstance(value, dict))
+        if stray:
+            raise ConfigError(
+                f"config file '{path}': {stray} are outside the [modelport] table; "
+                "put every setting inside it"
+            )
         return table
 
 

@@ -27,7 +27,8 @@ class FeatureSpec(BaseModel):
 class ModelConfig(BaseModel):
     """The schema of ``model.yaml``; unknown keys are refused so typos do not go unseen."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # YAML reads `labels: {0: setosa}` with integer keys; they name classes all the same.
+    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
 
     description: str = ""
     runtime: str | None = Field(

@@ -24,6 +24,7 @@ def new_version_folder(model_dir: Path, name: str, version: int) -> Iterator[Pat
     """
     validate_model_name(name)
     model_folder = model_dir / name
+    created = not model_folder.exists()
     model_folder.mkdir(parents=True, exist_ok=True)
     final = model_folder / str(version)
     if final.exists():
@@ -36,10 +37,22 @@ def new_version_folder(model_dir: Path, name: str, version: int) -> Iterator[Pat
             if path.is_file():
                 with path.open("rb") as handle:
                     os.fsync(handle.fileno())
-        # rename() of a directory fails if the target appeared meanwhile: no overwrite.
-        staging.rename(final)
+        # rename() refuses a non-empty target but would replace an empty folder, and the
+        # standard library has no no-replace rename: check, then rename. Writers of one
+        # model are serialised by the caller, so the window between the two is not raced.
+        if final.exists():
+            raise ConflictError(f"model '{name}' version {version} already exists")
+        try:
+            staging.rename(final)
+        except OSError as exc:
+            raise ConflictError(
+                f"model '{name}' version {version} appeared while it was being written"
+            ) from exc
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
+        if created:  # a failed first version must not leave an empty, failing model behind
+            with contextlib.suppress(OSError):
+                model_folder.rmdir()
         raise
 
 

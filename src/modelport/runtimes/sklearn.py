@@ -62,17 +62,15 @@ def load(artifact: Path) -> SklearnRuntime:
 
 
 def _unpickle(artifact: Path) -> Any:
-    with artifact.open("rb") as handle:
-        compressed = handle.read(2) == _GZIP_MAGIC
-    if compressed and artifact.name.lower().endswith((".pgz", ".gz")):
-        with gzip.open(artifact, "rb") as handle:
-            return pickle.load(handle)
     try:
         import joblib
     except ImportError:
         with artifact.open("rb") as handle:
+            compressed = handle.read(2) == _GZIP_MAGIC
+        with (gzip.open if compressed else open)(artifact, "rb") as handle:
             return pickle.load(handle)
-    # joblib reads its own format (compressed or not) and plain pickles alike.
+    # joblib reads its own format (plain or compressed, e.g. joblib.dump to 'x.pkl.gz')
+    # and plain pickles, gzip-compressed ones (seed 002's .pgz) included.
     return joblib.load(artifact)
 
 
