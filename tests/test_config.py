@@ -326,10 +326,13 @@ def test_settings_to_env_leaves_out_unset_values() -> None:
 
     env = settings_to_env(settings)
 
-    assert "MODELPORT_CONFIG" not in env
-    assert set(env) == {f"MODELPORT_{name.upper()}" for name in Settings.model_fields} - {
-        "MODELPORT_CONFIG"
+    unset = {
+        f"MODELPORT_{name.upper()}"
+        for name, value in settings.model_dump().items()
+        if value is None
     }
+    assert "MODELPORT_CONFIG" in unset
+    assert set(env) == {f"MODELPORT_{name.upper()}" for name in Settings.model_fields} - unset
     assert all(isinstance(value, str) for value in env.values())
 
 

@@ -75,6 +75,41 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="info", description="Logging level."
     )
+    pid_file: Path | None = Field(
+        default=None,
+        description="Write the server's process id to this file while it runs.",
+    )
+    grpc_port: int = Field(
+        default=8001,
+        ge=0,
+        le=65535,
+        description="Open Inference Protocol V2 gRPC port; 0 turns gRPC off.",
+    )
+    default_model: str | None = Field(
+        default=None,
+        description="Model that MLflow's POST /invocations serves (default: the only model).",
+    )
+    batching: bool = Field(
+        default=True,
+        description="Join concurrent requests for one model version into one model call.",
+    )
+    max_batch_size: int = Field(
+        default=64,
+        ge=1,
+        le=100_000,
+        description="Most rows in one batched model call (model.yaml batching overrides).",
+    )
+    max_latency_ms: float = Field(
+        default=2.0,
+        ge=0,
+        le=10_000,
+        description="Longest a request waits for others to join its batch, in ms.",
+    )
+    max_queue_size: int = Field(
+        default=2048,
+        ge=1,
+        description="Requests waiting per model version before new ones get 429.",
+    )
 
     @field_validator("model_dir")
     @classmethod

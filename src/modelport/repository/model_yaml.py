@@ -12,7 +12,7 @@ from modelport.errors import ModelLoadError
 from modelport.signature import Feature
 from modelport.types import FeatureType
 
-__all__ = ["MODEL_YAML", "FeatureSpec", "ModelConfig", "read_model_yaml"]
+__all__ = ["MODEL_YAML", "BatchingConfig", "FeatureSpec", "ModelConfig", "read_model_yaml"]
 
 MODEL_YAML = "model.yaml"
 
@@ -22,6 +22,16 @@ class FeatureSpec(BaseModel):
 
     name: str = Field(min_length=1)
     type: FeatureType = "float"
+
+
+class BatchingConfig(BaseModel):
+    """Per-model micro-batching; unset fields take the server's settings."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool | None = None
+    max_batch_size: int | None = Field(default=None, ge=1, le=100_000)
+    max_latency_ms: float | None = Field(default=None, ge=0, le=10_000)
 
 
 class ModelConfig(BaseModel):
@@ -45,6 +55,9 @@ class ModelConfig(BaseModel):
         default=None, description="One input row, used as the warm-up prediction."
     )
     allow_missing: bool = Field(default=False, description="Let null (NaN) values reach the model.")
+    batching: BatchingConfig = Field(
+        default_factory=BatchingConfig, description="Micro-batching for this model."
+    )
 
     def declared_features(self) -> list[Feature] | None:
         if self.features is None:
