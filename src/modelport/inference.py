@@ -1,8 +1,9 @@
 """The one core entry point for a prediction: resolve -> validate -> run off-loop -> encode.
 
 Every protocol module calls :meth:`InferenceService.predict` with a decoded payload; none
-of them touches a runtime directly. Model calls run in a bounded thread pool and are
-abandoned (the client gets 504) when they run past ``request_timeout``.
+of them touches a runtime directly. Model calls run in a bounded thread pool, joined into
+batches per model version (batching.py) unless batching is off, and are abandoned (the
+client gets 504) when they run past ``request_timeout``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from modelport.batching import BatchPolicy, BatchQueue
+from modelport.config import Settings
 from modelport.errors import InvalidInputError, ModelportError, PredictionTimeoutError
 from modelport.inputs import Payload, count_rows, to_batch
 from modelport.outputs import ModelOutputs, run_model
@@ -40,26 +43,52 @@ class PredictResult:
 
 
 class InferenceService:
-    """Runs predictions for every protocol; owns the inference thread pool."""
+    """Runs predictions for every protocol; owns the inference thread pool and batch queues."""
 
-    def __init__(self, registry: ModelRegistry, threads: int, timeout_s: float) -> None:
+    def __init__(
+        self,
+        registry: ModelRegistry,
+        threads: int,
+        timeout_s: float,
+        policy: BatchPolicy,
+        batching: bool,
+    ) -> None:
         self.registry = registry
         self.timeout_s = timeout_s
+        #: Server-wide batching limits, and whether models batch unless model.yaml says.
+        self.policy = policy
+        self.batching = batching
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="modelport-infer")
+        self._queues: dict[tuple[str, int, int], BatchQueue[ModelVersion]] = {}
+
+    @classmethod
+    def from_settings(cls, registry: ModelRegistry, settings: Settings) -> InferenceService:
+        policy = BatchPolicy(
+            settings.max_batch_size, settings.max_latency_ms / 1000, settings.max_queue_size
+        )
+        return cls(
+            registry,
+            settings.inference_threads,
+            settings.request_timeout,
+            policy,
+            settings.batching,
+        )
 
     async def predict(self, request: PredictRequest) -> PredictResult:
         served = self.registry.resolve(request.model, request.version)
         assert served.signature is not None  # a ready version always has one
         batch = to_batch(request.payload, served.signature)
         rows = count_rows(request.payload)
-        future = asyncio.wrap_future(
-            self._pool.submit(self._call, served, batch, rows, request.probabilities)
-        )
+        queue = self._queue_for(served)
+        if queue is not None:
+            call = queue.submit(served, batch, rows, request.probabilities)
+        else:
+            call = self._call_alone(served, batch, rows, request.probabilities)
         try:
-            outputs = await asyncio.wait_for(future, self.timeout_s)
+            outputs = await asyncio.wait_for(call, self.timeout_s)
         except TimeoutError:
-            # The thread cannot be killed; it finishes in the background and its result
-            # is dropped. The pool's other threads keep serving meanwhile.
+            # The model call cannot be killed (it is a thread); it finishes in the
+            # background and its result is dropped. Other requests keep being served.
             log.warning(
                 "model '%s' version %d ran past %.1fs; answered 504",
                 served.name,
@@ -72,17 +101,62 @@ class InferenceService:
             ) from None
         return PredictResult(served.name, served.version, outputs)
 
-    @staticmethod
-    def _call(served: ModelVersion, batch: Batch, rows: int, probabilities: bool) -> ModelOutputs:
-        assert served.runtime is not None and served.signature is not None
-        try:
-            return run_model(served.runtime, served.signature, batch, rows, probabilities)
-        except ModelportError:
-            raise
-        except (ValueError, TypeError) as exc:
-            # Our validation passed, so this is the model refusing the values themselves
-            # (an unseen category, a dtype it cannot take): the caller's to fix, not a 500.
-            raise InvalidInputError(f"the model rejected the input: {exc}") from exc
+    def _queue_for(self, served: ModelVersion) -> BatchQueue[ModelVersion] | None:
+        policy = self._policy_for(served)
+        if policy is None:
+            return None
+        # Keyed by the runtime object too: a reloaded version gets a fresh queue, and a
+        # batch never mixes models or versions.
+        key = (served.name, served.version, id(served.runtime))
+        queue = self._queues.get(key)
+        if queue is None or queue.policy != policy:
+            queue = BatchQueue(
+                f"model '{served.name}' version {served.version}",
+                policy,
+                _run_model_call,
+                self._pool,
+                on_idle=lambda idle: self._forget(key, idle),
+            )
+            self._queues[key] = queue
+        return queue
+
+    def _forget(self, key: tuple[str, int, int], queue: BatchQueue[ModelVersion]) -> None:
+        # An idle queue holds nothing worth keeping; dropping it lets unloaded models go.
+        if self._queues.get(key) is queue:
+            del self._queues[key]
+
+    def _policy_for(self, served: ModelVersion) -> BatchPolicy | None:
+        own = served.batching
+        if not (own.enabled if own.enabled is not None else self.batching):
+            return None
+        return BatchPolicy(
+            own.max_batch_size or self.policy.max_batch_size,
+            self.policy.max_latency_s if own.max_latency_ms is None else own.max_latency_ms / 1000,
+            self.policy.max_queue_size,
+        )
+
+    async def _call_alone(
+        self, served: ModelVersion, batch: Batch, rows: int, probabilities: bool
+    ) -> ModelOutputs:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._pool, _run_model_call, served, batch, rows, probabilities
+        )
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _run_model_call(
+    served: ModelVersion, batch: Batch, rows: int, probabilities: bool
+) -> ModelOutputs:
+    """Blocking: one model call, in an inference thread."""
+    assert served.runtime is not None and served.signature is not None
+    try:
+        return run_model(served.runtime, served.signature, batch, rows, probabilities)
+    except ModelportError:
+        raise
+    except (ValueError, TypeError) as exc:
+        # Our validation passed, so this is the model refusing the values themselves
+        # (an unseen category, a dtype it cannot take): the caller's to fix, not a 500.
+        raise InvalidInputError(f"the model rejected the input: {exc}") from exc

@@ -25,6 +25,7 @@ from modelport.errors import (
 from modelport.inputs import Payload, Records, Rows, to_batch
 from modelport.outputs import run_model
 from modelport.repository import (
+    BatchingConfig,
     ModelConfig,
     ModelSource,
     VersionSource,
@@ -55,6 +56,8 @@ class ModelVersion:
     error: str | None = None
     load_seconds: float | None = None
     loaded_at: datetime | None = None
+    #: model.yaml's batching block (unset fields fall back to the server settings).
+    batching: BatchingConfig = field(default_factory=BatchingConfig)
 
     @property
     def ready(self) -> bool:
@@ -209,6 +212,7 @@ def load_version(name: str, source: VersionSource, config: ModelConfig) -> Model
         signature=signature,
         load_seconds=elapsed,
         loaded_at=datetime.now(UTC),
+        batching=config.batching,
     )
 
 

@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings) -> FastAPI:
     """A ready-to-serve ASGI app; models load in the background once it starts."""
     registry = ModelRegistry(settings.model_dir)
-    inference = InferenceService(registry, settings.inference_threads, settings.request_timeout)
+    inference = InferenceService.from_settings(registry, settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

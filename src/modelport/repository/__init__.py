@@ -1,6 +1,11 @@
 """The model files on disk: layout, model.yaml, and scanning the repository."""
 
-from modelport.repository.model_yaml import FeatureSpec, ModelConfig, read_model_yaml
+from modelport.repository.model_yaml import (
+    BatchingConfig,
+    FeatureSpec,
+    ModelConfig,
+    read_model_yaml,
+)
 from modelport.repository.scan import (
     ModelSource,
     VersionSource,
@@ -10,6 +15,7 @@ from modelport.repository.scan import (
 from modelport.repository.writer import new_version_folder, write_file_atomically
 
 __all__ = [
+    "BatchingConfig",
     "FeatureSpec",
     "ModelConfig",
     "ModelSource",

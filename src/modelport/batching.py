@@ -1,0 +1,236 @@
+"""Adaptive micro-batching: concurrent requests for one model version share one model call.
+
+The policy is "run as soon as the model is free": a lone request never waits for company,
+and while one batch runs in a thread, the requests that arrive meanwhile queue up and go
+together in the next call. Only when recent batches held several requests does the worker
+wait, at most ``max_latency_ms`` after the oldest request, for about as many to join.
+
+Each request has its own future; a failed batch is retried one request at a time so that
+one request's bad values fail that request only. The queue is bounded: past
+``max_queue_size`` waiting requests, :class:`QueueFullError` (429, Retry-After) at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from asyncio import FIRST_COMPLETED
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import numpy as np
+
+from modelport.errors import QueueFullError
+from modelport.outputs import ModelOutputs
+from modelport.types import Batch
+
+__all__ = ["BatchPolicy", "BatchQueue", "concat_batches"]
+
+T = TypeVar("T")
+#: Model calls of one queue that may run at once. One would batch best, but then a single
+#: hung call (which cannot be killed) would stall its model; two keep it answering.
+_CONCURRENT_BATCHES = 2
+#: Runs one model call (blocking, in a thread): (context, batch, rows, probabilities).
+RunBatch = Callable[[T, Batch, int, bool], ModelOutputs]
+
+
+@dataclass(frozen=True, slots=True)
+class BatchPolicy:
+    max_batch_size: int
+    max_latency_s: float
+    max_queue_size: int
+
+
+@dataclass(slots=True)
+class _Item(Generic[T]):
+    context: T
+    batch: Batch
+    rows: int
+    probabilities: bool
+    future: asyncio.Future[ModelOutputs]
+    enqueued_at: float
+
+
+class BatchQueue(Generic[T]):
+    """The waiting requests of one model version and the task that feeds the model."""
+
+    def __init__(
+        self,
+        label: str,
+        policy: BatchPolicy,
+        run: RunBatch[T],
+        executor: Executor,
+        on_idle: Callable[[BatchQueue[T]], None] | None = None,
+    ) -> None:
+        self.label = label
+        self.policy = policy
+        self._run = run
+        self._executor = executor
+        self._on_idle = on_idle
+        self._pending: deque[_Item[T]] = deque()
+        self._arrived = asyncio.Event()
+        self._worker: asyncio.Task[None] | None = None
+        #: Model calls in flight (at most _CONCURRENT_BATCHES).
+        self._running: set[asyncio.Task[None]] = set()
+        #: Requests in the last batch: the sign of concurrency that makes waiting pay.
+        self._recent = 1
+
+    @property
+    def waiting(self) -> int:
+        return len(self._pending)
+
+    async def submit(
+        self, context: T, batch: Batch, rows: int, probabilities: bool
+    ) -> ModelOutputs:
+        """Queue one request's rows and wait for its share of a batched model call."""
+        if len(self._pending) >= self.policy.max_queue_size:
+            raise QueueFullError(
+                f"{self.label}: {len(self._pending)} requests already waiting "
+                "(setting max_queue_size); retry shortly"
+            )
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[ModelOutputs] = loop.create_future()
+        self._pending.append(_Item(context, batch, rows, probabilities, future, time.monotonic()))
+        self._arrived.set()
+        if self._worker is None or self._worker.done():
+            self._worker = loop.create_task(self._work(), name=f"batch {self.label}")
+        # Cancelling the caller (timeout, disconnect) cancels the future; the worker skips it.
+        return await future
+
+    async def _work(self) -> None:
+        try:
+            while self._pending:
+                if len(self._running) >= _CONCURRENT_BATCHES:
+                    await asyncio.wait(set(self._running), return_when=FIRST_COMPLETED)
+                    continue
+                items = self._take(self.policy.max_batch_size)
+                if not items:
+                    continue
+                await self._gather_more(items)
+                self._recent = len(items)
+                call = asyncio.create_task(self._execute(items))
+                self._running.add(call)
+                call.add_done_callback(self._finished)
+        finally:
+            if not self._pending and not self._running:
+                self._idle()
+
+    def _finished(self, call: asyncio.Task[None]) -> None:
+        self._running.discard(call)
+        if (
+            not self._pending
+            and not self._running
+            and (self._worker is None or self._worker.done())
+        ):
+            self._idle()
+
+    def _idle(self) -> None:
+        if self._on_idle is not None:
+            self._on_idle(self)
+
+    def _take(self, max_rows: int, first: bool = True) -> list[_Item[T]]:
+        taken: list[_Item[T]] = []
+        rows = 0
+        while self._pending:
+            item = self._pending[0]
+            if item.future.done():  # cancelled while waiting
+                self._pending.popleft()
+                continue
+            # A request bigger than the batch size goes alone: requests are never split.
+            if (taken or not first) and rows + item.rows > max_rows:
+                break
+            self._pending.popleft()
+            taken.append(item)
+            rows += item.rows
+        return taken
+
+    async def _gather_more(self, items: list[_Item[T]]) -> None:
+        """Wait a little for company, but only when recent traffic says some is coming."""
+        policy = self.policy
+        target = min(self._recent, policy.max_batch_size)
+        if policy.max_latency_s <= 0 or len(items) >= target:
+            return
+        deadline = items[0].enqueued_at + policy.max_latency_s
+        rows = sum(item.rows for item in items)
+        while len(items) < target and rows < policy.max_batch_size:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            self._arrived.clear()
+            try:
+                await asyncio.wait_for(self._arrived.wait(), remaining)
+            except TimeoutError:
+                return
+            more = self._take(policy.max_batch_size - rows, first=False)
+            items.extend(more)
+            rows += sum(item.rows for item in more)
+
+    async def _execute(self, items: list[_Item[T]]) -> None:
+        live = [item for item in items if not item.future.done()]
+        if not live:
+            return
+        loop = asyncio.get_running_loop()
+        try:
+            results = await loop.run_in_executor(self._executor, self._run_all, live)
+        except asyncio.CancelledError:  # shutting down
+            for item in live:
+                item.future.cancel()
+            raise
+        except Exception as exc:  # the pool refused the call (shut down)
+            for item in live:
+                if not item.future.done():
+                    item.future.set_exception(exc)
+            return
+        for item, result in zip(live, results, strict=True):
+            if item.future.done():
+                continue
+            if isinstance(result, BaseException):
+                item.future.set_exception(result)
+            else:
+                item.future.set_result(result)
+
+    def _run_all(self, items: Sequence[_Item[T]]) -> list[ModelOutputs | Exception]:
+        """Blocking: one model call for every item, split back; alone on failure."""
+        if len(items) == 1:
+            return [self._run_one(items[0])]
+        rows = sum(item.rows for item in items)
+        probabilities = any(item.probabilities for item in items)
+        try:
+            combined = concat_batches([item.batch for item in items])
+            outputs = self._run(items[0].context, combined, rows, probabilities)
+        except Exception:
+            # Someone's values broke the shared call: answer each request on its own so
+            # that only the guilty one fails.
+            return [self._run_one(item) for item in items]
+        return _split(outputs, items)
+
+    def _run_one(self, item: _Item[T]) -> ModelOutputs | Exception:
+        try:
+            return self._run(item.context, item.batch, item.rows, item.probabilities)
+        except Exception as exc:
+            return exc
+
+
+def _split(outputs: ModelOutputs, items: Sequence[_Item[Any]]) -> list[ModelOutputs | Exception]:
+    results: list[ModelOutputs | Exception] = []
+    start = 0
+    for item in items:
+        end = start + item.rows
+        probabilities = None
+        if item.probabilities and outputs.probabilities is not None:
+            probabilities = outputs.probabilities[start:end]
+        results.append(ModelOutputs(outputs.predictions[start:end], probabilities))
+        start = end
+    return results
+
+
+def concat_batches(batches: Sequence[Batch]) -> Batch:
+    """Stack the rows of several requests' batches (arrays or DataFrames) in order."""
+    if all(isinstance(batch, np.ndarray) for batch in batches):
+        return np.concatenate(batches, axis=0)
+    import pandas  # only DataFrame batches get here, so pandas is installed
+
+    return pandas.concat(list(batches), ignore_index=True)

@@ -1,0 +1,274 @@
+"""Batching semantics through the real InferenceService and BatchQueue (never timed)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Awaitable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import pytest
+
+from modelport.batching import BatchPolicy, BatchQueue, concat_batches
+from modelport.errors import InvalidInputError, QueueFullError
+from modelport.inference import InferenceService, PredictRequest
+from modelport.inputs import Rows
+from modelport.outputs import ModelOutputs
+from modelport.registry import ModelRegistry, ModelVersion, ServedModel
+from modelport.repository import BatchingConfig
+from modelport.signature import ModelHints, build_signature
+from modelport.types import Batch, NDArray
+
+T = TypeVar("T")
+
+
+class EchoRuntime:
+    """Answers each row's first value times ``factor``; refuses rows whose value is -1;
+    records the size of every call; can be held in the middle of a call."""
+
+    kind = "test"
+
+    def __init__(self, factor: float = 1.0) -> None:
+        self.factor = factor
+        self.calls: list[int] = []
+        self.gate = threading.Event()
+        self.gate.set()
+
+    @property
+    def hints(self) -> ModelHints:
+        return ModelHints(n_features=1)
+
+    def predict(self, batch: Batch) -> NDArray:
+        self.gate.wait(10)
+        rows = np.asarray(batch, dtype=float)
+        self.calls.append(len(rows))
+        if (rows[:, 0] == -1).any():
+            raise ValueError("-1 is not allowed")
+        return rows[:, 0] * self.factor
+
+    def predict_proba(self, batch: Batch) -> NDArray:
+        raise NotImplementedError
+
+
+def served(runtime: EchoRuntime, version: int = 1, **batching: Any) -> ModelVersion:
+    return ModelVersion(
+        "echo",
+        version,
+        "ready",
+        Path("echo.pkl"),
+        runtime=runtime,
+        signature=build_signature(runtime.hints),
+        batching=BatchingConfig(**batching),
+    )
+
+
+def service_with(*versions: ModelVersion, batching: bool = True, **policy: Any) -> InferenceService:
+    registry = ModelRegistry(Path("unused"))
+    registry.put(ServedModel("echo", Path("unused"), versions={v.version: v for v in versions}))
+    registry.startup_complete = True
+    limits = {"max_batch_size": 64, "max_latency_s": 0.002, "max_queue_size": 100, **policy}
+    return InferenceService(registry, 4, 10.0, BatchPolicy(**limits), batching)
+
+
+async def gather(*calls: Awaitable[T]) -> list[T | BaseException]:
+    return await asyncio.gather(*calls, return_exceptions=True)
+
+
+def predict(service: InferenceService, value: float, version: str | None = None) -> Any:
+    return service.predict(PredictRequest("echo", Rows([[value]]), version))
+
+
+def test_concurrent_requests_share_calls_and_get_their_own_rows_back() -> None:
+    runtime = EchoRuntime()
+    service = service_with(served(runtime))
+
+    async def scenario() -> list[Any]:
+        runtime.gate.clear()  # hold the first call so the others pile up behind it
+        first = asyncio.ensure_future(predict(service, 0))
+        await asyncio.sleep(0.05)
+        rest = [asyncio.ensure_future(predict(service, v)) for v in range(1, 50)]
+        await asyncio.sleep(0.05)
+        runtime.gate.set()
+        return await gather(first, *rest)
+
+    results = asyncio.run(scenario())
+    assert [r.outputs.predictions for r in results] == [[float(v)] for v in range(50)]
+    assert sum(runtime.calls) == 50
+    assert len(runtime.calls) < 10  # joined into a few calls, not fifty
+
+
+def test_multi_row_requests_are_split_back_in_order() -> None:
+    runtime = EchoRuntime()
+    service = service_with(served(runtime))
+
+    async def scenario() -> list[Any]:
+        runtime.gate.clear()
+        calls = [
+            service.predict(PredictRequest("echo", Rows([[i], [i + 0.5], [i + 0.25]])))
+            for i in range(20)
+        ]
+        tasks = [asyncio.ensure_future(c) for c in calls]
+        await asyncio.sleep(0.05)
+        runtime.gate.set()
+        return await gather(*tasks)
+
+    results = asyncio.run(scenario())
+    for i, result in enumerate(results):
+        assert result.outputs.predictions == [i, i + 0.5, i + 0.25]
+
+
+def test_a_bad_row_fails_only_its_request() -> None:
+    runtime = EchoRuntime()
+    service = service_with(served(runtime))
+
+    async def scenario() -> list[Any]:
+        runtime.gate.clear()
+        tasks = [asyncio.ensure_future(predict(service, v)) for v in (1, 2, -1, 4)]
+        await asyncio.sleep(0.05)
+        runtime.gate.set()
+        return await gather(*tasks)
+
+    good1, good2, bad, good4 = asyncio.run(scenario())
+    assert isinstance(bad, InvalidInputError)
+    assert "-1 is not allowed" in bad.message
+    assert [r.outputs.predictions for r in (good1, good2, good4)] == [[1.0], [2.0], [4.0]]
+
+
+def test_full_queue_answers_queue_full_at_once() -> None:
+    runtime = EchoRuntime()
+    service = service_with(served(runtime), max_queue_size=3)
+
+    async def scenario() -> list[Any]:
+        runtime.gate.clear()  # both call slots busy, then the queue fills
+        tasks = [asyncio.ensure_future(predict(service, v)) for v in range(2)]
+        await asyncio.sleep(0.05)
+        tasks += [asyncio.ensure_future(predict(service, v)) for v in range(2, 8)]
+        await asyncio.sleep(0.05)
+        refused = [t.exception() for t in tasks if t.done()]
+        runtime.gate.set()
+        await gather(*tasks)
+        return refused
+
+    refused = asyncio.run(scenario())
+    assert len(refused) == 3
+    for error in refused:
+        assert isinstance(error, QueueFullError)
+        assert error.status_code == 429
+        assert error.headers() == {"Retry-After": "1"}
+
+
+def test_a_lone_request_is_not_held_for_company() -> None:
+    runtime = EchoRuntime()
+    # A huge max latency: if a lone request waited for it, the 5 s bound below would trip.
+    service = service_with(served(runtime), max_latency_s=60.0)
+
+    async def scenario() -> Any:
+        return await asyncio.wait_for(predict(service, 3), 5)
+
+    assert asyncio.run(scenario()).outputs.predictions == [3.0]
+    assert runtime.calls == [1]
+
+
+def test_versions_are_never_mixed_in_a_batch() -> None:
+    one, two = EchoRuntime(factor=1), EchoRuntime(factor=100)
+    service = service_with(served(one, 1), served(two, 2))
+
+    async def scenario() -> list[Any]:
+        one.gate.clear()
+        two.gate.clear()
+        tasks = [
+            asyncio.ensure_future(predict(service, v, version=str(1 + v % 2))) for v in range(40)
+        ]
+        await asyncio.sleep(0.05)
+        one.gate.set()
+        two.gate.set()
+        return await gather(*tasks)
+
+    for v, result in enumerate(asyncio.run(scenario())):
+        assert result.model_version == 1 + v % 2
+        assert result.outputs.predictions == [v * (1 if v % 2 == 0 else 100)]
+    assert sum(one.calls) == sum(two.calls) == 20
+
+
+def test_hot_swap_keeps_each_answer_with_its_version() -> None:
+    old, new = EchoRuntime(factor=1), EchoRuntime(factor=100)
+    service = service_with(served(old, 1))
+
+    async def scenario() -> list[Any]:
+        old.gate.clear()
+        before = [asyncio.ensure_future(predict(service, v)) for v in range(10)]
+        await asyncio.sleep(0.05)
+        service.registry.put(
+            ServedModel("echo", Path("unused"), versions={1: served(old, 1), 2: served(new, 2)})
+        )
+        after = [asyncio.ensure_future(predict(service, v)) for v in range(10)]
+        await asyncio.sleep(0.05)
+        old.gate.set()
+        return await gather(*before, *after)
+
+    results = asyncio.run(scenario())
+    for result in results[:10]:
+        assert result.model_version == 1
+    for v, result in enumerate(results[10:]):
+        assert result.model_version == 2
+        assert result.outputs.predictions == [v * 100.0]
+
+
+def test_model_yaml_can_turn_batching_off_or_on() -> None:
+    runtime = EchoRuntime()
+    off = service_with(served(runtime, enabled=False))
+    on = service_with(served(runtime, enabled=True), batching=False)
+
+    assert off._queue_for(off.registry.resolve("echo")) is None
+    assert on._queue_for(on.registry.resolve("echo")) is not None
+    assert service_with(served(runtime), batching=False)._queue_for(served(runtime)) is None
+
+
+def test_model_yaml_limits_override_the_server() -> None:
+    service = service_with(served(EchoRuntime(), max_batch_size=8, max_latency_ms=0))
+    queue = service._queue_for(service.registry.resolve("echo"))
+    assert queue is not None
+    assert queue.policy == BatchPolicy(8, 0.0, 100)
+
+
+def test_timed_out_request_is_dropped_and_others_go_on() -> None:
+    runtime = EchoRuntime()
+    registry_service = service_with(served(runtime))
+    registry_service.timeout_s = 0.2
+
+    async def scenario() -> tuple[Any, Any]:
+        runtime.gate.clear()
+        stuck = await gather(predict(registry_service, 1))
+        runtime.gate.set()
+        return stuck[0], await predict(registry_service, 2)
+
+    stuck, fine = asyncio.run(scenario())
+    assert getattr(stuck, "status_code", None) == 504
+    assert fine.outputs.predictions == [2.0]
+
+
+def test_concat_batches_keeps_row_order() -> None:
+    stacked = concat_batches([np.array([[1.0], [2.0]]), np.array([[3.0]])])
+    assert stacked.tolist() == [[1.0], [2.0], [3.0]]
+    pandas = pytest.importorskip("pandas")
+    frames = [pandas.DataFrame({"a": [1]}), pandas.DataFrame({"a": [2, 3]})]
+    assert concat_batches(frames)["a"].tolist() == [1, 2, 3]
+
+
+def test_queue_runs_calls_in_threads_not_on_the_loop() -> None:
+    seen: list[str] = []
+
+    def run(context: None, batch: Batch, rows: int, probabilities: bool) -> ModelOutputs:
+        seen.append(threading.current_thread().name)
+        return ModelOutputs([0] * rows)
+
+    async def scenario() -> ModelOutputs:
+        with ThreadPoolExecutor(1, thread_name_prefix="pool") as pool:
+            queue: BatchQueue[None] = BatchQueue("q", BatchPolicy(4, 0, 4), run, pool)
+            return await queue.submit(None, np.zeros((2, 1)), 2, False)
+
+    assert asyncio.run(scenario()).predictions == [0, 0]
+    assert seen[0].startswith("pool")
