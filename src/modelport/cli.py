@@ -6,12 +6,15 @@ help text, the environment variables and the TOML keys can never drift apart.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import os
+import signal
 import sys
 import types
 import typing
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -101,19 +104,63 @@ def serve(model_dir: Path | None, **flags: Any) -> None:
         "server_header": False,
         "timeout_graceful_shutdown": max(1, int(settings.request_timeout)),
     }
-    if settings.workers == 1:
-        from modelport.api import create_app
+    _exit_zero_after_graceful_shutdown()
+    with _pid_file(settings.pid_file):
+        if settings.workers == 1:
+            from modelport.api import create_app
 
-        uvicorn.run(create_app(settings), **common)
+            uvicorn.run(create_app(settings), **common)
+            return
+        # Worker processes rebuild the very same Settings from the environment.
+        os.environ.update(settings_to_env(settings))
+        uvicorn.run(
+            "modelport.api.app:create_app_from_env",
+            factory=True,
+            workers=settings.workers,
+            **common,
+        )
+
+
+def _exit_zero_after_graceful_shutdown() -> None:
+    """uvicorn finishes in-flight requests on SIGTERM/SIGINT, then re-raises the signal
+    with the handlers it found; these turn that into a normal exit, so `finally` blocks
+    run (the pid file is removed) and process managers see status 0."""
+
+    def leave(signum: int, frame: object) -> None:
+        raise SystemExit(0)
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, leave)
+
+
+@contextlib.contextmanager
+def _pid_file(path: Path | None) -> Iterator[None]:
+    """Hold ``path`` with this process's id while serving (for process managers)."""
+    if path is None:
+        yield
         return
-    # Worker processes rebuild the very same Settings from the environment.
-    os.environ.update(settings_to_env(settings))
-    uvicorn.run(
-        "modelport.api.app:create_app_from_env",
-        factory=True,
-        workers=settings.workers,
-        **common,
-    )
+    if path.exists():
+        text = path.read_text().strip()
+        if text.isdigit() and _alive(int(text)):
+            raise click.UsageError(f"pid file {path} names running process {text}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"{os.getpid()}\n")
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            if path.read_text().strip() == str(os.getpid()):
+                path.unlink()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @main.command("train-examples")
