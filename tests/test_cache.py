@@ -1,0 +1,158 @@
+"""One contract suite for every response-cache backend: in-process LRU and real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import numpy as np
+import pytest
+
+from modelport.cache import (
+    MemoryCache,
+    RedisCache,
+    ResponseCache,
+    decode_outputs,
+    encode_outputs,
+    entry_key,
+)
+from modelport.outputs import ModelOutputs
+
+REDIS_URL = os.environ.get("MODELPORT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+Factory = Callable[[float], ResponseCache]
+
+
+def redis_reachable() -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(REDIS_URL, socket_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
+@pytest.fixture(params=["memory", "redis"])
+def make_cache(request: pytest.FixtureRequest) -> Factory:
+    """A factory of caches (ttl -> backend) with a namespace of their own."""
+    namespace = f"mp-test-{uuid.uuid4().hex[:12]}"
+    if request.param == "memory":
+        return lambda ttl: MemoryCache(max_entries=3, ttl_s=ttl, namespace=namespace)
+    if not redis_reachable():
+        if os.environ.get("MODELPORT_TEST_REQUIRE_SERVICES") == "1":
+            pytest.fail(f"Redis at {REDIS_URL} is required but does not answer")
+        pytest.skip(f"Redis at {REDIS_URL} does not answer")
+    return lambda ttl: RedisCache(REDIS_URL, ttl_s=ttl, namespace=namespace)
+
+
+def run(scenario: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
+    return asyncio.run(scenario())
+
+
+def key(cache: ResponseCache, model: str, value: float, version: int = 1) -> str:
+    batch = np.array([[value, 1.0]])
+    return entry_key(cache.namespace, model, version, "ab" * 32, batch, False)
+
+
+def test_miss_then_hit(make_cache: Factory) -> None:
+    async def scenario() -> tuple[Any, Any]:
+        cache = make_cache(60)
+        first = await cache.get(key(cache, "iris", 1))
+        await cache.set(key(cache, "iris", 1), b"answer")
+        second = await cache.get(key(cache, "iris", 1))
+        await cache.forget_model("iris")
+        await cache.close()
+        return first, second
+
+    assert run(scenario) == (None, b"answer")
+
+
+def test_entries_expire(make_cache: Factory) -> None:
+    async def scenario() -> Any:
+        cache = make_cache(0.05)
+        await cache.set(key(cache, "iris", 1), b"answer")
+        await asyncio.sleep(0.2)
+        value = await cache.get(key(cache, "iris", 1))
+        await cache.close()
+        return value
+
+    assert run(scenario) is None
+
+
+def test_forget_model_drops_only_that_model(make_cache: Factory) -> None:
+    async def scenario() -> tuple[int, Any, Any]:
+        cache = make_cache(60)
+        await cache.set(key(cache, "iris", 1), b"a")
+        await cache.set(key(cache, "iris-2", 1), b"b")
+        dropped = await cache.forget_model("iris")
+        gone = await cache.get(key(cache, "iris", 1))
+        kept = await cache.get(key(cache, "iris-2", 1))
+        await cache.forget_model("iris-2")
+        await cache.close()
+        return dropped, gone, kept
+
+    assert run(scenario) == (1, None, b"b")
+
+
+def test_versions_and_inputs_do_not_share_entries(make_cache: Factory) -> None:
+    async def scenario() -> list[Any]:
+        cache = make_cache(60)
+        await cache.set(key(cache, "iris", 1, version=1), b"v1")
+        found = [
+            await cache.get(key(cache, "iris", 1, version=2)),
+            await cache.get(key(cache, "iris", 2, version=1)),
+            await cache.get(key(cache, "iris", 1, version=1)),
+        ]
+        await cache.forget_model("iris")
+        await cache.close()
+        return found
+
+    assert run(scenario) == [None, None, b"v1"]
+
+
+def test_memory_cache_evicts_least_recently_used() -> None:
+    async def scenario() -> list[Any]:
+        cache = MemoryCache(max_entries=2, ttl_s=60)
+        await cache.set("a", b"1")
+        await cache.set("b", b"2")
+        await cache.get("a")  # now "b" is the least recently used
+        await cache.set("c", b"3")
+        return [await cache.get(k) for k in ("a", "b", "c")]
+
+    assert run(scenario) == [b"1", None, b"3"]
+
+
+def test_redis_outage_is_a_miss_not_an_error() -> None:
+    async def scenario() -> tuple[Any, int, Any]:
+        # Nothing listens on port 1: every call fails at once.
+        cache = RedisCache("redis://127.0.0.1:1/0", ttl_s=60, retry_after_s=60)
+        value = await cache.get("k")
+        await cache.set("k", b"v")  # resting after the failure: not even tried
+        failures = cache.failures
+        dropped = await cache.forget_model("iris")
+        await cache.close()
+        return value, failures, dropped
+
+    assert run(scenario) == (None, 1, 0)
+
+
+def test_key_is_canonical_for_the_validated_input() -> None:
+    same = [np.array([[5.1, 3.5]]), np.array([[5.1, 3.5]], order="F")]
+    keys = {entry_key("ns", "m", 1, "ff" * 32, batch, False) for batch in same}
+    assert len(keys) == 1
+    assert entry_key("ns", "m", 1, "ff" * 32, same[0], True) not in keys
+    assert entry_key("ns", "m", 1, "ee" * 32, same[0], False) not in keys
+    pandas = pytest.importorskip("pandas")
+    frame = pandas.DataFrame({"a": [1.0], "b": ["x"]})
+    other = pandas.DataFrame({"a": [1.0], "b": ["y"]})
+    assert entry_key("ns", "m", 1, "ff" * 32, frame, False) != entry_key(
+        "ns", "m", 1, "ff" * 32, other, False
+    )
+
+
+def test_outputs_round_trip() -> None:
+    outputs = ModelOutputs(["setosa", 2, 0.5], [{"a": 0.25, "b": 0.75}] * 3)
+    assert decode_outputs(encode_outputs(outputs)) == outputs
+    assert decode_outputs(encode_outputs(ModelOutputs([1]))) == ModelOutputs([1])
