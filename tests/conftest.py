@@ -1,16 +1,13 @@
-"""Shared fixtures: example models trained once per session, and services policy."""
+"""Shared fixtures: the example models, trained once per session."""
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
 import pytest
 
 from modelport.train_examples import train_examples
-
-REQUIRE_SERVICES = os.environ.get("MODELPORT_TEST_REQUIRE_SERVICES") == "1"
 
 
 @pytest.fixture(scope="session")

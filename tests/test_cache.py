@@ -20,6 +20,7 @@ from modelport.cache import (
     entry_key,
 )
 from modelport.outputs import ModelOutputs
+from services import free_port, unavailable
 
 REDIS_URL = os.environ.get("MODELPORT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 Factory = Callable[[float], ResponseCache]
@@ -41,9 +42,7 @@ def make_cache(request: pytest.FixtureRequest) -> Factory:
     if request.param == "memory":
         return lambda ttl: MemoryCache(max_entries=3, ttl_s=ttl, namespace=namespace)
     if not redis_reachable():
-        if os.environ.get("MODELPORT_TEST_REQUIRE_SERVICES") == "1":
-            pytest.fail(f"Redis at {REDIS_URL} is required but does not answer")
-        pytest.skip(f"Redis at {REDIS_URL} does not answer")
+        unavailable("Redis", f"{REDIS_URL} does not answer")
     return lambda ttl: RedisCache(REDIS_URL, ttl_s=ttl, namespace=namespace)
 
 
@@ -126,8 +125,8 @@ def test_memory_cache_evicts_least_recently_used() -> None:
 
 def test_redis_outage_is_a_miss_not_an_error() -> None:
     async def scenario() -> tuple[Any, int, Any]:
-        # Nothing listens on port 1: every call fails at once.
-        cache = RedisCache("redis://127.0.0.1:1/0", ttl_s=60, retry_after_s=60)
+        # Nothing listens on that port: every call fails at once.
+        cache = RedisCache(f"redis://127.0.0.1:{free_port()}/0", ttl_s=60, retry_after_s=60)
         value = await cache.get("k")
         await cache.set("k", b"v")  # resting after the failure: not even tried
         failures = cache.failures

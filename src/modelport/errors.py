@@ -15,6 +15,7 @@ HTTP responses ``{"error": code, "message": message}``::
     ├── PayloadTooLargeError (413 payload_too_large)
     ├── QueueFullError (429 queue_full, Retry-After)
     ├── ModelNotReadyError (503 model_not_ready)
+    ├── DatabaseUnavailableError (503 database_unavailable)
     ├── PredictionTimeoutError (504 timeout)
     ├── ModelLoadError (500 model_load_failed)
     └── MissingDependencyError (500 missing_dependency)
@@ -26,6 +27,7 @@ from collections.abc import Iterable
 
 __all__ = [
     "ConflictError",
+    "DatabaseUnavailableError",
     "ForbiddenError",
     "InvalidInputError",
     "InvalidRequestError",
@@ -135,6 +137,13 @@ class QueueFullError(ModelportError):
 class ModelNotReadyError(ModelportError):
     status_code = 503
     code = "model_not_ready"
+
+
+class DatabaseUnavailableError(ModelportError):
+    """The database did not answer (down, unreachable, locked too long); try again later."""
+
+    status_code = 503
+    code = "database_unavailable"
 
 
 class PredictionTimeoutError(ModelportError):

@@ -1,0 +1,67 @@
+"""The store: typed functions over the database, one import for the rest of modelport.
+
+Every function takes the Engine first, runs its own transaction and returns frozen
+dataclasses (``records.py``). Datetimes in and out are timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+from modelport.db.audit import add_audit, list_audit
+from modelport.db.predictions import insert_predictions, list_predictions, prune_predictions
+from modelport.db.records import (
+    AliasRecord,
+    AuditRecord,
+    NewPrediction,
+    PredictionRecord,
+    TokenInfo,
+    VersionRecord,
+    VersionState,
+)
+from modelport.db.tokens import create_token, list_tokens, revoke_token, verify_token
+from modelport.db.versions import (
+    LATEST,
+    abandon_pending,
+    delete_alias,
+    delete_version,
+    get_aliases,
+    get_version,
+    list_model_names,
+    list_versions,
+    next_version_number,
+    record_version,
+    resolve_alias,
+    set_alias,
+    set_version_state,
+)
+
+__all__ = [
+    "LATEST",
+    "AliasRecord",
+    "AuditRecord",
+    "NewPrediction",
+    "PredictionRecord",
+    "TokenInfo",
+    "VersionRecord",
+    "VersionState",
+    "abandon_pending",
+    "add_audit",
+    "create_token",
+    "delete_alias",
+    "delete_version",
+    "get_aliases",
+    "get_version",
+    "insert_predictions",
+    "list_audit",
+    "list_model_names",
+    "list_predictions",
+    "list_tokens",
+    "list_versions",
+    "next_version_number",
+    "prune_predictions",
+    "record_version",
+    "resolve_alias",
+    "revoke_token",
+    "set_alias",
+    "set_version_state",
+    "verify_token",
+]
