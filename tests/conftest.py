@@ -14,7 +14,7 @@ from modelport.train_examples import train_examples
 def trained_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder holding the example models (iris-lr, iris-dt); do not modify it."""
     target = tmp_path_factory.mktemp("trained") / "models"
-    train_examples(target)
+    train_examples(target, names=["iris-lr", "iris-dt"])
     return target
 
 

@@ -8,6 +8,7 @@ from click.testing import CliRunner
 
 from modelport.cli import main
 from modelport.config import Settings
+from modelport.train_examples import EXAMPLES
 
 
 def test_serve_help_documents_every_setting() -> None:
@@ -30,7 +31,7 @@ def test_train_examples_writes_models_once(tmp_path: Path) -> None:
     target = tmp_path / "models"
     first = CliRunner().invoke(main, ["train-examples", str(target)])
     assert first.exit_code == 0, first.output
-    assert sorted(p.name for p in target.iterdir()) == ["iris-dt", "iris-lr"]
+    assert sorted(p.name for p in target.iterdir()) == sorted(EXAMPLES)
     for name in ("iris-dt", "iris-lr"):
         assert (target / name / "1" / "model.joblib").is_file()
         assert "sepal_length" in (target / name / "model.yaml").read_text()

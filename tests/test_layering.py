@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "src" / "modelport"
-WEB_STACK = ("fastapi", "starlette", "uvicorn", "click", "httpx")
+WEB_STACK = ("fastapi", "starlette", "uvicorn", "click", "httpx", "grpc")
 
 
 def imported_modules(path: Path) -> set[str]:

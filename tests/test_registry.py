@@ -309,13 +309,13 @@ def test_model_folder_without_versions_fails(tmp_path: Path) -> None:
 
 
 def test_unknown_runtime_in_model_yaml_fails(model_dir: Path) -> None:
-    edit_model_yaml(model_dir / "iris-lr", runtime="onnx")
+    edit_model_yaml(model_dir / "iris-lr", runtime="tensorflow")
 
     version = load_named(model_dir, "iris-lr").versions[1]
 
     assert version.state == "failed"
     assert version.error is not None
-    assert "'onnx'" in version.error
+    assert "'tensorflow'" in version.error
 
 
 def test_bare_model_file_loads(tmp_path: Path, trained_models: Path) -> None:

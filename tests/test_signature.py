@@ -292,3 +292,20 @@ def test_signature_of_a_real_model_fitted_on_a_dataframe() -> None:
     assert signature.labels == ("Setosa", "Versicolor", "Virginica")
     assert signature.has_proba
     assert signature.label_of(model.predict(frame.iloc[:1])[0]) == "Setosa"
+
+
+def test_feature_types_from_the_model() -> None:
+    hints = ModelHints(feature_names=("a", "b", "op"), feature_types=("float", "str", "int"))
+
+    signature = build_signature(hints)
+
+    assert signature.features == (Feature("a"), Feature("b", "str"), Feature("op", "int"))
+    assert not signature.all_numeric
+
+
+def test_declared_features_override_the_models_types() -> None:
+    hints = ModelHints(feature_names=("a", "b"), feature_types=("int", "int"))
+
+    signature = build_signature(hints, [Feature("a", "float"), Feature("b", "bool")])
+
+    assert signature.features == (Feature("a", "float"), Feature("b", "bool"))

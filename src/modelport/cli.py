@@ -166,7 +166,11 @@ def _alive(pid: int) -> bool:
 @main.command("train-examples")
 @click.argument("target", required=False, type=click.Path(path_type=Path), default=Path("models"))
 def train_examples_command(target: Path) -> None:
-    """Train the example models (iris-lr, iris-dt) into TARGET (default ./models)."""
+    """Train the example models into TARGET (default ./models).
+
+    iris-lr, iris-dt, iris-xgb, iris-onnx, diabetes-xgb, loan-rf and compute; an example
+    whose library is not installed is skipped with a warning.
+    """
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     from modelport.train_examples import train_examples
 

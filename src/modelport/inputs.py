@@ -1,8 +1,9 @@
 """Any accepted payload shape -> the 2-D batch a model takes, checked against its signature.
 
-Protocol modules decode their envelope into one of four shapes (rows, records, columns,
-split) and call :func:`to_batch`. Every rejection is an :class:`InvalidInputError` whose
-message names the row (counted from 0) and the feature at fault.
+Protocol modules decode their envelope into one of five shapes (rows, records, columns,
+split, or NumPy tensors) and call :func:`to_batch`. Every rejection is an
+:class:`InvalidInputError` whose message names the row (counted from 0) and the feature
+at fault.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from modelport.errors import InvalidInputError, MissingDependencyError
 from modelport.signature import Feature, Signature
 from modelport.types import Batch, NDArray
 
-__all__ = ["Columns", "Payload", "Records", "Rows", "Split", "count_rows", "to_batch"]
+__all__ = ["Columns", "Payload", "Records", "Rows", "Split", "Tensors", "count_rows", "to_batch"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,9 +52,23 @@ class Split:
     data: list[Any]
 
 
-Payload: TypeAlias = Rows | Records | Columns | Split
+@dataclass(frozen=True, slots=True)
+class Tensors:
+    """Open Inference Protocol inputs as NumPy arrays, by tensor name: one 2-D tensor
+    ``[rows, features]`` (any name), or one 1-D tensor per feature, named by the feature.
+
+    BYTES tensors are object arrays of ``bytes`` or ``str``; NaN in a float tensor is a
+    missing value (allowed only with ``allow_missing``).
+    """
+
+    tensors: dict[str, NDArray]
+
+
+Payload: TypeAlias = Rows | Records | Columns | Split | Tensors
 
 _NUMBER_TYPES = frozenset({int, float})
+#: NumPy dtype kinds that are plain numbers: bool, signed, unsigned, float.
+_NUMERIC_KINDS = frozenset("biuf")
 
 
 def count_rows(payload: Payload) -> int:
@@ -64,6 +79,9 @@ def count_rows(payload: Payload) -> int:
         return len(payload.records)
     if isinstance(payload, Split):
         return len(payload.data)
+    if isinstance(payload, Tensors):
+        tensor = next(iter(payload.tensors.values()), None)
+        return int(tensor.shape[0]) if tensor is not None and tensor.ndim else 0
     first: Any = next(iter(payload.columns.values()), [])
     return len(first) if isinstance(first, list) else 0
 
@@ -76,10 +94,12 @@ def to_batch(payload: Payload, signature: Signature) -> Batch:
         return _from_records(payload.records, signature)
     if isinstance(payload, Columns):
         return _from_columns(payload.columns, signature)
+    if isinstance(payload, Tensors):
+        return _from_tensors(payload.tensors, signature)
     return _from_split(payload, signature)
 
 
-# -- the four shapes -------------------------------------------------------------------
+# -- the five shapes -------------------------------------------------------------------
 
 
 def _from_rows(rows: Any, signature: Signature) -> Batch:
@@ -177,6 +197,85 @@ def _from_split(split: Split, signature: Signature) -> Batch:
     return _from_rows(rows, signature)
 
 
+def _from_tensors(tensors: dict[str, NDArray], signature: Signature) -> Batch:
+    if not tensors:
+        raise InvalidInputError(
+            "no input tensors: send one 2-D tensor [rows, features] "
+            "or one 1-D tensor [rows] per feature, named by the feature"
+        )
+    if len(tensors) == 1:
+        name, array = next(iter(tensors.items()))
+        if array.ndim == 2:
+            return _from_matrix(name, array, signature)
+    features = _require_names(signature)
+    names = [f.name for f in features]
+    columns: dict[str, NDArray] = {}
+    for name, array in tensors.items():
+        if array.ndim == 2 and array.shape[1] == 1:
+            array = array[:, 0]
+        if array.ndim != 1 or (len(tensors) == 1 and name not in names):
+            raise InvalidInputError(
+                f"input '{name}' has shape {list(array.shape)}; send one 2-D tensor "
+                f"[rows, {len(names)}] (shape [1, {len(names)}] for one row) or one 1-D "
+                f"tensor [rows] per feature, named {names}"
+            )
+        columns[name] = array
+    if columns.keys() != set(names):
+        _raise_key_mismatch("inputs", columns.keys(), names)
+    lengths = {name: len(columns[name]) for name in names}
+    if len(set(lengths.values())) != 1:
+        raise InvalidInputError(f"input tensors have different lengths: {lengths}")
+    if not lengths[names[0]]:
+        raise InvalidInputError("input tensors are empty: send at least one row")
+    ordered = [columns[name] for name in names]
+    if signature.plain_numbers and all(a.dtype.kind in _NUMERIC_KINDS for a in ordered):
+        return _from_numeric_tensor(np.column_stack(ordered), signature)
+    rows = [list(row) for row in zip(*map(_tensor_values, ordered), strict=True)]
+    return _build(rows, signature, len(names))
+
+
+def _from_matrix(name: str, array: NDArray, signature: Signature) -> Batch:
+    count, width = (int(n) for n in array.shape)
+    expected = signature.n_features
+    if expected is not None and width != expected:
+        raise InvalidInputError(
+            f"input '{name}' has shape [{count}, {width}] but the model takes {expected} "
+            f"features: send shape [rows, {expected}]"
+        )
+    if not count or not width:
+        raise InvalidInputError(f"input '{name}' has shape [{count}, {width}]: it holds no rows")
+    if signature.plain_numbers and array.dtype.kind in _NUMERIC_KINDS:
+        return _from_numeric_tensor(array, signature)
+    return _build([_tensor_values(row) for row in array], signature, width)
+
+
+def _from_numeric_tensor(array: NDArray, signature: Signature) -> Batch:
+    matrix = array.astype(np.float64, copy=False)
+    if not matrix.flags.writeable:  # a view of the request's bytes: the model gets its own
+        matrix = matrix.copy()
+    _check_finite(matrix, signature, allow_nan=signature.allow_missing)
+    return _finish_numeric(matrix, signature)
+
+
+def _tensor_values(array: NDArray) -> list[Any]:
+    """One row or column as Python values: NaN becomes None, BYTES become text."""
+    values: list[Any] = array.tolist()
+    if array.dtype.kind == "f":
+        return [None if value != value else value for value in values]
+    if array.dtype.kind == "O":
+        return [_text(value) for value in values]
+    return values
+
+
+def _text(value: Any) -> Any:
+    if not isinstance(value, bytes):
+        return value
+    try:
+        return value.decode()
+    except UnicodeDecodeError:
+        raise InvalidInputError(f"BYTES value {value[:20]!r} is not UTF-8 text") from None
+
+
 # -- the careful path: one value at a time, so the message can point at it -------------
 
 
@@ -241,10 +340,11 @@ def _check_value(
     return number
 
 
-def _check_finite(array: NDArray, signature: Signature) -> None:
+def _check_finite(array: NDArray, signature: Signature, allow_nan: bool = False) -> None:
     # JSON cannot carry NaN or Infinity; this guards arrays built any other way.
-    if not np.isfinite(array).all():
-        row, col = (int(i) for i in np.argwhere(~np.isfinite(array))[0])
+    bad = np.isinf(array) if allow_nan else ~np.isfinite(array)
+    if bad.any():
+        row, col = (int(i) for i in np.argwhere(bad)[0])
         names = signature.feature_names
         where = f"feature '{names[col]}'" if names else f"column {col}"
         raise InvalidInputError(f"row {row}, {where}: value is not a finite number")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -32,7 +32,8 @@ from modelport.repository import (
     read_model_yaml,
     scan_repository,
 )
-from modelport.runtimes.base import Runtime, artifact_suffixes, runtime_for
+from modelport.repository.scan import artifact_digest
+from modelport.runtimes.base import Runtime, artifact_suffixes, load_context, runtime_for
 from modelport.signature import Signature, build_signature
 
 __all__ = ["ModelRegistry", "ModelVersion", "ServedModel", "load_model"]
@@ -56,6 +57,9 @@ class ModelVersion:
     error: str | None = None
     load_seconds: float | None = None
     loaded_at: datetime | None = None
+    #: Size in bytes and sha256 of the artifact file, as loaded (None when unreadable).
+    artifact_size: int | None = None
+    artifact_sha256: str | None = None
     #: model.yaml's batching block (unset fields fall back to the server settings).
     batching: BatchingConfig = field(default_factory=BatchingConfig)
 
@@ -72,6 +76,8 @@ class ModelVersion:
             "error": self.error,
             "loaded_at": self.loaded_at.isoformat() if self.loaded_at else None,
             "load_seconds": self.load_seconds,
+            "size_bytes": self.artifact_size,
+            "sha256": self.artifact_sha256,
         }
 
     def describe(self) -> dict[str, Any]:
@@ -165,6 +171,53 @@ class ModelRegistry:
         ready = sum(1 for m in self._models.values() if m.state == "ready")
         log.info("%d of %d model(s) ready", ready, len(self._models))
 
+    # -- the model repository extension (Open Inference Protocol load / unload) ---------
+
+    async def names_on_disk(self) -> list[str]:
+        """Names of the model entries in the model folder now (nothing is loaded)."""
+        sources = await asyncio.to_thread(scan_repository, self.model_dir, artifact_suffixes())
+        return [source.name for source in sources]
+
+    async def load_model_by_name(self, name: str) -> ServedModel:
+        """Load (or reload) one model from the model folder and swap in what loaded.
+
+        A version that fails to load never replaces a ready one being served; any failure
+        is then raised as ModelLoadError, naming the versions and why.
+        """
+        sources = await asyncio.to_thread(scan_repository, self.model_dir, artifact_suffixes())
+        source = next((s for s in sources if s.name == name), None)
+        if source is None:
+            raise ModelNotFoundError(name, [s.name for s in sources])
+        fresh = await asyncio.to_thread(load_model, source)
+        problems = [f"version {n}: {v.error}" for n, v in sorted(fresh.versions.items()) if v.error]
+        if fresh.error is not None:
+            problems.insert(0, fresh.error)
+        old = self._models.get(name)
+        served = old is not None and old.newest_ready() is not None
+        if old is not None:
+            kept = {
+                number: version
+                for number, version in old.versions.items()
+                if version.ready and number in fresh.versions and not fresh.versions[number].ready
+            }
+            if kept:
+                fresh = replace(fresh, versions={**fresh.versions, **kept})
+        if fresh.newest_ready() is not None or not served:
+            self.put(fresh)
+        if problems or fresh.newest_ready() is None:
+            raise ModelLoadError(
+                f"model '{name}' failed to load: {'; '.join(problems) or 'no version is ready'}"
+                + ("; the versions being served stay" if served else "")
+            )
+        return fresh
+
+    def unload(self, name: str) -> ServedModel:
+        """Stop serving a model (its files stay; load_model_by_name brings it back)."""
+        model = self.get(name)
+        del self._models[name]
+        log.info("model '%s' unloaded", name)
+        return model
+
 
 def load_model(source: ModelSource) -> ServedModel:
     """Load every version of one model entry (blocking); never raises for a bad file."""
@@ -188,7 +241,9 @@ def load_version(name: str, source: VersionSource, config: ModelConfig) -> Model
     try:
         if source.artifact is None:
             raise ModelLoadError(source.problem or "no artifact")
-        runtime = runtime_for(source.artifact, config.runtime).load(source.artifact)
+        size, sha256 = _digest(source.artifact)
+        spec = runtime_for(source.artifact, config.runtime)
+        runtime = spec.load(source.artifact, load_context(source, config))
         signature = build_signature(
             runtime.hints,
             config.declared_features(),
@@ -212,13 +267,31 @@ def load_version(name: str, source: VersionSource, config: ModelConfig) -> Model
         signature=signature,
         load_seconds=elapsed,
         loaded_at=datetime.now(UTC),
+        artifact_size=size,
+        artifact_sha256=sha256,
         batching=config.batching,
     )
 
 
 def _failed(name: str, source: VersionSource, reason: str) -> ModelVersion:
     log.error("model '%s' version %d failed to load: %s", name, source.version, reason)
-    return ModelVersion(name, source.version, "failed", source.artifact, error=reason)
+    size, sha256 = _digest(source.artifact) if source.artifact else (None, None)
+    return ModelVersion(
+        name,
+        source.version,
+        "failed",
+        source.artifact,
+        error=reason,
+        artifact_size=size,
+        artifact_sha256=sha256,
+    )
+
+
+def _digest(artifact: Path) -> tuple[int, str] | tuple[None, None]:
+    try:
+        return artifact_digest(artifact)
+    except OSError:
+        return None, None  # the loader names the problem; metadata just stays empty
 
 
 def _warm_up(runtime: Runtime, signature: Signature, config: ModelConfig) -> None:

@@ -28,6 +28,9 @@ class ModelHints:
     """What a loaded model object tells about itself (filled by its runtime)."""
 
     feature_names: tuple[str, ...] | None = None
+    #: Types of the named features, same order (function annotations, ONNX inputs);
+    #: None means every feature is a float.
+    feature_types: tuple[FeatureType, ...] | None = None
     n_features: int | None = None
     classes: tuple[Any, ...] | None = None
     has_proba: bool = False
@@ -129,7 +132,9 @@ def _merge_features(
             )
         return tuple(declared)
     if hints.feature_names is not None:
-        return tuple(Feature(name) for name in hints.feature_names)
+        float_: FeatureType = "float"
+        types = hints.feature_types or (float_,) * len(hints.feature_names)
+        return tuple(Feature(n, t) for n, t in zip(hints.feature_names, types, strict=True))
     return None
 
 

@@ -16,6 +16,8 @@ from typing import Protocol
 import httpx
 import pytest
 
+from modelport.train_examples import train_examples
+
 SUPPORT = Path(__file__).resolve().parent.parent / "support"
 MODELPORT = Path(sys.executable).with_name("modelport")
 
@@ -33,6 +35,17 @@ class Server:
     def __init__(self, args: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        # Every server gets its own gRPC port: the default 8001 would collide between
+        # servers. A test may choose one itself (flag or MODELPORT_GRPC_PORT; 0 = off).
+        chosen = "--grpc-port" in args or "MODELPORT_GRPC_PORT" in (env or {})
+        if "--grpc-port" in args:
+            self.grpc_port = int(args[args.index("--grpc-port") + 1])
+        elif chosen:
+            self.grpc_port = int((env or {})["MODELPORT_GRPC_PORT"])
+        else:
+            self.grpc_port = free_port()
+        self.grpc_target = f"127.0.0.1:{self.grpc_port}"
+        grpc_args = [] if chosen else ["--grpc-port", str(self.grpc_port)]
         self.log_path = cwd / f"server-{self.port}.log"
         full_env = {**os.environ, "PYTHONPATH": str(SUPPORT), **(env or {})}
         # Settings must come only from what each test passes.
@@ -41,7 +54,7 @@ class Server:
                 del full_env[key]
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
-                [str(MODELPORT), "serve", *args, "--port", str(self.port)],
+                [str(MODELPORT), "serve", *args, "--port", str(self.port), *grpc_args],
                 cwd=cwd,
                 env=full_env,
                 stdout=log,
@@ -116,11 +129,13 @@ def make_quirky_model(target: Path) -> None:
 def shared_server(
     trained_models: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
-    """One server for the read-only tests: the examples, a bare file, a broken model and a
-    quirky one; a 1 s request timeout and a 64 KiB body limit, quick to hit."""
+    """One server for the read-only tests: iris-lr, iris-dt, loan-rf (string features), a
+    bare file, a broken model and a quirky one; a 1 s request timeout and a 64 KiB body
+    limit, quick to hit."""
     root = tmp_path_factory.mktemp("shared-server")
     models = root / "models"
     shutil.copytree(trained_models, models)
+    train_examples(models, names=["loan-rf"])
     shutil.copy(models / "iris-lr" / "1" / "model.joblib", models / "lr_iris.model")
     (models / "broken" / "1").mkdir(parents=True)
     (models / "broken" / "1" / "model.joblib").write_bytes(b"this is not a pickle")

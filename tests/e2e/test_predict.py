@@ -26,7 +26,7 @@ def test_health(client: httpx.Client) -> None:
 
 def test_list_models_reports_ready_and_failed(client: httpx.Client) -> None:
     models = {m["name"]: m for m in client.get("/v1/models").json()["models"]}
-    assert set(models) == {"broken", "iris-dt", "iris-lr", "lr_iris.model", "quirky"}
+    assert set(models) == {"broken", "iris-dt", "iris-lr", "loan-rf", "lr_iris.model", "quirky"}
     assert models["iris-lr"]["ready"] is True
     assert models["iris-lr"]["versions"][0]["runtime"] == "sklearn"
     broken = models["broken"]

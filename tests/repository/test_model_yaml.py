@@ -208,3 +208,23 @@ def test_config_is_frozen(tmp_path: Path) -> None:
 
     with pytest.raises(ValueError, match="frozen"):
         config.description = "y"
+
+
+def test_code_and_trusted_types(tmp_path: Path) -> None:
+    config = read_model_yaml(
+        write_yaml(tmp_path, "code: [prep.py, util.py]\ntrusted_types: [acme.Scaler]\n")
+    )
+
+    assert config.code == ["prep.py", "util.py"]
+    assert config.trusted_types == ["acme.Scaler"]
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [("code: prep.py\n", "code"), ("trusted_types: {a: 1}\n", "trusted_types")],
+)
+def test_code_and_trusted_types_must_be_lists(tmp_path: Path, text: str, fragment: str) -> None:
+    with pytest.raises(ModelLoadError) as info:
+        read_model_yaml(write_yaml(tmp_path, text))
+
+    assert fragment in info.value.message

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
 
 from modelport.errors import InvalidRequestError
 from modelport.repository import ModelSource, scan_repository, validate_model_name
+from modelport.repository.scan import artifact_digest
 from modelport.runtimes.base import artifact_suffixes
 
 SUFFIXES = artifact_suffixes()
@@ -90,14 +92,14 @@ def test_name_version_artifact_layout(tmp_path: Path) -> None:
 def test_trained_examples_are_found(trained_models: Path) -> None:
     sources = scan(trained_models)
 
-    assert sorted(sources) == ["iris-dt", "iris-lr"]
+    assert {"iris-dt", "iris-lr"} <= set(sources)
     for source in sources.values():
         assert source.problem is None
         assert source.config_file == source.path / "model.yaml"
         assert list(source.versions) == [1]
         artifact = source.versions[1].artifact
         assert artifact is not None
-        assert artifact.name == "model.joblib"
+        assert artifact.name.startswith("model.")
 
 
 def test_results_are_sorted_by_name(tmp_path: Path) -> None:
@@ -151,7 +153,9 @@ def test_hidden_and_temporary_entries_are_ignored(tmp_path: Path, entry: str) ->
     assert list(scan(tmp_path)) == ["real"]
 
 
-@pytest.mark.parametrize("filename", ["README.md", "notes.txt", "train.py", "data.csv", "x.onnx"])
+@pytest.mark.parametrize(
+    "filename", ["README.md", "notes.txt", "train.py", "model.py", "data.csv", "x.json"]
+)
 def test_bare_files_that_are_not_models_are_ignored(tmp_path: Path, filename: str) -> None:
     touch(tmp_path / filename)
 
@@ -327,3 +331,97 @@ def test_suffixes_argument_decides_what_is_an_artifact(tmp_path: Path) -> None:
 
     assert sorted(sources) == ["bare.onnx", "iris"]
     assert sources["iris"].versions[1].artifact == tmp_path / "iris" / "1" / "model.onnx"
+
+
+# -- model.py, declared runtimes and digests ------------------------------------------------
+
+
+def test_model_py_beside_an_artifact_is_its_code(tmp_path: Path) -> None:
+    artifact = touch(tmp_path / "loan" / "1" / "model.joblib")
+    code = touch(tmp_path / "loan" / "1" / "model.py")
+    touch(tmp_path / "loan" / "1" / "helpers.py")
+
+    version = scan(tmp_path)["loan"].versions[1]
+
+    assert version.artifact == artifact
+    assert version.code == (code,)
+    assert version.problem is None
+
+
+def test_model_py_alone_is_a_function_model(tmp_path: Path) -> None:
+    code = touch(tmp_path / "compute" / "1" / "model.py")
+    touch(tmp_path / "compute" / "1" / "README.md")
+
+    version = scan(tmp_path)["compute"].versions[1]
+
+    assert version.artifact == code
+    assert version.code == ()
+    assert version.problem is None
+
+
+def test_other_python_files_alone_are_no_model(tmp_path: Path) -> None:
+    touch(tmp_path / "compute" / "1" / "compute.py")
+
+    version = scan(tmp_path)["compute"].versions[1]
+
+    assert version.artifact is None
+    assert version.problem is not None
+    assert "no model.py" in version.problem
+
+
+def test_declared_runtime_takes_a_file_without_a_known_ending(tmp_path: Path) -> None:
+    artifact = touch(tmp_path / "gbm" / "1" / "model.txt")
+    touch(tmp_path / "gbm" / "1" / "NOTES.md")
+    touch(tmp_path / "gbm" / "model.yaml", b"runtime: lightgbm\n")
+
+    version = scan(tmp_path)["gbm"].versions[1]
+
+    assert version.artifact == artifact
+    assert version.problem is None
+
+
+def test_without_a_declared_runtime_a_json_file_is_no_artifact(tmp_path: Path) -> None:
+    touch(tmp_path / "xgb" / "1" / "model.json")
+
+    version = scan(tmp_path)["xgb"].versions[1]
+
+    assert version.artifact is None
+    assert version.problem is not None
+    assert "model.json" in version.problem
+
+
+def test_declared_runtime_prefers_a_known_ending(tmp_path: Path) -> None:
+    artifact = touch(tmp_path / "xgb" / "1" / "model.ubj")
+    touch(tmp_path / "xgb" / "1" / "features.txt")
+    touch(tmp_path / "xgb" / "model.yaml", b"runtime: xgboost\n")
+
+    assert scan(tmp_path)["xgb"].versions[1].artifact == artifact
+
+
+def test_declared_function_runtime_picks_model_py_over_data_files(tmp_path: Path) -> None:
+    code = touch(tmp_path / "rules" / "1" / "model.py")
+    touch(tmp_path / "rules" / "1" / "table.joblib")
+    touch(tmp_path / "rules" / "model.yaml", b"runtime: function\n")
+
+    version = scan(tmp_path)["rules"].versions[1]
+
+    assert version.artifact == code
+    assert version.code == ()
+
+
+@pytest.mark.parametrize("text", [b"runtime: [1, 2\n", b"- a list\n", b"runtime: 3\n", b"\xff\xfe"])
+def test_unreadable_model_yaml_does_not_stop_the_scan(tmp_path: Path, text: bytes) -> None:
+    artifact = touch(tmp_path / "iris" / "1" / "model.joblib")
+    touch(tmp_path / "iris" / "model.yaml", text)
+
+    assert scan(tmp_path)["iris"].versions[1].artifact == artifact
+
+
+def test_artifact_digest(tmp_path: Path) -> None:
+    data = bytes(range(256)) * 5000
+    path = touch(tmp_path / "model.joblib", data)
+
+    size, sha256 = artifact_digest(path)
+
+    assert size == len(data)
+    assert sha256 == hashlib.sha256(data).hexdigest()

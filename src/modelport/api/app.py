@@ -6,11 +6,12 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 from fastapi import FastAPI
 
 from modelport import __version__
-from modelport.api import health, native
+from modelport.api import health, mlflow, native, v2
 from modelport.api.docs import install_docs
 from modelport.api.errors import error_response, install_error_handlers
 from modelport.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
@@ -31,12 +32,19 @@ def create_app(settings: Settings) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # Loading in the background lets /health/live answer at once while big models load;
-        # /health/ready says 503 until every model has been tried.
+        # One process: load in the background, so /health/live answers at once while big
+        # models load and /health/ready says 503 until every model has been tried.
+        # Several workers share one port, and a worker that answered before loading would
+        # turn clients away while its siblings are ready: each loads before it accepts.
         loading = asyncio.create_task(registry.load_all(), name="modelport-load-models")
+        if settings.workers > 1:
+            await loading
+        grpc_server = await _start_grpc(settings, registry, inference)
         try:
             yield
         finally:
+            if grpc_server is not None:
+                await grpc_server.stop(grace=min(5.0, settings.request_timeout))
             loading.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await loading
@@ -56,12 +64,40 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.inference = inference
     app.include_router(health.router)
     app.include_router(native.router)
+    app.include_router(mlflow.router)
+    app.include_router(v2.router)
     install_docs(app)
     install_error_handlers(app)
     # Added last = outermost: every response, 413s included, carries the request id.
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_size, reject=error_response)
     app.add_middleware(RequestIdMiddleware)
     return app
+
+
+async def _start_grpc(
+    settings: Settings, registry: ModelRegistry, inference: InferenceService
+) -> Any | None:
+    """The Open Inference Protocol gRPC server, or None when off or grpcio is missing."""
+    if settings.grpc_port == 0:
+        return None
+    try:
+        from modelport.api.grpc_server import start_grpc_server
+    except ImportError as exc:
+        log.warning(
+            "gRPC is off: %s is not installed; pip install 'modelport[grpc]' to serve the "
+            "Open Inference Protocol over gRPC on port %d (--grpc-port 0 silences this)",
+            exc.name or "grpcio",
+            settings.grpc_port,
+        )
+        return None
+    except Exception as exc:  # e.g. grpcio or protobuf older than the generated code
+        log.warning(
+            "gRPC is off: %s; pip install --upgrade 'modelport[grpc]' (--grpc-port 0 "
+            "silences this)",
+            exc,
+        )
+        return None
+    return await start_grpc_server(settings, registry, inference)
 
 
 def create_app_from_env() -> FastAPI:

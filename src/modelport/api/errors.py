@@ -1,7 +1,10 @@
-"""The one place where errors become HTTP responses: ``{"error": code, "message": ...}``.
+"""The one place where errors become responses: ``{"error": code, "message": ...}``.
 
 Covers modelport's own errors, the framework's validation and routing errors, and a
 catch-all 500 that logs the traceback under the request id so the server keeps serving.
+Two protocols have their own shape, chosen by path: the Open Inference Protocol (``/v2``)
+answers ``{"error": message}`` with 400 for any bad request, and MLflow's scoring routes
+add MLflow's ``error_code``. gRPC status names come from here too (:func:`grpc_status`).
 """
 
 from __future__ import annotations
@@ -17,9 +20,24 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from modelport.api.middleware import request_id_of
 from modelport.api.responses import OrjsonResponse
-from modelport.errors import ModelportError
+from modelport.errors import (
+    InvalidRequestError,
+    ModelLoadError,
+    ModelNotReadyError,
+    ModelportError,
+    NotFoundError,
+    PayloadTooLargeError,
+    PredictionTimeoutError,
+    QueueFullError,
+)
 
-__all__ = ["UnexpectedErrorMiddleware", "error_response", "install_error_handlers"]
+__all__ = [
+    "UnexpectedErrorMiddleware",
+    "error_response",
+    "grpc_status",
+    "install_error_handlers",
+    "v2_status",
+]
 
 log = logging.getLogger(__name__)
 
@@ -31,15 +49,73 @@ _HTTP_CODES = {
 }
 
 
+_MLFLOW_CODES = {400: "BAD_REQUEST", 404: "RESOURCE_DOES_NOT_EXIST", 503: "TEMPORARILY_UNAVAILABLE"}
+_MLFLOW_PATHS = frozenset({"/invocations", "/ping", "/version"})
+
+#: gRPC status names (grpc.StatusCode members) by error class, most specific first.
+_GRPC_STATUS: tuple[tuple[type[ModelportError], str], ...] = (
+    (InvalidRequestError, "INVALID_ARGUMENT"),
+    (ModelLoadError, "INVALID_ARGUMENT"),
+    (NotFoundError, "NOT_FOUND"),
+    (ModelNotReadyError, "UNAVAILABLE"),
+    (QueueFullError, "RESOURCE_EXHAUSTED"),
+    (PayloadTooLargeError, "RESOURCE_EXHAUSTED"),
+    (PredictionTimeoutError, "DEADLINE_EXCEEDED"),
+)
+
+
+def v2_status(exc: ModelportError) -> int:
+    """HTTP status under the Open Inference Protocol: every bad request is 400 (422s
+    included), and so is a model that fails to load, as Triton answers."""
+    if isinstance(exc, InvalidRequestError | ModelLoadError):
+        return 400
+    return exc.status_code
+
+
+def grpc_status(exc: ModelportError) -> str:
+    """The name of the ``grpc.StatusCode`` for an error (no grpc import here)."""
+    return next((name for kind, name in _GRPC_STATUS if isinstance(exc, kind)), "INTERNAL")
+
+
+def _protocol(path: str) -> str:
+    if path == "/v2" or path.startswith("/v2/"):
+        return "v2"
+    if path in _MLFLOW_PATHS or (path.startswith("/v1/models/") and path.endswith("/invocations")):
+        return "mlflow"
+    return "native"
+
+
 def _respond(
-    status: int, code: str, message: str, headers: dict[str, str] | None = None
+    status: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+    path: str = "",
 ) -> Response:
-    return OrjsonResponse({"error": code, "message": message}, status_code=status, headers=headers)
+    protocol = _protocol(path)
+    if protocol == "v2":
+        body: dict[str, str] = {"error": message}
+    elif protocol == "mlflow":
+        body = {
+            "error": code,
+            "error_code": _MLFLOW_CODES.get(status, "INTERNAL_ERROR"),
+            "message": message,
+        }
+    else:
+        body = {"error": code, "message": message}
+    return OrjsonResponse(body, status_code=status, headers=headers)
 
 
-def error_response(exc: ModelportError) -> Response:
-    """The JSON response for one of modelport's own errors."""
-    return _respond(exc.status_code, exc.code, exc.message, exc.headers())
+def error_response(exc: ModelportError, path: str = "") -> Response:
+    """The JSON response for one of modelport's own errors, in the shape of the protocol
+    that ``path`` belongs to."""
+    protocol = _protocol(path)
+    status = exc.status_code
+    if protocol == "v2":
+        status = v2_status(exc)
+    elif protocol == "mlflow" and isinstance(exc, InvalidRequestError):
+        status = 400  # mlflow models serve answers 400 for input that does not fit
+    return _respond(status, exc.code, exc.message, exc.headers(), path)
 
 
 async def _modelport_error(request: Request, exc: Exception) -> Response:
@@ -48,7 +124,7 @@ async def _modelport_error(request: Request, exc: Exception) -> Response:
         log.warning(
             "%s %s -> %d %s", request.method, request.url.path, exc.status_code, exc.message
         )
-    return error_response(exc)
+    return error_response(exc, request.url.path)
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
@@ -57,7 +133,7 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
         f"{'.'.join(str(p) for p in err.get('loc', ()))}: {err.get('msg', 'invalid')}"
         for err in exc.errors()
     )
-    return _respond(422, "invalid_request", problems or "invalid request")
+    return _respond(422, "invalid_request", problems or "invalid request", path=request.url.path)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -69,7 +145,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         message = f"{request.method} is not allowed on {request.url.path}"
     else:
         message = str(exc.detail)
-    return _respond(exc.status_code, code, message, dict(exc.headers or {}))
+    return _respond(exc.status_code, code, message, dict(exc.headers or {}), request.url.path)
 
 
 class UnexpectedErrorMiddleware:
@@ -110,6 +186,7 @@ class UnexpectedErrorMiddleware:
                 500,
                 "internal_error",
                 f"internal server error; quote request id {request_id} when reporting it",
+                path=str(scope.get("path", "")),
             )
             await response(scope, receive, send)
 

@@ -56,7 +56,7 @@ class BodyLimitMiddleware:
     """Refuses bodies over ``limit`` bytes with 413, by header or while streaming."""
 
     def __init__(
-        self, app: ASGIApp, limit: int, reject: Callable[[PayloadTooLargeError], Any]
+        self, app: ASGIApp, limit: int, reject: Callable[[PayloadTooLargeError, str], Any]
     ) -> None:
         self.app = app
         self.limit = limit
@@ -69,7 +69,7 @@ class BodyLimitMiddleware:
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            response = self.reject(PayloadTooLargeError(self.limit))
+            response = self.reject(PayloadTooLargeError(self.limit), scope["path"])
             await response(scope, receive, send)
             return
         received = 0

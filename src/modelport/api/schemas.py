@@ -11,10 +11,16 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 __all__ = [
+    "MLFLOW_REQUEST_BODY",
     "PREDICT_REQUEST_BODY",
+    "V2_ERRORS",
+    "V2_INFER_REQUEST_BODY",
     "ErrorBody",
+    "MlflowResponse",
     "ModelList",
     "PredictResponse",
+    "V2ErrorBody",
+    "V2InferResponse",
 ]
 
 _ROW = {"type": "array", "items": {}, "description": "one row, values in feature order"}
@@ -131,6 +137,8 @@ class VersionInfo(BaseModel):
     error: str | None
     loaded_at: str | None
     load_seconds: float | None
+    size_bytes: int | None = Field(description="size of the artifact file")
+    sha256: str | None = Field(description="sha256 of the artifact file, hex")
 
 
 class ModelInfo(BaseModel):
@@ -145,3 +153,147 @@ class ModelInfo(BaseModel):
 
 class ModelList(BaseModel):
     models: list[ModelInfo]
+
+
+# -- Open Inference Protocol (V2) ---------------------------------------------------------
+
+_V2_TENSOR = {
+    "type": "object",
+    "required": ["name", "datatype", "shape"],
+    "properties": {
+        "name": {"type": "string", "description": "a feature name, or any name for one 2-D tensor"},
+        "datatype": {
+            "type": "string",
+            "enum": [
+                "BOOL",
+                "UINT8",
+                "UINT16",
+                "UINT32",
+                "UINT64",
+                "INT8",
+                "INT16",
+                "INT32",
+                "INT64",
+                "FP16",
+                "FP32",
+                "FP64",
+                "BYTES",
+            ],
+        },
+        "shape": {"type": "array", "items": {"type": "integer", "minimum": 0}},
+        "data": {"type": "array", "items": {}, "description": "flat or nested, row-major"},
+        "parameters": {
+            "type": "object",
+            "properties": {"binary_data_size": {"type": "integer", "minimum": 0}},
+        },
+    },
+}
+
+V2_INFER_REQUEST_BODY: dict[str, Any] = {
+    "required": True,
+    "description": "JSON; with the binary tensor data extension, JSON followed by raw tensor "
+    "bytes and the header Inference-Header-Content-Length giving the JSON size.",
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["inputs"],
+                "properties": {
+                    "id": {"type": "string", "description": "echoed in the response"},
+                    "parameters": {
+                        "type": "object",
+                        "properties": {"binary_data_output": {"type": "boolean"}},
+                    },
+                    "inputs": {"type": "array", "items": _V2_TENSOR},
+                    "outputs": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["name"],
+                            "properties": {
+                                "name": {"type": "string", "enum": ["predict", "predict_proba"]},
+                                "parameters": {
+                                    "type": "object",
+                                    "properties": {"binary_data": {"type": "boolean"}},
+                                },
+                            },
+                        },
+                    },
+                },
+            },
+            "examples": {
+                "one 2-D tensor": {
+                    "value": {
+                        "inputs": [
+                            {
+                                "name": "input-0",
+                                "datatype": "FP64",
+                                "shape": [1, 4],
+                                "data": [5.1, 3.5, 1.4, 0.2],
+                            }
+                        ]
+                    }
+                },
+                "one tensor per feature, with probabilities": {
+                    "value": {
+                        "id": "42",
+                        "inputs": [
+                            {"name": name, "datatype": "FP32", "shape": [1], "data": [value]}
+                            for name, value in (
+                                ("sepal_length", 6.7),
+                                ("sepal_width", 3.0),
+                                ("petal_length", 5.2),
+                                ("petal_width", 2.3),
+                            )
+                        ],
+                        "outputs": [{"name": "predict"}, {"name": "predict_proba"}],
+                    }
+                },
+            },
+        }
+    },
+}
+
+
+class V2ErrorBody(BaseModel):
+    error: str = Field(description="what was wrong and how to fix it")
+
+
+V2_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": V2ErrorBody} for code in (400, 404, 413, 503, 504)
+}
+
+
+class V2OutputTensor(BaseModel):
+    name: str
+    datatype: str
+    shape: list[int]
+    data: list[Any] | None = Field(default=None, description="flat, row-major")
+    parameters: dict[str, Any] | None = Field(
+        default=None, description="binary_data_size when the data follow the JSON as bytes"
+    )
+
+
+class V2InferResponse(BaseModel):
+    model_name: str
+    model_version: str
+    id: str | None = None
+    outputs: list[V2OutputTensor]
+
+
+# -- MLflow scoring protocol ------------------------------------------------------------
+
+MLFLOW_REQUEST_BODY: dict[str, Any] = {
+    "required": True,
+    "description": "mlflow models serve's JSON: exactly one of dataframe_split, "
+    "dataframe_records, instances, inputs (params accepted and ignored); or text/csv with "
+    "a header row.",
+    "content": {
+        "application/json": PREDICT_REQUEST_BODY["content"]["application/json"],
+        "text/csv": {"schema": {"type": "string"}},
+    },
+}
+
+
+class MlflowResponse(BaseModel):
+    predictions: list[Any] = Field(description="one per row; class labels mapped to names")

@@ -6,6 +6,7 @@ Per-backend settings live here so the rest of ``modelport.db`` is backend-agnost
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -139,11 +140,26 @@ def _sqlite_on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> No
     try:
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
         # WAL: readers never block the writer and vice versa, across processes too.
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _enter_wal(cursor)
         cursor.execute("PRAGMA synchronous=NORMAL")  # durable enough with WAL, much faster
         cursor.execute("PRAGMA foreign_keys=ON")  # off by default, per connection
     finally:
         cursor.close()
+
+
+def _enter_wal(cursor: sqlite3.Cursor) -> None:
+    # Switching a new database to WAL needs it to itself, and SQLite answers "database is
+    # locked" at once (no busy timeout) while another connection is switching too or
+    # inside a transaction. Once the file is in WAL mode this is a no-op that cannot fail.
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_S
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def _sqlite_on_begin(connection: Connection) -> None:

@@ -55,6 +55,15 @@ class ModelConfig(BaseModel):
         default=None, description="One input row, used as the warm-up prediction."
     )
     allow_missing: bool = Field(default=False, description="Let null (NaN) values reach the model.")
+    code: list[str] | None = Field(
+        default=None,
+        description="Python files (relative to the version folder) imported before the "
+        "artifact is loaded, e.g. a custom transformer's module; model.py is always imported.",
+    )
+    trusted_types: list[str] | None = Field(
+        default=None,
+        description="skops: fully qualified type names to trust beyond skops' safe defaults.",
+    )
     batching: BatchingConfig = Field(
         default_factory=BatchingConfig, description="Micro-batching for this model."
     )

@@ -7,28 +7,51 @@ Layout::
       iris-lr/model.yaml         <- optional, applies to every version
       lr_iris.model              <- a bare file: model "lr_iris.model", version 1
 
+A version folder's artifact is its one file with a known ending. Beside it, ``model.py``
+is custom code imported before the artifact is loaded; alone, ``model.py`` is the model
+(a Python function model). When ``model.yaml`` names a ``runtime:``, a file without a
+known ending (LightGBM's ``model.txt``, XGBoost's ``model.json``) is taken as well.
+
 Scanning never loads anything and never raises for one bad entry: problems are recorded
 on the entry (``ModelSource.problem`` / ``VersionSource.problem``) and logged.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from modelport.errors import InvalidRequestError
 from modelport.repository.model_yaml import MODEL_YAML
 
-__all__ = ["ModelSource", "VersionSource", "scan_repository", "validate_model_name"]
+__all__ = [
+    "CODE_FILE",
+    "FUNCTION_RUNTIME",
+    "ModelSource",
+    "VersionSource",
+    "artifact_digest",
+    "scan_repository",
+    "validate_model_name",
+]
 
 log = logging.getLogger(__name__)
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,127}$")
 #: Files beside an artifact that are never the artifact itself.
 _AUXILIARY_SUFFIXES = (".py", ".yaml", ".yml", ".md", ".txt")
+#: Never the artifact, even when model.yaml names the runtime.
+_NEVER_ARTIFACTS = (".py", ".yaml", ".yml", ".md")
+#: Custom code beside an artifact, or on its own a Python function model.
+CODE_FILE = "model.py"
+#: The runtime kind of a Python function model (model.yaml ``runtime: function``).
+FUNCTION_RUNTIME = "function"
 
 
 def validate_model_name(name: str) -> str:
@@ -48,6 +71,8 @@ class VersionSource:
     artifact: Path | None
     folder: Path
     problem: str | None = None
+    #: The version folder's model.py when it sits beside another artifact.
+    code: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,13 +114,16 @@ def scan_repository(model_dir: Path, suffixes: Collection[str]) -> list[ModelSou
 
 def _scan_model_folder(folder: Path, suffixes: Collection[str]) -> ModelSource:
     config = folder / MODEL_YAML
+    declared = _declared_runtime(config)
     versions: dict[int, VersionSource] = {}
     stray: list[str] = []
     for entry in sorted(folder.iterdir()):
         if _ignored(entry):
             continue
         if entry.is_dir() and entry.name.isdecimal() and int(entry.name) > 0:
-            versions[int(entry.name)] = _scan_version_folder(int(entry.name), entry, suffixes)
+            versions[int(entry.name)] = _scan_version_folder(
+                int(entry.name), entry, suffixes, declared
+            )
         elif entry.is_file() and _has_suffix(entry, suffixes):
             stray.append(entry.name)
         elif entry.is_dir():
@@ -113,18 +141,51 @@ def _scan_model_folder(folder: Path, suffixes: Collection[str]) -> ModelSource:
     )
 
 
-def _scan_version_folder(version: int, folder: Path, suffixes: Collection[str]) -> VersionSource:
+def _scan_version_folder(
+    version: int, folder: Path, suffixes: Collection[str], declared: str | None
+) -> VersionSource:
     files = [p for p in sorted(folder.iterdir()) if p.is_file() and not _ignored(p)]
+    code = next((p for p in files if p.name == CODE_FILE), None)
+    if declared == FUNCTION_RUNTIME and code is not None:
+        return VersionSource(version, code, folder)
     candidates = [p for p in files if _has_suffix(p, suffixes)]
+    if not candidates and declared is not None:
+        # The declared runtime decides how to read it; only code and notes are skipped.
+        candidates = [p for p in files if not p.name.lower().endswith(_NEVER_ARTIFACTS)]
     if len(candidates) == 1:
-        return VersionSource(version, candidates[0], folder)
+        return VersionSource(version, candidates[0], folder, code=(code,) if code else ())
+    if not candidates and code is not None:
+        return VersionSource(version, code, folder)
     if not candidates:
         others = [p.name for p in files if not p.name.lower().endswith(_AUXILIARY_SUFFIXES)]
         detail = f"; found {others}" if others else ""
-        problem = f"no model file with a known ending {sorted(suffixes)}{detail}"
+        problem = f"no model file with a known ending {sorted(suffixes)} and no {CODE_FILE}{detail}"
     else:
         problem = f"several model files {[p.name for p in candidates]}; keep one per version"
     return VersionSource(version, None, folder, problem=problem)
+
+
+def _declared_runtime(config: Path) -> str | None:
+    """model.yaml's ``runtime:``, read leniently: the loader reports a bad model.yaml."""
+    if not config.is_file():
+        return None
+    try:
+        data: Any = yaml.safe_load(config.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    runtime = data.get("runtime") if isinstance(data, dict) else None
+    return runtime if isinstance(runtime, str) else None
+
+
+def artifact_digest(path: Path) -> tuple[int, str]:
+    """Size in bytes and sha256 (hex) of an artifact, read in chunks."""
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+    return size, digest.hexdigest()
 
 
 def _ignored(entry: Path) -> bool:

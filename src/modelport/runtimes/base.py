@@ -3,6 +3,8 @@
 A runtime wraps one loaded artifact. It is created in a worker thread (loading may be
 slow) and its ``predict``/``predict_proba`` are called from the inference thread pool,
 never on the event loop. Adding a model kind = one module + one entry in ``_SPECS``.
+Model libraries are imported only inside the loaders, so the core never pays for them
+and a missing one fails only the models that need it.
 """
 
 from __future__ import annotations
@@ -11,17 +13,23 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Protocol
 
 from modelport.errors import MissingDependencyError, ModelLoadError
+from modelport.repository.model_yaml import ModelConfig
+from modelport.repository.scan import CODE_FILE, VersionSource
 from modelport.signature import ModelHints
 from modelport.types import Batch, NDArray
 
 __all__ = [
+    "LoadContext",
     "Runtime",
     "RuntimeSpec",
     "artifact_suffixes",
+    "load_context",
     "missing_dependency",
+    "require",
     "runtime_for",
     "runtime_kinds",
 ]
@@ -47,18 +55,33 @@ class Runtime(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class LoadContext:
+    """What a loader may need besides the artifact: custom code and model.yaml options."""
+
+    #: Python files imported before the artifact is read (model.yaml ``code:``, then the
+    #: version folder's model.py), so pickled custom classes resolve.
+    code_files: tuple[Path, ...] = ()
+    #: skops: type names trusted beyond skops' own safe defaults (model.yaml).
+    trusted_types: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class RuntimeSpec:
     kind: str
     #: Artifact file endings this runtime claims (lower case, with the dot).
     suffixes: tuple[str, ...]
-    #: ``module:function`` taking the artifact path and returning a Runtime; imported
-    #: only when needed so the core does not import every model library.
+    #: ``module:function`` taking the artifact path and a LoadContext, returning a Runtime;
+    #: imported only when needed so the core does not import every model library.
     loader: str
+    #: Exact file names this runtime claims (lower case), checked before the endings.
+    filenames: tuple[str, ...] = ()
 
-    def load(self, artifact: Path) -> Runtime:
+    def load(self, artifact: Path, context: LoadContext | None = None) -> Runtime:
         module_name, _, func_name = self.loader.partition(":")
-        load: Callable[[Path], Runtime] = getattr(importlib.import_module(module_name), func_name)
-        return load(artifact)
+        load: Callable[[Path, LoadContext], Runtime] = getattr(
+            importlib.import_module(module_name), func_name
+        )
+        return load(artifact, context or LoadContext())
 
 
 _SPECS: tuple[RuntimeSpec, ...] = (
@@ -67,10 +90,32 @@ _SPECS: tuple[RuntimeSpec, ...] = (
         suffixes=(".joblib", ".pkl", ".pickle", ".model", ".pgz", ".pkl.gz"),
         loader="modelport.runtimes.sklearn:load",
     ),
+    RuntimeSpec(kind="skops", suffixes=(".skops",), loader="modelport.runtimes.skops:load"),
+    # XGBoost's JSON format is only taken when model.yaml says `runtime: xgboost`: a
+    # .json file beside a model is too often something else.
+    RuntimeSpec(kind="xgboost", suffixes=(".ubj",), loader="modelport.runtimes.xgboost:load"),
+    # LightGBM's native text model has no ending of its own (.txt): declared only.
+    RuntimeSpec(kind="lightgbm", suffixes=(), loader="modelport.runtimes.lightgbm:load"),
+    RuntimeSpec(kind="onnx", suffixes=(".onnx",), loader="modelport.runtimes.onnx:load"),
+    RuntimeSpec(
+        kind="function",
+        suffixes=(),
+        loader="modelport.runtimes.function:load",
+        filenames=(CODE_FILE,),
+    ),
 )
 
 #: Top-level module -> the extra that installs it, for a clear message when it is missing.
-_EXTRAS = {"sklearn": "sklearn", "joblib": "sklearn", "pandas": "pandas"}
+_EXTRAS = {
+    "sklearn": "sklearn",
+    "joblib": "sklearn",
+    "scipy": "sklearn",
+    "pandas": "pandas",
+    "xgboost": "xgboost",
+    "lightgbm": "lightgbm",
+    "onnxruntime": "onnx",
+    "skops": "skops",
+}
 
 
 def runtime_kinds() -> list[str]:
@@ -78,7 +123,7 @@ def runtime_kinds() -> list[str]:
 
 
 def artifact_suffixes() -> tuple[str, ...]:
-    """Every file ending some runtime can load."""
+    """Every file ending some runtime claims without model.yaml naming the runtime."""
     return tuple(suffix for spec in _SPECS for suffix in spec.suffixes)
 
 
@@ -92,6 +137,9 @@ def runtime_for(artifact: Path, declared_kind: str | None = None) -> RuntimeSpec
             f"model.yaml names runtime '{declared_kind}'; known runtimes: {runtime_kinds()}"
         )
     name = artifact.name.lower()
+    for spec in _SPECS:
+        if name in spec.filenames:
+            return spec
     # Longest ending first so that '.pkl.gz' wins over a hypothetical '.gz'.
     claims = sorted(
         ((suffix, spec) for spec in _SPECS for suffix in spec.suffixes),
@@ -105,6 +153,39 @@ def runtime_for(artifact: Path, declared_kind: str | None = None) -> RuntimeSpec
     )
 
 
+def load_context(source: VersionSource, config: ModelConfig) -> LoadContext:
+    """The custom code and options one version's loader gets (model.yaml + version folder)."""
+    files: list[Path] = []
+    for entry in config.code or ():
+        # Relative to the version folder: a version, code included, never changes.
+        path = source.folder / entry
+        if not path.is_file():
+            raise ModelLoadError(
+                f"model.yaml code: '{entry}' is not a file in {source.folder.name}/"
+            )
+        files.append(path)
+    for path in source.code:
+        if path not in files:
+            files.append(path)
+    return LoadContext(code_files=tuple(files), trusted_types=tuple(config.trusted_types or ()))
+
+
+def require(module: str, extra: str) -> ModuleType:
+    """Import a model library, or fail the model with the ``pip install`` that fixes it."""
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").partition(".")[0] == module.partition(".")[0]:
+            raise MissingDependencyError(module.partition(".")[0], extra) from exc
+        raise missing_dependency(exc) from exc
+    except ImportError as exc:
+        # Installed but broken (a missing shared library, a version clash).
+        raise ModelLoadError(
+            f"the Python package '{module}' is installed but cannot be imported ({exc}); "
+            f"reinstall it with: pip install --force-reinstall 'modelport[{extra}]'"
+        ) from exc
+
+
 def missing_dependency(exc: ModuleNotFoundError) -> ModelLoadError | MissingDependencyError:
     """Turn an import failure while loading into a message naming what to install."""
     module = (exc.name or "").partition(".")[0]
@@ -113,5 +194,6 @@ def missing_dependency(exc: ModuleNotFoundError) -> ModelLoadError | MissingDepe
         return MissingDependencyError(module, extra)
     return ModelLoadError(
         f"the artifact needs the Python module '{exc.name}', which cannot be imported; "
-        "install the package that provides it in the server's environment"
+        "install the package that provides it in the server's environment, or put its "
+        f"code beside the artifact as {CODE_FILE} (or list it in model.yaml code:)"
     )

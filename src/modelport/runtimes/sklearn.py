@@ -1,6 +1,8 @@
 """scikit-learn and anything with a scikit-learn-like ``predict`` (joblib or pickle files).
 
 Unpickling runs code from the file: only serve artifacts from a trusted model folder.
+Custom classes a pickle needs (a Pipeline's own transformer) come from the version
+folder's ``model.py`` or model.yaml ``code:`` files, imported first (see ``code.py``).
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from typing import Any
 import numpy as np
 
 from modelport.errors import ModelLoadError
-from modelport.runtimes.base import missing_dependency
+from modelport.runtimes.base import LoadContext, missing_dependency
+from modelport.runtimes.code import import_code_files, unpickle_with_code
 from modelport.signature import ModelHints
 from modelport.types import Batch, NDArray
 
@@ -25,9 +28,8 @@ _GZIP_MAGIC = b"\x1f\x8b"
 class SklearnRuntime:
     """Wraps an object with ``predict`` (and optionally ``predict_proba``)."""
 
-    kind = "sklearn"
-
-    def __init__(self, model: Any) -> None:
+    def __init__(self, model: Any, kind: str = "sklearn") -> None:
+        self.kind = kind
         if not callable(getattr(model, "predict", None)):
             raise ModelLoadError(
                 f"the artifact holds a {type(model).__module__}.{type(model).__qualname__}, "
@@ -47,18 +49,33 @@ class SklearnRuntime:
         return np.asarray(self._model.predict_proba(batch))
 
 
-def load(artifact: Path) -> SklearnRuntime:
+def load(artifact: Path, context: LoadContext | None = None) -> SklearnRuntime:
     """Unpickle ``artifact`` (joblib, pickle, or gzip-compressed pickle)."""
+    modules = import_code_files(context.code_files if context else ())
     try:
-        model = _unpickle(artifact)
+        model = unpickle_with_code(lambda: _unpickle(artifact), modules)
+    except ModelLoadError:
+        raise
     except ModuleNotFoundError as exc:
         raise missing_dependency(exc) from exc
-    except Exception as exc:
-        # A damaged or foreign file can fail with almost any exception while unpickling.
+    except AttributeError as exc:
+        if "__main__" not in str(exc):
+            raise _unreadable(artifact, exc) from exc
+        # Seed 004: a class defined in a notebook or script is pickled as __main__.X.
         raise ModelLoadError(
-            f"'{artifact.name}' is not a readable pickle/joblib file: {type(exc).__name__}: {exc}"
+            f"'{artifact.name}' needs a class that was defined in the training script "
+            f"({exc}); put its code in model.py beside the artifact"
         ) from exc
+    except Exception as exc:
+        raise _unreadable(artifact, exc) from exc
     return SklearnRuntime(model)
+
+
+def _unreadable(artifact: Path, exc: Exception) -> ModelLoadError:
+    # A damaged or foreign file can fail with almost any exception while unpickling.
+    return ModelLoadError(
+        f"'{artifact.name}' is not a readable pickle/joblib file: {type(exc).__name__}: {exc}"
+    )
 
 
 def _unpickle(artifact: Path) -> Any:

@@ -1,0 +1,48 @@
+"""skops (``.skops``): scikit-learn models in a format that does not run code on load.
+
+skops only rebuilds types it trusts: its own safe defaults (scikit-learn, NumPy, SciPy
+basics) plus the names model.yaml lists under ``trusted_types:``. Any other type in the
+file is refused with its name, never trusted silently.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from modelport.errors import ModelLoadError
+from modelport.runtimes.base import LoadContext, missing_dependency, require
+from modelport.runtimes.code import import_code_files, unpickle_with_code
+from modelport.runtimes.sklearn import SklearnRuntime
+
+__all__ = ["load"]
+
+
+def load(artifact: Path, context: LoadContext | None = None) -> SklearnRuntime:
+    """Read ``artifact`` with skops, trusting only the defaults and model.yaml's list."""
+    context = context or LoadContext()
+    sio = require("skops.io", "skops")
+    try:
+        untrusted = [str(t) for t in sio.get_untrusted_types(file=artifact)]
+    except Exception as exc:  # a damaged file fails inside zipfile/json with anything
+        raise ModelLoadError(
+            f"'{artifact.name}' is not a readable skops file: {type(exc).__name__}: {exc}"
+        ) from exc
+    refused = [t for t in untrusted if t not in context.trusted_types]
+    if refused:
+        raise ModelLoadError(
+            f"'{artifact.name}' holds types skops does not trust by default: {refused}; "
+            "if you trust this file, list them in model.yaml under trusted_types:"
+        )
+    modules = import_code_files(context.code_files)
+    try:
+        model: Any = unpickle_with_code(lambda: sio.load(artifact, trusted=untrusted), modules)
+    except ModelLoadError:
+        raise
+    except ModuleNotFoundError as exc:
+        raise missing_dependency(exc) from exc
+    except Exception as exc:
+        raise ModelLoadError(
+            f"'{artifact.name}' could not be loaded by skops: {type(exc).__name__}: {exc}"
+        ) from exc
+    return SklearnRuntime(model, kind="skops")
