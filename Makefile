@@ -39,3 +39,18 @@ unit: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist
+
+# Benchmark (issue 8): modelport against MLServer, Flask + gunicorn, FastAPI and a bare ASGI
+# hello, same run. Baselines live in their own venvs under bench/.venvs; wrk comes from apt.
+# Extra run.py flags: make bench BENCH_ARGS="--seconds 5 --repeats 5".
+.PHONY: bench-quick bench-setup
+BENCH_ARGS ?=
+
+bench-setup: $(STAMP)
+	$(BIN)/python bench/setup_env.py
+
+bench: bench-setup
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+bench-quick: bench-setup
+	$(BIN)/python bench/run.py --quick $(BENCH_ARGS)

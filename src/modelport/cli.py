@@ -102,6 +102,7 @@ def serve(model_dir: Path | None, **flags: Any) -> None:
         "log_config": log_config,
         "log_level": settings.log_level,
         "server_header": False,
+        "access_log": settings.access_log,
         "timeout_graceful_shutdown": max(1, int(settings.request_timeout)),
     }
     _exit_zero_after_graceful_shutdown()

@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="info", description="Logging level."
     )
+    access_log: bool = Field(
+        default=False,
+        description="Log one line per HTTP request (costs throughput on the hot path).",
+    )
     pid_file: Path | None = Field(
         default=None,
         description="Write the server's process id to this file while it runs.",

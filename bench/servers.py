@@ -1,0 +1,203 @@
+"""The servers under test: modelport (from the project venv) and the baselines (each from
+its own venv under ``bench/.venvs``), as command lines for a given model folder and port."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from procs import HOST, Launch, free_port
+
+__all__ = ["BENCH_DIR", "REPO_DIR", "SERVERS", "WORKER_SPECS", "Context", "ServerSpec"]
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO_DIR = BENCH_DIR.parent
+VENVS = BENCH_DIR / ".venvs"
+BASELINES = BENCH_DIR / "baselines"
+ALL_WORKLOADS = frozenset({"lr-1", "rf-1", "lr-1000"})
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every launch needs: where to run, and extra flags for modelport."""
+
+    workdir: Path
+    modelport_args: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    """One column of the table."""
+
+    key: str
+    title: str
+    protocol: str  # request format, see workloads.request_path
+    workloads: frozenset[str]
+    launch: Callable[[Context, Path, int], Launch]  # (context, model folder, port)
+    venv: Path
+
+
+def _clean_env(**extra: str) -> dict[str, str]:
+    """This environment without settings that would change a server's behaviour."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("MODELPORT_", "MLSERVER_"))
+        and key not in {"PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME"}
+    }
+    return {**env, **extra}
+
+
+def _modelport(*flags: str, workers: int = 1) -> Callable[[Context, Path, int], Launch]:
+    def launch(ctx: Context, models: Path, port: int) -> Launch:
+        argv = [
+            str(REPO_DIR / ".venv" / "bin" / "modelport"),
+            "serve",
+            str(models),
+            "--host",
+            HOST,
+            "--port",
+            str(port),
+            "--grpc-port",
+            "0",
+            "--workers",
+            str(workers),
+            *flags,
+            *ctx.modelport_args,
+        ]
+        # The work dir as cwd: a modelport.toml in the checkout must not change the run.
+        return Launch(argv, _clean_env(), ctx.workdir)
+
+    return launch
+
+
+def _mlserver(parallel_workers: int | None) -> Callable[[Context, Path, int], Launch]:
+    """MLServer's sklearn runtime on the same joblib files; only ports and host are set,
+    plus ``parallel_workers`` when given."""
+
+    def launch(ctx: Context, models: Path, port: int) -> Launch:
+        repo = ctx.workdir / f"mlserver-{port}"
+        repo.mkdir()
+        settings: dict[str, object] = {
+            "host": HOST,
+            "http_port": port,
+            "grpc_port": free_port(),
+            "metrics_port": free_port(),
+        }
+        if parallel_workers is not None:
+            settings["parallel_workers"] = parallel_workers
+        (repo / "settings.json").write_text(json.dumps(settings, indent=2))
+        for artifact in sorted(models.glob("*/1/model.joblib")):
+            name = artifact.parent.parent.name
+            (repo / name).mkdir()
+            model_settings = {
+                "name": name,
+                "implementation": "mlserver_sklearn.SKLearnModel",
+                "parameters": {"uri": str(artifact), "version": "1"},
+            }
+            (repo / name / "model-settings.json").write_text(json.dumps(model_settings, indent=2))
+        argv = [str(VENVS / "mlserver" / "bin" / "mlserver"), "start", str(repo)]
+        return Launch(argv, _clean_env(), repo)  # .metrics and .envs land in repo
+
+    return launch
+
+
+def _flask(ctx: Context, models: Path, port: int) -> Launch:
+    argv = [
+        str(VENVS / "flask" / "bin" / "gunicorn"),
+        "--workers",
+        "2",
+        "--bind",
+        f"{HOST}:{port}",
+        "--chdir",
+        str(BASELINES),
+        "flask_app:app",
+    ]
+    return Launch(argv, _clean_env(BENCH_MODEL_DIR=str(models)), ctx.workdir)
+
+
+def _uvicorn(app: str) -> Callable[[Context, Path, int], Launch]:
+    def launch(ctx: Context, models: Path, port: int) -> Launch:
+        argv = [
+            str(VENVS / "asgi" / "bin" / "uvicorn"),
+            app,
+            "--app-dir",
+            str(BASELINES),
+            "--host",
+            HOST,
+            "--port",
+            str(port),
+            "--no-access-log",
+        ]
+        return Launch(argv, _clean_env(BENCH_MODEL_DIR=str(models)), ctx.workdir)
+
+    return launch
+
+
+SERVERS: list[ServerSpec] = [
+    ServerSpec("modelport", "modelport", "native", ALL_WORKLOADS, _modelport(), REPO_DIR / ".venv"),
+    ServerSpec(
+        "modelport-nobatch",
+        "modelport, batching off",
+        "native",
+        ALL_WORKLOADS,
+        _modelport("--batching", "false"),
+        REPO_DIR / ".venv",
+    ),
+    ServerSpec(
+        "mlserver",
+        "MLServer, defaults",
+        "v2",
+        ALL_WORKLOADS,
+        _mlserver(None),
+        VENVS / "mlserver",
+    ),
+    ServerSpec(
+        "mlserver-pw0",
+        "MLServer, parallel_workers 0",
+        "v2",
+        ALL_WORKLOADS,
+        _mlserver(0),
+        VENVS / "mlserver",
+    ),
+    ServerSpec(
+        "flask",
+        "Flask + gunicorn, 2 sync workers",
+        "instances",
+        ALL_WORKLOADS,
+        _flask,
+        VENVS / "flask",
+    ),
+    ServerSpec(
+        "fastapi",
+        "FastAPI + uvicorn, pydantic body",
+        "instances",
+        ALL_WORKLOADS,
+        _uvicorn("fastapi_app:app"),
+        VENVS / "asgi",
+    ),
+    ServerSpec(
+        "hello",
+        "bare ASGI hello (floor)",
+        "hello",
+        frozenset({"lr-1"}),
+        _uvicorn("hello_app:app"),
+        VENVS / "asgi",
+    ),
+]
+
+#: modelport with N workers, unpinned: the many-workers comparison
+WORKER_SPECS: list[ServerSpec] = [
+    ServerSpec(
+        f"modelport-w{n}",
+        f"modelport --workers {n}",
+        "native",
+        frozenset({"lr-1"}),
+        _modelport(workers=n),
+        REPO_DIR / ".venv",
+    )
+    for n in (1, 2)
+]

@@ -1,0 +1,116 @@
+"""Install what ``make bench`` needs: ``wrk`` and one virtual environment per baseline.
+
+Each baseline lives in ``bench/.venvs/<name>`` so its libraries never mix with modelport's.
+A venv is rebuilt only when its requirement list changes (a stamp file holds the list).
+scikit-learn, and for the ASGI baselines the HTTP server, are pinned to the versions in
+modelport's own venv: every server unpickles the same joblib files on the same stack.
+Run with the project venv's Python: ``.venv/bin/python bench/setup_env.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import os
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+VENVS_DIR = BENCH_DIR / ".venvs"
+MLSERVER_VERSION = "1.7.1"
+INSTALL_TIMEOUT_S = 1800
+
+
+def _pinned(dist: str) -> str:
+    """``dist==<version in this interpreter>``, so a baseline runs what modelport runs."""
+    return f"{dist}=={importlib.metadata.version(dist)}"
+
+
+def requirements() -> dict[str, list[str]]:
+    """Requirement list of every baseline venv, by venv name."""
+    sklearn = _pinned("scikit-learn")
+    return {
+        # MLServer 1.7.1's inference workers fail to start with uvloop 0.22 and newer
+        # (SeldonIO/MLServer issue 2286): pin it, as its users must.
+        "mlserver": [
+            f"mlserver=={MLSERVER_VERSION}",
+            f"mlserver-sklearn=={MLSERVER_VERSION}",
+            "uvloop<0.22",
+            sklearn,
+        ],
+        "flask": ["flask", "gunicorn", sklearn],
+        "asgi": [
+            _pinned("uvicorn"),
+            _pinned("uvloop"),
+            _pinned("httptools"),
+            "fastapi",
+            sklearn,
+        ],
+    }
+
+
+def _run(argv: list[str], log: Path) -> None:
+    with log.open("a") as out:
+        out.write(f"$ {' '.join(argv)}\n")
+        out.flush()
+        done = subprocess.run(
+            argv, stdout=out, stderr=subprocess.STDOUT, timeout=INSTALL_TIMEOUT_S, check=False
+        )
+    if done.returncode != 0:
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:])
+        sys.exit(f"bench setup: {' '.join(argv[:4])} ... failed (see {log}):\n{tail}")
+
+
+def ensure_venv(name: str, reqs: list[str], force: bool) -> bool:
+    """Create or refresh ``bench/.venvs/<name>``; True when something was installed."""
+    target = VENVS_DIR / name
+    stamp = target / ".bench-requirements"
+    wanted = "\n".join(reqs) + "\n"
+    python = target / "bin" / "python"
+    if not force and python.exists() and stamp.exists() and stamp.read_text() == wanted:
+        return False
+    print(f"bench setup: installing {name} venv: {' '.join(reqs)}", flush=True)
+    if target.exists():
+        shutil.rmtree(target)
+    VENVS_DIR.mkdir(parents=True, exist_ok=True)
+    venv.EnvBuilder(with_pip=True).create(target)
+    log = VENVS_DIR / f"{name}.install.log"
+    log.write_text("")
+    _run([str(python), "-m", "pip", "install", "--quiet", "--upgrade", "pip"], log)
+    _run([str(python), "-m", "pip", "install", "--quiet", *reqs], log)
+    stamp.write_text(wanted)
+    return True
+
+
+def ensure_wrk() -> None:
+    """Install Debian's ``wrk`` when it is missing (apt-get update first)."""
+    if shutil.which("wrk"):
+        return
+    sudo = [] if os.geteuid() == 0 else ["sudo"]
+    if sudo and not shutil.which("sudo"):
+        sys.exit("bench setup: wrk is missing; install it with: apt-get install wrk (as root)")
+    print("bench setup: installing wrk with apt-get", flush=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for argv in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "wrk"]):
+        subprocess.run([*sudo, *argv], check=True, env=env, timeout=INSTALL_TIMEOUT_S)
+    if not shutil.which("wrk"):
+        sys.exit("bench setup: apt-get did not provide wrk")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--force", action="store_true", help="rebuild every venv")
+    args = parser.parse_args(argv)
+    if not shutil.which("taskset"):
+        sys.exit("bench setup: taskset (util-linux) is needed to pin processes to cores")
+    ensure_wrk()
+    for name, reqs in requirements().items():
+        ensure_venv(name, reqs, args.force)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
