@@ -9,11 +9,17 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from modelport import __version__
 from modelport.api import health, mlflow, native, v2
 from modelport.api.docs import install_docs
-from modelport.api.errors import error_response, install_error_handlers
+from modelport.api.errors import (
+    UnexpectedErrorMiddleware,
+    error_response,
+    install_error_handlers,
+)
+from modelport.api.fastlane import FastLane, is_fast_lane_request
 from modelport.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from modelport.api.responses import OrjsonResponse
 from modelport.config import Settings, load_settings
@@ -50,7 +56,7 @@ def create_app(settings: Settings) -> FastAPI:
                 await loading
             inference.close()
 
-    app = FastAPI(
+    app = ModelportApp(
         title="modelport",
         version=__version__,
         description="Trained machine-learning models behind a fast, safe, standard HTTP API.",
@@ -71,7 +77,26 @@ def create_app(settings: Settings) -> FastAPI:
     # Added last = outermost: every response, 413s included, carries the request id.
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_size, reject=error_response)
     app.add_middleware(RequestIdMiddleware)
+    app.fast_lane = RequestIdMiddleware(
+        BodyLimitMiddleware(
+            UnexpectedErrorMiddleware(FastLane(inference)),
+            limit=settings.max_body_size,
+            reject=error_response,
+        )
+    )
     return app
+
+
+class ModelportApp(FastAPI):
+    """FastAPI, plus the fast lane that serves native predictions without its routing."""
+
+    fast_lane: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.fast_lane is not None and is_fast_lane_request(scope):
+            await self.fast_lane(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 async def _start_grpc(

@@ -11,11 +11,11 @@ from modelport.api.envelopes import decode_predict_body, parse_flag
 from modelport.api.responses import OrjsonResponse
 from modelport.api.schemas import PREDICT_REQUEST_BODY, ErrorBody, ModelList, PredictResponse
 from modelport.api.state import inference_of, registry_of
-from modelport.inference import PredictRequest
+from modelport.inference import InferenceService, PredictRequest
 from modelport.registry import ServedModel
 
 # decode_predict_body moved to api/envelopes.py (MLflow shares it); re-exported here.
-__all__ = ["decode_predict_body", "router"]
+__all__ = ["decode_predict_body", "predict_response", "router"]
 
 router = APIRouter(prefix="/v1", tags=["models"])
 
@@ -87,19 +87,34 @@ async def predict_version(name: str, version: str, request: Request) -> Response
 
 
 async def _predict(request: Request, name: str, version: str | None) -> Response:
-    payload, parameters = decode_predict_body(await request.body())
-    probabilities = parse_flag(parameters.get("probabilities"), "parameters.probabilities")
-    query_flag = request.query_params.get("probabilities")
-    if query_flag is not None:
-        probabilities = parse_flag(query_flag, "query parameter probabilities")
-    result = await inference_of(request).predict(
-        PredictRequest(name, payload, version, probabilities)
+    return await predict_response(
+        inference_of(request),
+        name,
+        version,
+        await request.body(),
+        request.query_params.get("probabilities"),
     )
-    body: dict[str, Any] = {
+
+
+async def predict_response(
+    inference: InferenceService,
+    name: str,
+    version: str | None,
+    body: bytes,
+    probabilities_query: str | None,
+) -> Response:
+    """Decode, predict, encode: the whole native predict, shared by the routed endpoints
+    and the fast lane (api/fastlane.py) that serves them without the framework."""
+    payload, parameters = decode_predict_body(body)
+    probabilities = parse_flag(parameters.get("probabilities"), "parameters.probabilities")
+    if probabilities_query is not None:
+        probabilities = parse_flag(probabilities_query, "query parameter probabilities")
+    result = await inference.predict(PredictRequest(name, payload, version, probabilities))
+    answer: dict[str, Any] = {
         "model_name": result.model_name,
         "model_version": result.model_version,
         "predictions": result.outputs.predictions,
     }
     if result.outputs.probabilities is not None:
-        body["probabilities"] = result.outputs.probabilities
-    return OrjsonResponse(body)
+        answer["probabilities"] = result.outputs.probabilities
+    return OrjsonResponse(answer)
