@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import gc
 import logging
 import os
 import signal
@@ -107,9 +106,6 @@ def serve(model_dir: Path | None, **flags: Any) -> None:
         "timeout_graceful_shutdown": max(1, int(settings.request_timeout)),
     }
     _exit_zero_after_graceful_shutdown()
-    # Every request allocates a few hundred short-lived objects; collecting the youngest
-    # generation every 700 allocations (the default) costs throughput and tail latency.
-    gc.set_threshold(100_000, 50, 100)
     with _pid_file(settings.pid_file):
         if settings.workers == 1:
             from modelport.api import create_app
