@@ -40,8 +40,19 @@ def port_open(host: str, port: int, timeout: float = 1.0) -> bool:
         return False
 
 
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    """A TCP port nothing listens on right now (for throw-away servers, or refusals)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    """A TCP port nothing listens on right now (for throw-away servers, or refusals).
+
+    Never the same port twice in one test run: a test that starts several servers picks
+    all their ports before any binds, and the kernel may offer a just-freed one again.
+    """
+    while True:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port

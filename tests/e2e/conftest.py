@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,16 +16,10 @@ import httpx
 import pytest
 
 from modelport.train_examples import train_examples
+from services import free_port
 
 SUPPORT = Path(__file__).resolve().parent.parent / "support"
 MODELPORT = Path(sys.executable).with_name("modelport")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class Server:

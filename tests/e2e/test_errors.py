@@ -119,6 +119,7 @@ def test_failed_model_answers_503_with_reason(client: httpx.Client) -> None:
             "probabilities must be true or false",
         ),
         (b'{"instances": [[true, 1, 2, 3]]}', 422, "invalid_input", "got true"),
+        (b'{"instances": [[1, 2, 3, 4]], "parameters": []}', 400, "bad_request", "object"),
     ],
 )
 def test_bad_bodies(

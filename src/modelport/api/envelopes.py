@@ -43,7 +43,10 @@ def decode_predict_body(
     unknown = sorted(set(document) - {*ENVELOPES, parameters_key})
     if unknown:
         raise InvalidRequestError(f"unknown key(s) in body: {unknown}")
-    parameters = document.get(parameters_key) or {}
+    # Absent or null means none; any other non-object ([], 0, "") is a mistake to report.
+    parameters = document.get(parameters_key)
+    if parameters is None:
+        parameters = {}
     if not isinstance(parameters, dict):
         raise InvalidRequestError(f"{parameters_key} must be an object")
     key = present[0]
