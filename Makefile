@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 
 serve: $(STAMP)
 	@if [ -z "$$(ls -A $(MODELS) 2>/dev/null)" ]; then $(BIN)/modelport train-examples $(MODELS); fi
-	$(BIN)/modelport serve $(MODELS)
+	$(BIN)/modelport serve $(MODELS) --watch
 
 test: check
 

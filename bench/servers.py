@@ -144,7 +144,7 @@ SERVERS: list[ServerSpec] = [
         "modelport, batching off",
         "native",
         ALL_WORKLOADS,
-        _modelport("--batching", "false"),
+        _modelport("--no-batching"),
         REPO_DIR / ".venv",
     ),
     ServerSpec(

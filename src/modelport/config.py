@@ -115,9 +115,63 @@ class Settings(BaseSettings):
         description="Requests waiting per model version before new ones get 429.",
     )
 
-    @field_validator("model_dir")
+    data_dir: Path = Field(
+        default=Path("."),
+        description="Folder for the embedded SQLite database (modelport.db) when no "
+        "database_url is given.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the database: sqlite:///path.db, "
+        "mysql+pymysql://user:pass@host/db or postgresql+psycopg://user@host/db "
+        "(default: SQLite in data_dir).",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis URL (redis://host:6379/0): workers and servers learn of model "
+        "changes at once through it; without it they poll the database.",
+    )
+    admin_token: str | None = Field(
+        default=None,
+        description="Bearer token for the management API (/v1/admin); without it (and "
+        "without database tokens) the management API answers loopback clients only.",
+    )
+    api_token: str | None = Field(
+        default=None,
+        description="Bearer token required by the prediction and metadata endpoints "
+        "(default: they are open).",
+    )
+    watch: bool = Field(
+        default=False,
+        description="Watch model_dir and load models added or changed there (within 2 s).",
+    )
+    watch_interval: float = Field(
+        default=0.5,
+        gt=0,
+        le=60,
+        description="Seconds between two looks at model_dir in watch mode.",
+    )
+    sync_interval: float = Field(
+        default=0.5,
+        gt=0,
+        le=60,
+        description="Seconds between two looks at the database for other workers' model "
+        "changes (without redis_url; with it, a safety net every 10x this).",
+    )
+    max_upload_size: int = Field(
+        default=512 * 1024 * 1024,
+        ge=1024,
+        description="Largest accepted model upload in bytes; enforced while streaming.",
+    )
+    allow_pickle_uploads: bool = Field(
+        default=True,
+        description="Accept uploads that run code when loaded (pickle, joblib, model.py); "
+        "false leaves skops, ONNX and the libraries' native formats.",
+    )
+
+    @field_validator("model_dir", "data_dir")
     @classmethod
-    def _absolute_model_dir(cls, value: Path) -> Path:
+    def _absolute_dirs(cls, value: Path) -> Path:
         # Resolved once so that worker processes and log lines agree on one path.
         return value.expanduser().resolve()
 

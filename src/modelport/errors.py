@@ -18,6 +18,7 @@ HTTP responses ``{"error": code, "message": message}``::
     ├── DatabaseUnavailableError (503 database_unavailable)
     ├── PredictionTimeoutError (504 timeout)
     ├── ModelLoadError (500 model_load_failed)
+    │   └── UploadRejectedError (422 model_load_failed: an upload that did not load)
     └── MissingDependencyError (500 missing_dependency)
 """
 
@@ -41,6 +42,7 @@ __all__ = [
     "PredictionTimeoutError",
     "QueueFullError",
     "UnauthorizedError",
+    "UploadRejectedError",
     "VersionNotFoundError",
 ]
 
@@ -99,6 +101,9 @@ class UnauthorizedError(ModelportError):
     status_code = 401
     code = "unauthorized"
 
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": "Bearer"}
+
 
 class ForbiddenError(ModelportError):
     status_code = 403
@@ -114,10 +119,10 @@ class PayloadTooLargeError(ModelportError):
     status_code = 413
     code = "payload_too_large"
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, setting: str = "max_body_size") -> None:
         super().__init__(
             f"request body is larger than the limit of {limit} bytes "
-            "(setting max_body_size, env MODELPORT_MAX_BODY_SIZE)"
+            f"(setting {setting}, env MODELPORT_{setting.upper()})"
         )
         self.limit = limit
 
@@ -157,6 +162,12 @@ class ModelLoadError(ModelportError):
     """An artifact could not be loaded or failed its warm-up; the served version stays."""
 
     code = "model_load_failed"
+
+
+class UploadRejectedError(ModelLoadError):
+    """An uploaded artifact failed to load or warm up: the client's file, so a 4xx."""
+
+    status_code = 422
 
 
 class MissingDependencyError(ModelportError):

@@ -1,129 +1,53 @@
-"""Served models: name -> versions -> loaded runtime, and which version answers a request.
+"""Served models: name -> versions -> loaded runtime, aliases, and which version answers.
 
-Loading (slow, blocking) happens in worker threads through :func:`load_model`; the
-registry's maps are only changed on the event loop, by swapping a whole entry in, so a
-request sees either the old entry or the new one, never a half-built one.
+Loading (slow, blocking) happens in worker threads (loader.py); the registry's maps are
+only changed on the event loop, by swapping a whole entry in, so a request sees either
+the old entry or the new one, never a half-built one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from collections.abc import Collection, Mapping
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Literal
 
 from modelport.errors import (
     ModelLoadError,
     ModelNotFoundError,
     ModelNotReadyError,
-    ModelportError,
     VersionNotFoundError,
 )
-from modelport.inputs import Payload, Records, Rows, to_batch
-from modelport.outputs import run_model
-from modelport.repository import (
-    BatchingConfig,
-    ModelConfig,
-    ModelSource,
-    VersionSource,
-    read_model_yaml,
-    scan_repository,
-)
-from modelport.repository.scan import artifact_digest
-from modelport.runtimes.base import Runtime, artifact_suffixes, load_context, runtime_for
-from modelport.signature import Signature, build_signature
+from modelport.loader import load_model
+from modelport.repository import ModelSource, scan_repository
+from modelport.runtimes.base import artifact_suffixes
+from modelport.served import ModelVersion, ServedModel
 
-__all__ = ["ModelRegistry", "ModelVersion", "ServedModel", "load_model"]
+__all__ = ["LATEST", "ModelRegistry", "ModelVersion", "ReloadReport", "ServedModel", "load_model"]
 
 log = logging.getLogger(__name__)
 
-VersionState = Literal["ready", "failed"]
 LATEST = "latest"
-
-
-@dataclass(frozen=True, slots=True)
-class ModelVersion:
-    """One version of a model: loaded and ready, or failed with the reason."""
-
-    name: str
-    version: int
-    state: VersionState
-    artifact: Path | None
-    runtime: Runtime | None = None
-    signature: Signature | None = None
-    error: str | None = None
-    load_seconds: float | None = None
-    loaded_at: datetime | None = None
-    #: Size in bytes and sha256 of the artifact file, as loaded (None when unreadable).
-    artifact_size: int | None = None
-    artifact_sha256: str | None = None
-    #: model.yaml's batching block (unset fields fall back to the server settings).
-    batching: BatchingConfig = field(default_factory=BatchingConfig)
-
-    @property
-    def ready(self) -> bool:
-        return self.state == "ready"
-
-    def summary(self) -> dict[str, Any]:
-        return {
-            "version": self.version,
-            "state": self.state,
-            "runtime": self.runtime.kind if self.runtime is not None else None,
-            "artifact": self.artifact.name if self.artifact is not None else None,
-            "error": self.error,
-            "loaded_at": self.loaded_at.isoformat() if self.loaded_at else None,
-            "load_seconds": self.load_seconds,
-            "size_bytes": self.artifact_size,
-            "sha256": self.artifact_sha256,
-        }
-
-    def describe(self) -> dict[str, Any]:
-        """Metadata of this version, with its signature when ready."""
-        return {
-            "name": self.name,
-            **self.summary(),
-            "signature": self.signature.to_dict() if self.signature else None,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class ServedModel:
-    name: str
-    path: Path
-    description: str = ""
-    versions: dict[int, ModelVersion] = field(default_factory=dict)
-    #: A problem with the model as a whole (bad model.yaml, no versions).
-    error: str | None = None
-
-    def newest_ready(self) -> ModelVersion | None:
-        ready = [v for v in self.versions.values() if v.ready]
-        return max(ready, key=lambda v: v.version) if ready else None
-
-    @property
-    def state(self) -> VersionState:
-        return "ready" if self.newest_ready() is not None else "failed"
-
-    def failure_reason(self) -> str:
-        if self.error is not None:
-            return self.error
-        errors = [f"version {v.version}: {v.error}" for v in self.versions.values() if v.error]
-        return "; ".join(errors) or "no version is ready"
+#: name -> what happened: "loaded", "unchanged", "dropped", or the failure reason.
+ReloadReport = dict[str, str]
 
 
 class ModelRegistry:
-    """The models this process serves."""
+    """The models this process serves, and their aliases (``production`` -> 3)."""
 
     def __init__(self, model_dir: Path) -> None:
         self.model_dir = model_dir
         self._models: dict[str, ServedModel] = {}
+        self._aliases: dict[str, dict[str, int]] = {}
         #: True once every model found at start-up has been tried (ready or failed).
         self.startup_complete = False
 
     def models(self) -> list[ServedModel]:
         return [self._models[name] for name in sorted(self._models)]
+
+    def find(self, name: str) -> ServedModel | None:
+        return self._models.get(name)
 
     def get(self, name: str) -> ServedModel:
         model = self._models.get(name)
@@ -135,8 +59,18 @@ class ModelRegistry:
             raise ModelNotFoundError(name, self._models)
         return model
 
+    def aliases(self, name: str) -> dict[str, int]:
+        return dict(self._aliases.get(name, {}))
+
+    def set_aliases(self, name: str, aliases: Mapping[str, int]) -> None:
+        """Replace the model's aliases (they live in the database; this is the copy)."""
+        if aliases:
+            self._aliases[name] = dict(aliases)
+        else:
+            self._aliases.pop(name, None)
+
     def resolve(self, name: str, version: str | None = None) -> ModelVersion:
-        """The version that answers ``name`` (+ optional version number or 'latest')."""
+        """The version that answers ``name`` + a version number, alias or 'latest'."""
         model = self.get(name)
         if version is None or version == LATEST:
             chosen = model.newest_ready()
@@ -145,12 +79,17 @@ class ModelRegistry:
                     f"model '{name}' has no ready version: {model.failure_reason()}"
                 )
             return chosen
-        number = int(version) if version.isdecimal() else None
+        aliases = self._aliases.get(name, {})
+        number = int(version) if version.isdecimal() else aliases.get(version)
         found = model.versions.get(number) if number is not None else None
         if found is None:
-            raise VersionNotFoundError(
-                name, version, [LATEST, *(str(v) for v in sorted(model.versions))]
-            )
+            known = [LATEST, *sorted(aliases), *(str(v) for v in sorted(model.versions))]
+            if number is not None and not version.isdecimal():
+                raise ModelNotReadyError(
+                    f"alias '{version}' of model '{name}' points at version {number}, "
+                    "which this server does not have loaded"
+                )
+            raise VersionNotFoundError(name, version, known)
         if not found.ready:
             raise ModelNotReadyError(
                 f"version {found.version} of model '{name}' is not ready: {found.error}"
@@ -161,9 +100,26 @@ class ModelRegistry:
         """Swap one model entry in (on the event loop)."""
         self._models[model.name] = model
 
+    def put_version(self, model: ServedModel, version: ModelVersion) -> ServedModel:
+        """Add (or replace) one version of ``model``, swapping the whole entry."""
+        current = self._models.get(model.name, model)
+        updated = replace(current, versions={**current.versions, version.version: version})
+        self.put(updated)
+        return updated
+
+    def drop_version(self, name: str, version: int) -> None:
+        model = self._models.get(name)
+        if model is None or version not in model.versions:
+            return
+        rest = {n: v for n, v in model.versions.items() if n != version}
+        if rest:
+            self.put(replace(model, versions=rest))
+        else:
+            del self._models[name]
+
     async def load_all(self) -> None:
         """Scan the repository and load every model, one at a time, in a worker thread."""
-        sources = await asyncio.to_thread(scan_repository, self.model_dir, artifact_suffixes())
+        sources = await self._scan()
         log.info("found %d model(s) in %s", len(sources), self.model_dir)
         for source in sources:
             self.put(await asyncio.to_thread(load_model, source))
@@ -171,28 +127,42 @@ class ModelRegistry:
         ready = sum(1 for m in self._models.values() if m.state == "ready")
         log.info("%d of %d model(s) ready", ready, len(self._models))
 
-    # -- the model repository extension (Open Inference Protocol load / unload) ---------
+    async def _scan(self) -> list[ModelSource]:
+        return await asyncio.to_thread(scan_repository, self.model_dir, artifact_suffixes())
 
     async def names_on_disk(self) -> list[str]:
         """Names of the model entries in the model folder now (nothing is loaded)."""
-        sources = await asyncio.to_thread(scan_repository, self.model_dir, artifact_suffixes())
-        return [source.name for source in sources]
+        return [source.name for source in await self._scan()]
 
-    async def load_model_by_name(self, name: str) -> ServedModel:
-        """Load (or reload) one model from the model folder and swap in what loaded.
+    async def reload(self, names: Collection[str] | None = None) -> ReloadReport:
+        """Re-scan the repository; load what changed, drop what is gone (None: every model).
 
-        A version that fails to load never replaces a ready one being served; any failure
-        is then raised as ModelLoadError, naming the versions and why.
+        A version that fails to load never replaces a ready one being served.
         """
-        sources = await asyncio.to_thread(scan_repository, self.model_dir, artifact_suffixes())
-        source = next((s for s in sources if s.name == name), None)
-        if source is None:
-            raise ModelNotFoundError(name, [s.name for s in sources])
-        fresh = await asyncio.to_thread(load_model, source)
-        problems = [f"version {n}: {v.error}" for n, v in sorted(fresh.versions.items()) if v.error]
-        if fresh.error is not None:
+        sources = {source.name: source for source in await self._scan()}
+        wanted = set(sources) | set(self._models) if names is None else set(names)
+        report: ReloadReport = {}
+        for name in sorted(wanted):
+            source = sources.get(name)
+            if source is None:
+                if self._models.pop(name, None) is not None:
+                    log.info("model '%s' is gone from %s; dropped", name, self.model_dir)
+                    report[name] = "dropped"
+                continue
+            report[name] = await self._reload_one(source)
+        return report
+
+    async def _reload_one(self, source: ModelSource) -> str:
+        old = self._models.get(source.name)
+        fresh = await asyncio.to_thread(load_model, source, old)
+        # Failures of what was loaded just now (a kept, unchanged failure is old news).
+        problems = [
+            f"version {n}: {v.error}"
+            for n, v in sorted(fresh.versions.items())
+            if not v.ready and (old is None or old.versions.get(n) is not v)
+        ]
+        if fresh.error is not None and (old is None or old.error != fresh.error):
             problems.insert(0, fresh.error)
-        old = self._models.get(name)
         served = old is not None and old.newest_ready() is not None
         if old is not None:
             kept = {
@@ -202,14 +172,35 @@ class ModelRegistry:
             }
             if kept:
                 fresh = replace(fresh, versions={**fresh.versions, **kept})
-        if fresh.newest_ready() is not None or not served:
+        if (fresh.newest_ready() is not None or not served) and old != fresh:
             self.put(fresh)
-        if problems or fresh.newest_ready() is None:
+        if problems:
+            return "; ".join(problems)
+        if old == fresh:
+            return "unchanged"
+        return "loaded" if fresh.newest_ready() is not None else fresh.failure_reason()
+
+    async def load_model_by_name(self, name: str) -> ServedModel:
+        """Load (or reload) one model from the model folder and swap in what loaded.
+
+        Any failure is raised as ModelLoadError, naming the versions and why.
+        """
+        sources = await self._scan()
+        if name not in {source.name for source in sources}:
+            raise ModelNotFoundError(name, [s.name for s in sources])
+        served = name in self._models and self._models[name].newest_ready() is not None
+        outcome = (await self.reload([name]))[name]
+        model = self._models.get(name)
+        if outcome == "unchanged" and model is not None:
+            failed = model.error is not None or any(not v.ready for v in model.versions.values())
+            if failed or model.newest_ready() is None:
+                outcome = model.failure_reason()  # nothing changed, and it still fails
+        if model is None or outcome not in ("loaded", "unchanged"):
             raise ModelLoadError(
-                f"model '{name}' failed to load: {'; '.join(problems) or 'no version is ready'}"
+                f"model '{name}' failed to load: {outcome}"
                 + ("; the versions being served stay" if served else "")
             )
-        return fresh
+        return model
 
     def unload(self, name: str) -> ServedModel:
         """Stop serving a model (its files stay; load_model_by_name brings it back)."""
@@ -217,97 +208,3 @@ class ModelRegistry:
         del self._models[name]
         log.info("model '%s' unloaded", name)
         return model
-
-
-def load_model(source: ModelSource) -> ServedModel:
-    """Load every version of one model entry (blocking); never raises for a bad file."""
-    try:
-        config = read_model_yaml(source.config_file) if source.config_file else ModelConfig()
-    except ModelLoadError as exc:
-        log.error("model '%s' failed: %s", source.name, exc.message)
-        return ServedModel(source.name, source.path, error=exc.message)
-    if source.problem is not None:
-        log.error("model '%s' failed: %s", source.name, source.problem)
-    versions = {
-        number: load_version(source.name, version, config)
-        for number, version in sorted(source.versions.items())
-    }
-    return ServedModel(source.name, source.path, config.description, versions, error=source.problem)
-
-
-def load_version(name: str, source: VersionSource, config: ModelConfig) -> ModelVersion:
-    """Load, inspect and warm up one artifact; a failure becomes a ``failed`` version."""
-    started = time.monotonic()
-    try:
-        if source.artifact is None:
-            raise ModelLoadError(source.problem or "no artifact")
-        size, sha256 = _digest(source.artifact)
-        spec = runtime_for(source.artifact, config.runtime)
-        runtime = spec.load(source.artifact, load_context(source, config))
-        signature = build_signature(
-            runtime.hints,
-            config.declared_features(),
-            config.labels,
-            allow_missing=config.allow_missing,
-        )
-        _warm_up(runtime, signature, config)
-    except ModelportError as exc:
-        return _failed(name, source, exc.message)
-    except Exception as exc:  # a broken artifact may raise anything while unpickling
-        log.exception("model '%s' version %d: unexpected load failure", name, source.version)
-        return _failed(name, source, f"{type(exc).__name__}: {exc}")
-    elapsed = round(time.monotonic() - started, 4)
-    log.info("model '%s' version %d ready (%s, %.3fs)", name, source.version, runtime.kind, elapsed)
-    return ModelVersion(
-        name,
-        source.version,
-        "ready",
-        source.artifact,
-        runtime=runtime,
-        signature=signature,
-        load_seconds=elapsed,
-        loaded_at=datetime.now(UTC),
-        artifact_size=size,
-        artifact_sha256=sha256,
-        batching=config.batching,
-    )
-
-
-def _failed(name: str, source: VersionSource, reason: str) -> ModelVersion:
-    log.error("model '%s' version %d failed to load: %s", name, source.version, reason)
-    size, sha256 = _digest(source.artifact) if source.artifact else (None, None)
-    return ModelVersion(
-        name,
-        source.version,
-        "failed",
-        source.artifact,
-        error=reason,
-        artifact_size=size,
-        artifact_sha256=sha256,
-    )
-
-
-def _digest(artifact: Path) -> tuple[int, str] | tuple[None, None]:
-    try:
-        return artifact_digest(artifact)
-    except OSError:
-        return None, None  # the loader names the problem; metadata just stays empty
-
-
-def _warm_up(runtime: Runtime, signature: Signature, config: ModelConfig) -> None:
-    """Answer one prediction before serving, so a model that cannot predict never serves."""
-    payload: Payload | None = None
-    if isinstance(config.example, dict):
-        payload = Records([config.example])
-    elif isinstance(config.example, list):
-        payload = Rows([config.example])
-    elif signature.all_numeric and signature.n_features is not None:
-        payload = Rows([[0.0] * signature.n_features])
-    if payload is None:
-        return
-    try:
-        run_model(runtime, signature, to_batch(payload, signature), 1, probabilities=True)
-    except ModelportError as exc:
-        raise ModelLoadError(f"warm-up prediction failed: {exc.message}") from exc
-    except Exception as exc:
-        raise ModelLoadError(f"warm-up prediction failed: {type(exc).__name__}: {exc}") from exc

@@ -46,7 +46,7 @@ class AppClient:
 @contextlib.contextmanager
 def running_app(model_dir: Path, **settings: Any) -> Iterator[AppClient]:
     """The app, lifespan started and every model tried; gRPC off unless asked for."""
-    options: dict[str, Any] = {"grpc_port": 0, **settings}
+    options: dict[str, Any] = {"grpc_port": 0, "data_dir": model_dir.parent, **settings}
     app = create_app(Settings(model_dir=model_dir, **options))
     with (
         anyio.from_thread.start_blocking_portal() as portal,

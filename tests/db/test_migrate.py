@@ -11,12 +11,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 
+from databases import Server
 from modelport.db import make_engine, migrate
 from modelport.db.migrate import VERSION_TABLE, current_revision, head_revision
 from modelport.db.models import Base
 from modelport.errors import ModelportError
-
-from .conftest import Server
 
 TABLES = {"model_versions", "aliases", "audit_log", "api_tokens", "prediction_log"}
 

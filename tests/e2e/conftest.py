@@ -15,10 +15,13 @@ from typing import Protocol
 import httpx
 import pytest
 
+from databases import BACKENDS, start_backend
 from modelport.train_examples import train_examples
 from services import free_port
 
 SUPPORT = Path(__file__).resolve().parent.parent / "support"
+#: This checkout's code first, so a server started from a git worktree runs that code.
+SRC = Path(__file__).resolve().parent.parent.parent / "src"
 MODELPORT = Path(sys.executable).with_name("modelport")
 
 
@@ -40,7 +43,11 @@ class Server:
         self.grpc_target = f"127.0.0.1:{self.grpc_port}"
         grpc_args = [] if chosen else ["--grpc-port", str(self.grpc_port)]
         self.log_path = cwd / f"server-{self.port}.log"
-        full_env = {**os.environ, "PYTHONPATH": str(SUPPORT), **(env or {})}
+        full_env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([str(SRC), str(SUPPORT)]),
+            **(env or {}),
+        }
         # Settings must come only from what each test passes.
         for key in list(full_env):
             if key.startswith("MODELPORT_") and key not in (env or {}):
@@ -145,3 +152,15 @@ def shared_server(
 def client(shared_server: Server) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=shared_server.url, timeout=30) as http:
         yield http
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """An empty database of its own, on each backend in turn (SQLite, MariaDB, PostgreSQL)."""
+    backend = start_backend(request.param, tmp_path_factory)
+    try:
+        yield backend.create_database()
+    finally:
+        backend.close()

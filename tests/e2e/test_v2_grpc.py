@@ -232,3 +232,31 @@ def test_every_worker_serves_grpc(
         assert time.monotonic() < deadline, server.log()
         time.sleep(0.2)
     assert "gRPC is off" not in server.log()
+
+
+def test_repository_rpcs_need_the_admin_token_and_infer_the_api_token(
+    start_server: StartServer, trained_models: Path, tmp_path: Path
+) -> None:
+    server = start_server(
+        [str(iris_only(trained_models, tmp_path)), "--admin-token", "adm", "--api-token", "api"]
+    )
+    server.wait_ready()
+    client = triton.InferenceServerClient(server.grpc_target)
+    try:
+        with pytest.raises(InferenceServerException) as refused:
+            client.unload_model("iris-lr")
+        assert refused.value.status() == "StatusCode.UNAUTHENTICATED"
+        with pytest.raises(InferenceServerException) as wrong:
+            client.unload_model("iris-lr", headers={"authorization": "Bearer api"})
+        assert wrong.value.status() == "StatusCode.PERMISSION_DENIED"
+        with pytest.raises(InferenceServerException) as no_api_token:
+            client.infer("iris-lr", [matrix_input(ROWS.astype(np.float32))])
+        assert no_api_token.value.status() == "StatusCode.UNAUTHENTICATED"
+        api = {"authorization": "Bearer api"}
+        client.unload_model("iris-lr", headers={"authorization": "Bearer adm"})
+        assert not client.is_model_ready("iris-lr", headers=api)
+        client.load_model("iris-lr", headers={"authorization": "Bearer adm"})
+        result = client.infer("iris-lr", [matrix_input(ROWS.astype(np.float32))], headers=api)
+        assert result.as_numpy("predict").tolist() == [b"setosa", b"virginica"]
+    finally:
+        client.close()

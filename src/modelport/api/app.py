@@ -13,7 +13,9 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from modelport import __version__
-from modelport.api import health, mlflow, native, v2
+from modelport.access import admin_mode
+from modelport.api import admin, health, mlflow, native, v2
+from modelport.api.auth import ApiTokenMiddleware
 from modelport.api.docs import install_docs
 from modelport.api.errors import (
     UnexpectedErrorMiddleware,
@@ -25,7 +27,10 @@ from modelport.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from modelport.api.responses import OrjsonResponse
 from modelport.config import Settings, load_settings
 from modelport.inference import InferenceService
+from modelport.management import ModelManager
 from modelport.registry import ModelRegistry
+from modelport.repository.watch import RepositoryWatcher, snapshot_repository
+from modelport.sync import ChangeFeed
 
 __all__ = ["create_app", "create_app_from_env"]
 
@@ -36,14 +41,27 @@ def create_app(settings: Settings) -> FastAPI:
     """A ready-to-serve ASGI app; models load in the background once it starts."""
     registry = ModelRegistry(settings.model_dir)
     inference = InferenceService.from_settings(registry, settings)
+    manager = ModelManager(settings, registry)
+    feed = ChangeFeed(
+        manager.engine,
+        manager.follow,
+        settings.sync_interval,
+        settings.redis_url,
+        ready=manager.ensure_db,
+    )
+    manager.on_change = feed.notify
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        log.info(admin_mode(settings))
         # One process: load in the background, so /health/live answers at once while big
         # models load and /health/ready says 503 until every model has been tried.
         # Several workers share one port, and a worker that answered before loading would
         # turn clients away while its siblings are ready: each loads before it accepts.
-        loading = asyncio.create_task(registry.load_all(), name="modelport-load-models")
+        background: list[asyncio.Task[Any]] = []
+        loading = asyncio.create_task(
+            _start(settings, manager, feed, background), name="modelport-load-models"
+        )
         # Garbage-collector pauses were the p99 tail in the benchmark. Each request makes a
         # few hundred short-lived objects, so collect the young generation less often than
         # every 700 allocations; and once loaded, the long-lived models are frozen so that
@@ -52,16 +70,18 @@ def create_app(settings: Settings) -> FastAPI:
         loading.add_done_callback(lambda _: gc.freeze())
         if settings.workers > 1:
             await loading
-        grpc_server = await _start_grpc(settings, registry, inference)
+        grpc_server = await _start_grpc(settings, registry, inference, manager)
         try:
             yield
         finally:
             if grpc_server is not None:
                 await grpc_server.stop(grace=min(5.0, settings.request_timeout))
-            loading.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await loading
+            for task in [loading, *background]:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             inference.close()
+            manager.close()
 
     app = ModelportApp(
         title="modelport",
@@ -75,23 +95,51 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.registry = registry
     app.state.inference = inference
+    app.state.manager = manager
     app.include_router(health.router)
     app.include_router(native.router)
     app.include_router(mlflow.router)
     app.include_router(v2.router)
+    app.include_router(admin.router)
     install_docs(app)
     install_error_handlers(app)
     # Added last = outermost: every response, 413s included, carries the request id.
-    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_size, reject=error_response)
+    if settings.api_token is not None:
+        app.add_middleware(ApiTokenMiddleware, settings=settings, reject=error_response)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limit=settings.max_body_size,
+        reject=error_response,
+        uploads=("/v1/admin/", settings.max_upload_size),
+    )
     app.add_middleware(RequestIdMiddleware)
+    lane: ASGIApp = UnexpectedErrorMiddleware(FastLane(inference))
+    if settings.api_token is not None:
+        lane = ApiTokenMiddleware(lane, settings=settings, reject=error_response)
     app.fast_lane = RequestIdMiddleware(
-        BodyLimitMiddleware(
-            UnexpectedErrorMiddleware(FastLane(inference)),
-            limit=settings.max_body_size,
-            reject=error_response,
-        )
+        BodyLimitMiddleware(lane, limit=settings.max_body_size, reject=error_response)
     )
     return app
+
+
+async def _start(
+    settings: Settings,
+    manager: ModelManager,
+    feed: ChangeFeed,
+    background: list[asyncio.Task[Any]],
+) -> None:
+    """Load the models, then follow other processes' changes and (optionally) the folder."""
+    # Where the feed starts is read before the scan, so a change made while this process
+    # loads is replayed rather than missed.
+    await feed.begin()
+    watcher = RepositoryWatcher(settings.model_dir, manager.files_changed, settings.watch_interval)
+    if settings.watch:
+        watcher.start_from(await asyncio.to_thread(snapshot_repository, settings.model_dir))
+    await manager.start()
+    background.append(asyncio.create_task(feed.run(), name="modelport-change-feed"))
+    if settings.watch:
+        log.info("watching %s for new and changed models", settings.model_dir)
+        background.append(asyncio.create_task(watcher.run(), name="modelport-watch"))
 
 
 class ModelportApp(FastAPI):
@@ -107,7 +155,10 @@ class ModelportApp(FastAPI):
 
 
 async def _start_grpc(
-    settings: Settings, registry: ModelRegistry, inference: InferenceService
+    settings: Settings,
+    registry: ModelRegistry,
+    inference: InferenceService,
+    manager: ModelManager,
 ) -> Any | None:
     """The Open Inference Protocol gRPC server, or None when off or grpcio is missing."""
     if settings.grpc_port == 0:
@@ -129,7 +180,7 @@ async def _start_grpc(
             exc,
         )
         return None
-    return await start_grpc_server(settings, registry, inference)
+    return await start_grpc_server(settings, registry, inference, manager)
 
 
 def create_app_from_env() -> FastAPI:

@@ -21,6 +21,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from modelport.api.middleware import request_id_of
 from modelport.api.responses import OrjsonResponse
 from modelport.errors import (
+    ConflictError,
+    DatabaseUnavailableError,
+    ForbiddenError,
     InvalidRequestError,
     ModelLoadError,
     ModelNotReadyError,
@@ -29,6 +32,7 @@ from modelport.errors import (
     PayloadTooLargeError,
     PredictionTimeoutError,
     QueueFullError,
+    UnauthorizedError,
 )
 
 __all__ = [
@@ -61,6 +65,10 @@ _GRPC_STATUS: tuple[tuple[type[ModelportError], str], ...] = (
     (QueueFullError, "RESOURCE_EXHAUSTED"),
     (PayloadTooLargeError, "RESOURCE_EXHAUSTED"),
     (PredictionTimeoutError, "DEADLINE_EXCEEDED"),
+    (UnauthorizedError, "UNAUTHENTICATED"),
+    (ForbiddenError, "PERMISSION_DENIED"),
+    (ConflictError, "FAILED_PRECONDITION"),
+    (DatabaseUnavailableError, "UNAVAILABLE"),
 )
 
 

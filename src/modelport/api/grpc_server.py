@@ -20,7 +20,9 @@ from typing import Any, TypeVar
 
 import grpc
 
+from modelport.access import authorize_admin, authorize_api
 from modelport.api import v2_dataplane as dataplane
+from modelport.api.auth import bearer_token
 from modelport.api.errors import grpc_status
 from modelport.api.proto import grpc_predict_v2_pb2 as pb
 from modelport.api.proto import grpc_predict_v2_pb2_grpc as pb_grpc
@@ -28,6 +30,7 @@ from modelport.api.v2_codec import tensor_from_raw, tensor_from_values, tensor_t
 from modelport.config import Settings
 from modelport.errors import InvalidRequestError, ModelportError, NotFoundError
 from modelport.inference import InferenceService
+from modelport.management import Actor, ModelManager
 from modelport.registry import ModelRegistry
 from modelport.types import NDArray
 
@@ -60,6 +63,8 @@ def _rpc(method: _Method) -> _Method:
     @functools.wraps(method)
     async def wrapper(self: Any, request: Any, context: Any) -> Any:
         try:
+            if not method.__name__.startswith(("Server", "Repository")):
+                authorize_api(self.settings, _token(context))
             return await method(self, request, context)
         except ModelportError as exc:
             if exc.status_code >= 500:
@@ -75,9 +80,22 @@ def _rpc(method: _Method) -> _Method:
 class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
     """The V2 gRPC service over one registry and inference service."""
 
-    def __init__(self, registry: ModelRegistry, inference: InferenceService) -> None:
+    def __init__(
+        self,
+        registry: ModelRegistry,
+        inference: InferenceService,
+        manager: ModelManager,
+        settings: Settings,
+    ) -> None:
         self.registry = registry
         self.inference = inference
+        self.manager = manager
+        self.settings = settings
+
+    async def _admin(self, context: Any) -> Actor:
+        return await authorize_admin(
+            self.settings, self.manager, _token(context), _peer_host(context.peer())
+        )
 
     @_rpc
     async def ServerLive(self, request: Any, context: Any) -> Any:
@@ -143,12 +161,12 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
     @_rpc
     async def RepositoryModelLoad(self, request: Any, context: Any) -> Any:
         dataplane.check_load_parameters(dict(request.parameters))
-        await dataplane.load_model(self.registry, request.model_name)
+        await self.manager.load(request.model_name, await self._admin(context))
         return pb.RepositoryModelLoadResponse()
 
     @_rpc
     async def RepositoryModelUnload(self, request: Any, context: Any) -> Any:
-        dataplane.unload_model(self.registry, request.model_name)
+        await self.manager.unload(request.model_name, await self._admin(context))
         return pb.RepositoryModelUnloadResponse()
 
 
@@ -184,12 +202,30 @@ def _fill_contents(contents: Any, array: NDArray, datatype: str) -> None:
         getattr(contents, _CONTENTS_FIELD[datatype]).extend(flat.tolist())
 
 
+def _token(context: Any) -> str | None:
+    metadata = dict(context.invocation_metadata() or ())
+    value = metadata.get("authorization")
+    return bearer_token(value if isinstance(value, str) else None)
+
+
+def _peer_host(peer: str | None) -> str | None:
+    """The client's IP address from gRPC's peer string (``ipv4:127.0.0.1:5000``)."""
+    kind, _, rest = (peer or "").partition(":")
+    if kind not in ("ipv4", "ipv6"):
+        return None
+    host = rest.rsplit(":", 1)[0]
+    return host.strip("[]")
+
+
 def _address(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 async def start_grpc_server(
-    settings: Settings, registry: ModelRegistry, inference: InferenceService
+    settings: Settings,
+    registry: ModelRegistry,
+    inference: InferenceService,
+    manager: ModelManager,
 ) -> Any | None:
     """Start serving on ``settings.grpc_port``; None (logged) when the port cannot be bound."""
     options = [
@@ -197,7 +233,7 @@ async def start_grpc_server(
         ("grpc.max_receive_message_length", settings.max_body_size),
     ]
     server = grpc.aio.server(options=options)
-    servicer = InferenceServicer(registry, inference)
+    servicer = InferenceServicer(registry, inference, manager, settings)
     pb_grpc.add_GRPCInferenceServiceServicer_to_server(servicer, server)  # type: ignore[no-untyped-call]
     address = _address(settings.host, settings.grpc_port)
     try:

@@ -56,10 +56,16 @@ class BodyLimitMiddleware:
     """Refuses bodies over ``limit`` bytes with 413, by header or while streaming."""
 
     def __init__(
-        self, app: ASGIApp, limit: int, reject: Callable[[PayloadTooLargeError, str], Any]
+        self,
+        app: ASGIApp,
+        limit: int,
+        reject: Callable[[PayloadTooLargeError, str], Any],
+        uploads: tuple[str, int] | None = None,
     ) -> None:
         self.app = app
         self.limit = limit
+        #: (path prefix, limit): model uploads may be far larger than a request body.
+        self.uploads = uploads
         # Builds the 413 response; given by the app so api/errors.py stays the one mapper.
         self.reject = reject
 
@@ -67,9 +73,12 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit, setting = self.limit, "max_body_size"
+        if self.uploads is not None and scope["path"].startswith(self.uploads[0]):
+            limit, setting = self.uploads[1], "max_upload_size"
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            response = self.reject(PayloadTooLargeError(self.limit), scope["path"])
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            response = self.reject(PayloadTooLargeError(limit, setting), scope["path"])
             await response(scope, receive, send)
             return
         received = 0
@@ -79,8 +88,8 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.limit:
-                    raise PayloadTooLargeError(self.limit)
+                if received > limit:
+                    raise PayloadTooLargeError(limit, setting)
             return message
 
         await self.app(scope, limited_receive, send)

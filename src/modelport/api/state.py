@@ -6,9 +6,10 @@ from starlette.requests import Request
 
 from modelport.config import Settings
 from modelport.inference import InferenceService
+from modelport.management import ModelManager
 from modelport.registry import ModelRegistry
 
-__all__ = ["inference_of", "registry_of", "settings_of"]
+__all__ = ["inference_of", "manager_of", "registry_of", "settings_of"]
 
 
 def registry_of(request: Request) -> ModelRegistry:
@@ -24,3 +25,8 @@ def inference_of(request: Request) -> InferenceService:
 def settings_of(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
+
+
+def manager_of(request: Request) -> ModelManager:
+    manager: ModelManager = request.app.state.manager
+    return manager

@@ -21,9 +21,10 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from modelport.api import v2_dataplane as dataplane
+from modelport.api.auth import require_admin
 from modelport.api.responses import OrjsonResponse, dumps
 from modelport.api.schemas import V2_ERRORS, V2_INFER_REQUEST_BODY, V2InferResponse
-from modelport.api.state import inference_of, registry_of, settings_of
+from modelport.api.state import inference_of, manager_of, registry_of, settings_of
 from modelport.api.v2_codec import tensor_from_json, tensor_from_raw, tensor_to_json, tensor_to_raw
 from modelport.errors import InvalidRequestError, PayloadTooLargeError
 from modelport.types import NDArray
@@ -295,8 +296,9 @@ async def repository_index(request: Request) -> Response:
     responses=V2_ERRORS,
 )
 async def load(name: str, request: Request) -> Response:
+    actor = await require_admin(request)
     dataplane.check_load_parameters(_parameters(await _optional_json(request), "load"))
-    await dataplane.load_model(registry_of(request), name)
+    await manager_of(request).load(name, actor)
     return OrjsonResponse({})
 
 
@@ -304,8 +306,9 @@ async def load(name: str, request: Request) -> Response:
     "/repository/models/{name}/unload", summary="Stop serving a model", responses=V2_ERRORS
 )
 async def unload(name: str, request: Request) -> Response:
+    actor = await require_admin(request)
     _parameters(await _optional_json(request), "unload")
-    dataplane.unload_model(registry_of(request), name)
+    await manager_of(request).unload(name, actor)
     return OrjsonResponse({})
 
 

@@ -29,12 +29,10 @@ __all__ = [
     "OutputTensor",
     "check_load_parameters",
     "infer",
-    "load_model",
     "model_metadata",
     "model_ready",
     "repository_index",
     "server_metadata",
-    "unload_model",
 ]
 
 #: Protocol extensions served, by the names Triton's clients know.
@@ -182,13 +180,3 @@ def check_load_parameters(parameters: dict[str, Any]) -> None:
         raise InvalidRequestError(
             f"{_REFUSED_LOAD_PARAMETERS}; the load parameters {refused} are not supported"
         )
-
-
-async def load_model(registry: ModelRegistry, name: str) -> None:
-    """(Re)load one model from the model folder; failed versions keep the served ones."""
-    await registry.load_model_by_name(name)
-
-
-def unload_model(registry: ModelRegistry, name: str) -> None:
-    """Stop serving a model; its files stay and ``load`` brings it back."""
-    registry.unload(name)

@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, func, insert, select
 
 from modelport.db.models import AuditEntry
 from modelport.db.records import AuditRecord
 from modelport.db.tx import as_utc, guarded, now, reading, writing
 from modelport.errors import InvalidRequestError
 
-__all__ = ["add_audit", "list_audit"]
+__all__ = ["add_audit", "audit_after", "last_audit_id", "list_audit"]
 
 _A = AuditEntry
 MAX_LIMIT = 10_000
@@ -73,5 +73,23 @@ def list_audit(
     if since is not None:
         query = query.where(_A.at >= as_utc(since, "since"))
     query = query.order_by(_A.at.desc(), _A.id.desc()).limit(limit)
+    with reading(engine) as connection:
+        return [AuditRecord(**row._asdict()) for row in connection.execute(query)]
+
+
+_COLUMNS = (_A.id, _A.at, _A.actor, _A.action, _A.target, _A.client_address, _A.outcome, _A.detail)
+
+
+@guarded
+def last_audit_id(engine: Engine) -> int:
+    """The newest entry's id (0 when the log is empty): where a follower starts."""
+    with reading(engine) as connection:
+        return int(connection.scalar(select(func.coalesce(func.max(_A.id), 0))) or 0)
+
+
+@guarded
+def audit_after(engine: Engine, after_id: int, limit: int = 1000) -> list[AuditRecord]:
+    """Entries with an id above ``after_id``, oldest first: how workers follow changes."""
+    query = select(*_COLUMNS).where(_A.id > after_id).order_by(_A.id).limit(limit)
     with reading(engine) as connection:
         return [AuditRecord(**row._asdict()) for row in connection.execute(query)]

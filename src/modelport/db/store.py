@@ -6,7 +6,7 @@ dataclasses (``records.py``). Datetimes in and out are timezone-aware UTC.
 
 from __future__ import annotations
 
-from modelport.db.audit import add_audit, list_audit
+from modelport.db.audit import add_audit, audit_after, last_audit_id, list_audit
 from modelport.db.predictions import insert_predictions, list_predictions, prune_predictions
 from modelport.db.records import (
     AliasRecord,
@@ -23,6 +23,7 @@ from modelport.db.versions import (
     abandon_pending,
     delete_alias,
     delete_version,
+    discard_version,
     get_aliases,
     get_version,
     list_model_names,
@@ -45,12 +46,15 @@ __all__ = [
     "VersionState",
     "abandon_pending",
     "add_audit",
+    "audit_after",
     "create_token",
     "delete_alias",
     "delete_version",
+    "discard_version",
     "get_aliases",
     "get_version",
     "insert_predictions",
+    "last_audit_id",
     "list_audit",
     "list_model_names",
     "list_predictions",

@@ -18,6 +18,7 @@ __all__ = [
     "abandon_pending",
     "delete_alias",
     "delete_version",
+    "discard_version",
     "get_aliases",
     "get_version",
     "list_model_names",
@@ -213,6 +214,24 @@ def delete_version(engine: Engine, name: str, version: int) -> VersionRecord:
         where = (_V.name == name, _V.version == version)
         connection.execute(update(_V).where(*where).values(state="deleted"))
         return _version(connection.execute(select(*_COLUMNS).where(*where)).one())
+
+
+@guarded
+def discard_version(engine: Engine, name: str, version: int, reason: str) -> list[str]:
+    """Mark a version deleted whatever points at it (its files are gone or never came).
+
+    Returns the aliases that pointed at it; they are removed, since the database must
+    never send a request to a version whose file is missing.
+    """
+    with writing(engine) as connection:
+        where = (_V.name == name, _V.version == version)
+        if connection.execute(select(_V.id).where(*where).with_for_update()).first() is None:
+            return []
+        on_it = (Alias.name == name, Alias.version == version)
+        aliases = list(connection.scalars(select(Alias.alias).where(*on_it)))
+        connection.execute(delete(Alias).where(*on_it))
+        connection.execute(update(_V).where(*where).values(state="deleted", error=reason))
+        return sorted(aliases)
 
 
 @guarded

@@ -12,7 +12,14 @@ from modelport.errors import ModelLoadError
 from modelport.signature import Feature
 from modelport.types import FeatureType
 
-__all__ = ["MODEL_YAML", "BatchingConfig", "FeatureSpec", "ModelConfig", "read_model_yaml"]
+__all__ = [
+    "MODEL_YAML",
+    "BatchingConfig",
+    "FeatureSpec",
+    "ModelConfig",
+    "parse_model_yaml",
+    "read_model_yaml",
+]
 
 MODEL_YAML = "model.yaml"
 
@@ -79,17 +86,26 @@ class ModelConfig(BaseModel):
 def read_model_yaml(path: Path) -> ModelConfig:
     """Parse and validate one ``model.yaml``; any problem is a ModelLoadError naming it."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
         raise ModelLoadError(f"{path.name}: cannot read: {exc}") from exc
+    return parse_model_yaml(text, path.name)
+
+
+def parse_model_yaml(text: str, where: str = MODEL_YAML) -> ModelConfig:
+    """Validate ``model.yaml`` text (e.g. an upload's); problems are ModelLoadErrors."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ModelLoadError(f"{where}: cannot read: {exc}") from exc
     if data is None:
         return ModelConfig()
     if not isinstance(data, dict):
-        raise ModelLoadError(f"{path.name}: expected a mapping of settings at the top")
+        raise ModelLoadError(f"{where}: expected a mapping of settings at the top")
     try:
         return ModelConfig.model_validate(data)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
         )
-        raise ModelLoadError(f"{path.name}: {problems}") from exc
+        raise ModelLoadError(f"{where}: {problems}") from exc

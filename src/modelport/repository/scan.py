@@ -5,6 +5,7 @@ Layout::
     models/
       iris-lr/1/model.joblib     <- NAME/VERSION/artifact (versions are integers)
       iris-lr/model.yaml         <- optional, applies to every version
+      iris-lr/2/model.yaml       <- optional, this version's own (wins over the model's)
       lr_iris.model              <- a bare file: model "lr_iris.model", version 1
 
 A version folder's artifact is its one file with a known ending. Beside it, ``model.py``
@@ -22,7 +23,7 @@ import hashlib
 import logging
 import re
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,12 +39,14 @@ __all__ = [
     "VersionSource",
     "artifact_digest",
     "scan_repository",
+    "validate_file_name",
     "validate_model_name",
 ]
 
 log = logging.getLogger(__name__)
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,127}$")
+_FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$")
 #: Files beside an artifact that are never the artifact itself.
 _AUXILIARY_SUFFIXES = (".py", ".yaml", ".yml", ".md", ".txt")
 #: Never the artifact, even when model.yaml names the runtime.
@@ -64,6 +67,16 @@ def validate_model_name(name: str) -> str:
     return name
 
 
+def validate_file_name(name: str) -> str:
+    """A file name from a client: one plain name, never a path (no '/', '..', or '~')."""
+    if not _FILE_NAME.match(name) or ".." in name:
+        raise InvalidRequestError(
+            f"invalid file name '{name[:300]}': use 1-255 letters, digits, '-', '_' or '.', "
+            "starting with a letter or digit; no folders, no '..'"
+        )
+    return name
+
+
 @dataclass(frozen=True, slots=True)
 class VersionSource:
     version: int
@@ -73,6 +86,8 @@ class VersionSource:
     problem: str | None = None
     #: The version folder's model.py when it sits beside another artifact.
     code: tuple[Path, ...] = ()
+    #: The version's own model.yaml (an upload's), which replaces the model's for it.
+    config_file: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,8 +136,13 @@ def _scan_model_folder(folder: Path, suffixes: Collection[str]) -> ModelSource:
         if _ignored(entry):
             continue
         if entry.is_dir() and entry.name.isdecimal() and int(entry.name) > 0:
+            own = entry / MODEL_YAML
             versions[int(entry.name)] = _scan_version_folder(
-                int(entry.name), entry, suffixes, declared
+                int(entry.name),
+                entry,
+                suffixes,
+                _declared_runtime(own) if own.is_file() else declared,
+                own if own.is_file() else None,
             )
         elif entry.is_file() and _has_suffix(entry, suffixes):
             stray.append(entry.name)
@@ -142,6 +162,17 @@ def _scan_model_folder(folder: Path, suffixes: Collection[str]) -> ModelSource:
 
 
 def _scan_version_folder(
+    version: int,
+    folder: Path,
+    suffixes: Collection[str],
+    declared: str | None,
+    config_file: Path | None,
+) -> VersionSource:
+    source = _find_artifact(version, folder, suffixes, declared)
+    return replace(source, config_file=config_file) if config_file else source
+
+
+def _find_artifact(
     version: int, folder: Path, suffixes: Collection[str], declared: str | None
 ) -> VersionSource:
     files = [p for p in sorted(folder.iterdir()) if p.is_file() and not _ignored(p)]

@@ -59,12 +59,12 @@ def _setting_options(func: Any) -> Any:
         field = fields[name]
         default = field.default if field.default is not None else "none"
         help_text = f"{field.description} [env MODELPORT_{name.upper()}; default: {default}]"
+        flag = name.replace("_", "-")
+        if field.annotation is bool:  # --watch / --no-watch, as on any command line
+            func = click.option(f"--{flag}/--no-{flag}", name, default=None, help=help_text)(func)
+            continue
         func = click.option(
-            f"--{name.replace('_', '-')}",
-            name,
-            type=_click_type(field.annotation),
-            default=None,
-            help=help_text,
+            f"--{flag}", name, type=_click_type(field.annotation), default=None, help=help_text
         )(func)
     return func
 
@@ -184,3 +184,13 @@ def train_examples_command(target: Path) -> None:
         click.echo(f"wrote {target / name}")
     if not written:
         click.echo(f"every example model is already in {target}")
+
+
+def _register_admin_commands() -> None:
+    from modelport.cli.admin import models_command, tokens, upload_command
+
+    for command in (upload_command, models_command, tokens):
+        main.add_command(command)
+
+
+_register_admin_commands()

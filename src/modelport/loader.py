@@ -1,0 +1,161 @@
+"""Load a model entry from disk (blocking, in a worker thread): every version, warmed up.
+
+Loading never raises for a bad file: a version that cannot load or answer its warm-up
+becomes a ``failed`` version carrying the reason. Given the entry as it is served now,
+versions whose files did not change (same stamp) are kept instead of loaded again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from modelport.errors import ModelLoadError, ModelportError
+from modelport.inputs import Payload, Records, Rows, to_batch
+from modelport.outputs import run_model
+from modelport.repository import ModelConfig, ModelSource, VersionSource, read_model_yaml
+from modelport.repository.scan import artifact_digest
+from modelport.runtimes.base import Runtime, load_context, runtime_for
+from modelport.served import FileStamp, ModelVersion, ServedModel
+from modelport.signature import Signature, build_signature
+
+__all__ = ["file_stamp", "load_model", "load_version"]
+
+log = logging.getLogger(__name__)
+
+
+def file_stamp(*paths: Path | None) -> FileStamp:
+    """(path, size, mtime_ns) of each existing file: cheap, and changes with any rewrite."""
+    stamps = []
+    for path in paths:
+        if path is None:
+            continue
+        try:
+            stat = os.stat(path)
+        except OSError:
+            continue
+        stamps.append((str(path), stat.st_size, stat.st_mtime_ns))
+    return tuple(stamps)
+
+
+def _version_stamp(source: VersionSource) -> FileStamp:
+    return file_stamp(source.artifact, *source.code, source.config_file)
+
+
+def load_model(source: ModelSource, previous: ServedModel | None = None) -> ServedModel:
+    """Load every version of one model entry; reuse ``previous``'s unchanged versions."""
+    config_stamp = file_stamp(source.config_file)
+    try:
+        config = read_model_yaml(source.config_file) if source.config_file else ModelConfig()
+    except ModelLoadError as exc:
+        log.error("model '%s' failed: %s", source.name, exc.message)
+        return ServedModel(source.name, source.path, error=exc.message, config_stamp=config_stamp)
+    if source.problem is not None:
+        log.error("model '%s' failed: %s", source.name, source.problem)
+    reusable = (
+        previous.versions if previous is not None and previous.config_stamp == config_stamp else {}
+    )
+    versions = {}
+    for number, version in sorted(source.versions.items()):
+        kept = reusable.get(number)
+        if kept is not None and kept.stamp and kept.stamp == _version_stamp(version):
+            versions[number] = kept
+        else:
+            versions[number] = load_version(source.name, version, config)
+    return ServedModel(
+        source.name,
+        source.path,
+        config.description,
+        versions,
+        error=source.problem,
+        config_stamp=config_stamp,
+    )
+
+
+def load_version(name: str, source: VersionSource, config: ModelConfig) -> ModelVersion:
+    """Load, inspect and warm up one artifact; a failure becomes a ``failed`` version.
+
+    A version folder's own model.yaml (an upload's) replaces ``config`` for it.
+    """
+    started = time.monotonic()
+    stamp = _version_stamp(source)
+    try:
+        if source.artifact is None:
+            raise ModelLoadError(source.problem or "no artifact")
+        if source.config_file is not None:
+            config = read_model_yaml(source.config_file)
+        size, sha256 = _digest(source.artifact)
+        spec = runtime_for(source.artifact, config.runtime)
+        runtime = spec.load(source.artifact, load_context(source, config))
+        signature = build_signature(
+            runtime.hints,
+            config.declared_features(),
+            config.labels,
+            allow_missing=config.allow_missing,
+        )
+        _warm_up(runtime, signature, config)
+    except ModelportError as exc:
+        return _failed(name, source, exc.message, stamp)
+    except Exception as exc:  # a broken artifact may raise anything while unpickling
+        log.exception("model '%s' version %d: unexpected load failure", name, source.version)
+        return _failed(name, source, f"{type(exc).__name__}: {exc}", stamp)
+    elapsed = round(time.monotonic() - started, 4)
+    log.info("model '%s' version %d ready (%s, %.3fs)", name, source.version, runtime.kind, elapsed)
+    return ModelVersion(
+        name,
+        source.version,
+        "ready",
+        source.artifact,
+        runtime=runtime,
+        signature=signature,
+        load_seconds=elapsed,
+        loaded_at=datetime.now(UTC),
+        artifact_size=size,
+        artifact_sha256=sha256,
+        batching=config.batching,
+        stamp=stamp,
+    )
+
+
+def _failed(name: str, source: VersionSource, reason: str, stamp: FileStamp) -> ModelVersion:
+    log.error("model '%s' version %d failed to load: %s", name, source.version, reason)
+    size, sha256 = _digest(source.artifact) if source.artifact else (None, None)
+    return ModelVersion(
+        name,
+        source.version,
+        "failed",
+        source.artifact,
+        error=reason,
+        artifact_size=size,
+        artifact_sha256=sha256,
+        stamp=stamp,
+    )
+
+
+def _digest(artifact: Path) -> tuple[int, str] | tuple[None, None]:
+    try:
+        return artifact_digest(artifact)
+    except OSError:
+        return None, None  # the loader names the problem; metadata just stays empty
+
+
+def _warm_up(runtime: Runtime, signature: Signature, config: ModelConfig) -> None:
+    """Answer one prediction before serving, so a model that cannot predict never serves."""
+    payload: Payload | None = None
+    if isinstance(config.example, dict):
+        payload = Records([config.example])
+    elif isinstance(config.example, list):
+        payload = Rows([config.example])
+    elif signature.all_numeric and signature.n_features is not None:
+        payload = Rows([[0.0] * signature.n_features])
+    if payload is None:
+        return
+    try:
+        run_model(runtime, signature, to_batch(payload, signature), 1, probabilities=True)
+    except ModelportError as exc:
+        raise ModelLoadError(f"warm-up prediction failed: {exc.message}") from exc
+    except Exception as exc:
+        raise ModelLoadError(f"warm-up prediction failed: {type(exc).__name__}: {exc}") from exc

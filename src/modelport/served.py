@@ -1,0 +1,91 @@
+"""What the registry holds: a served model, its versions, and each version's state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from modelport.repository import BatchingConfig
+from modelport.runtimes.base import Runtime
+from modelport.signature import Signature
+
+__all__ = ["FileStamp", "ModelVersion", "ServedModel", "VersionState"]
+
+VersionState = Literal["ready", "failed"]
+#: (path, size, mtime_ns) of every file a version was loaded from: equal stamps mean
+#: nothing on disk changed, so a reload can keep the loaded version.
+FileStamp = tuple[tuple[str, int, int], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelVersion:
+    """One version of a model: loaded and ready, or failed with the reason."""
+
+    name: str
+    version: int
+    state: VersionState
+    artifact: Path | None
+    runtime: Runtime | None = None
+    signature: Signature | None = None
+    error: str | None = None
+    load_seconds: float | None = None
+    loaded_at: datetime | None = None
+    #: Size in bytes and sha256 of the artifact file, as loaded (None when unreadable).
+    artifact_size: int | None = None
+    artifact_sha256: str | None = None
+    #: model.yaml's batching block (unset fields fall back to the server settings).
+    batching: BatchingConfig = field(default_factory=BatchingConfig)
+    stamp: FileStamp = ()
+
+    @property
+    def ready(self) -> bool:
+        return self.state == "ready"
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "state": self.state,
+            "runtime": self.runtime.kind if self.runtime is not None else None,
+            "artifact": self.artifact.name if self.artifact is not None else None,
+            "error": self.error,
+            "loaded_at": self.loaded_at.isoformat() if self.loaded_at else None,
+            "load_seconds": self.load_seconds,
+            "size_bytes": self.artifact_size,
+            "sha256": self.artifact_sha256,
+        }
+
+    def describe(self) -> dict[str, Any]:
+        """Metadata of this version, with its signature when ready."""
+        return {
+            "name": self.name,
+            **self.summary(),
+            "signature": self.signature.to_dict() if self.signature else None,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ServedModel:
+    name: str
+    path: Path
+    description: str = ""
+    versions: dict[int, ModelVersion] = field(default_factory=dict)
+    #: A problem with the model as a whole (bad model.yaml, no versions).
+    error: str | None = None
+    #: Stamp of the model-level model.yaml: when it changes, every version reloads.
+    config_stamp: FileStamp = ()
+
+    def newest_ready(self) -> ModelVersion | None:
+        ready = [v for v in self.versions.values() if v.ready]
+        return max(ready, key=lambda v: v.version) if ready else None
+
+    @property
+    def state(self) -> VersionState:
+        return "ready" if self.newest_ready() is not None else "failed"
+
+    def failure_reason(self) -> str:
+        if self.error is not None:
+            return self.error
+        errors = [f"version {v.version}: {v.error}" for v in self.versions.values() if v.error]
+        return "; ".join(errors) or "no version is ready"
