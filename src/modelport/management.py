@@ -104,17 +104,22 @@ class ModelManager:
             await self.ensure_db()
         if self._db_ready:
             await self._load_aliases(None)
-        await self.registry.load_all()
-        if self._db_ready:
-            try:
-                await self._db(
-                    store.abandon_pending, self.engine, datetime.now(UTC) - _STALE_PENDING
-                )
-                for model in self.registry.models():
-                    await self._record_versions(model.name)
-            except DatabaseUnavailableError as exc:
-                log.error("could not record the models in the database: %s", exc.message)
-        await asyncio.to_thread(self._sweep_leftovers)
+        # Ready only once the database agrees with the files too: a client that saw
+        # /health/ready must find every version in the history.
+        await self.registry.load_all(complete_startup=False)
+        try:
+            if self._db_ready:
+                try:
+                    await self._db(
+                        store.abandon_pending, self.engine, datetime.now(UTC) - _STALE_PENDING
+                    )
+                    for model in self.registry.models():
+                        await self._record_versions(model.name)
+                except DatabaseUnavailableError as exc:
+                    log.error("could not record the models in the database: %s", exc.message)
+            await asyncio.to_thread(self._sweep_leftovers)
+        finally:
+            self.registry.startup_complete = True
 
     async def ensure_db(self) -> None:
         """Migrate the database once; DatabaseUnavailableError while it does not answer."""

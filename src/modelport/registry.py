@@ -117,13 +117,18 @@ class ModelRegistry:
         else:
             del self._models[name]
 
-    async def load_all(self) -> None:
-        """Scan the repository and load every model, one at a time, in a worker thread."""
+    async def load_all(self, *, complete_startup: bool = True) -> None:
+        """Scan the repository and load every model, one at a time, in a worker thread.
+
+        ``complete_startup=False`` leaves ``startup_complete`` to the caller, who has more
+        to do before the process may call itself ready.
+        """
         sources = await self._scan()
         log.info("found %d model(s) in %s", len(sources), self.model_dir)
         for source in sources:
             self.put(await asyncio.to_thread(load_model, source))
-        self.startup_complete = True
+        if complete_startup:
+            self.startup_complete = True
         ready = sum(1 for m in self._models.values() if m.state == "ready")
         log.info("%d of %d model(s) ready", ready, len(self._models))
 
