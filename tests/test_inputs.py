@@ -514,6 +514,56 @@ def test_bad_payload_is_rejected_with_a_precise_message(
         to_batch(payload, signature)
 
 
+def _without_booleans(rows: list[Any]) -> bool:
+    return not any(type(v) is bool for row in rows if isinstance(row, list) for v in row)
+
+
+#: The bad row payloads again, as a decoder that saw no true/false in the JSON marks them.
+BAD_ROWS_WITHOUT_BOOLEANS = [
+    pytest.param(Rows(p.values[0].rows, no_booleans=True), *p.values[1:], id=f"{p.id}-numpy")
+    for p in BAD_PAYLOADS
+    if isinstance(p.values[0], Rows) and _without_booleans(p.values[0].rows)
+]
+
+
+@pytest.mark.parametrize(("payload", "signature", "message"), BAD_ROWS_WITHOUT_BOOLEANS)
+def test_numpy_inference_path_rejects_the_same_rows_the_same_way(
+    payload: Payload, signature: Signature, message: str
+) -> None:
+    with pytest.raises(InvalidInputError, match=re.escape(message)):
+        to_batch(payload, signature)
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        pytest.param([ROW_A, ROW_B], id="floats-and-ints"),
+        pytest.param([[1, 2, 3, 4]], id="all-ints"),
+        pytest.param([[2**63, 1, 1, 1]], id="beyond-int64"),
+        pytest.param([ROW_A, [10**400, 3.5, 1.4, 0.2]], id="beyond-float64"),
+        pytest.param([ROW_A, [1, 2, 3]], id="ragged"),
+        pytest.param([[1, 2, 3]], id="too-narrow"),
+        pytest.param([["5.1", 3.5, 1.4, 0.2]], id="numeric-string"),
+        pytest.param([[None, 3.5, 1.4, 0.2]], id="null"),
+        pytest.param([[[1], 2, 3, 4]], id="nested"),
+        pytest.param([{"a": 1}], id="object-row"),
+    ],
+)
+def test_numpy_inference_path_agrees_with_the_checked_path(rows: list[Any]) -> None:
+    def outcome(payload: Rows) -> Any:
+        try:
+            return to_batch(payload, NAMED)
+        except InvalidInputError as exc:
+            return exc.message
+
+    checked, inferred = outcome(Rows(rows)), outcome(Rows(rows, no_booleans=True))
+    if isinstance(checked, str):
+        assert inferred == checked
+    else:
+        np.testing.assert_array_equal(inferred, checked)
+        assert inferred.dtype == np.float64
+
+
 @pytest.mark.parametrize(
     "payload",
     [

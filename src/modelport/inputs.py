@@ -28,6 +28,9 @@ class Rows:
     """``[[5.1, 3.5, 1.4, 0.2], ...]``: values in the signature's feature order."""
 
     rows: list[Any]
+    #: The decoder saw no ``true``/``false`` in the JSON, so NumPy's own type inference
+    #: cannot have turned a boolean into 1.0 and may stand in for the per-value checks.
+    no_booleans: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +92,11 @@ def count_rows(payload: Payload) -> int:
 def to_batch(payload: Payload, signature: Signature) -> Batch:
     """Validate ``payload`` against ``signature`` and build the model's input batch."""
     if isinstance(payload, Rows):
+        if payload.no_booleans and signature.plain_numbers:
+            array = _numeric_rectangle(payload.rows, signature.n_features)
+            if array is not None:
+                _check_finite(array, signature)
+                return _finish_numeric(array, signature)
         return _from_rows(payload.rows, signature)
     if isinstance(payload, Records):
         return _from_records(payload.records, signature)
@@ -97,6 +105,27 @@ def to_batch(payload: Payload, signature: Signature) -> Batch:
     if isinstance(payload, Tensors):
         return _from_tensors(payload.tensors, signature)
     return _from_split(payload, signature)
+
+
+def _numeric_rectangle(rows: Any, width: int | None) -> NDArray | None:
+    """Rows of plain numbers as one float64 array, or None for the careful path.
+
+    One C pass instead of a Python check per value (half the cost of a 1,000-row
+    request): NumPy infers int or float only when every value is a number, since
+    strings, nulls, objects and integers beyond 64 bits give other dtypes and ragged
+    rows raise. Booleans would become numbers, which is why the caller rules them out.
+    """
+    if type(rows) is not list or not rows:
+        return None
+    try:
+        array = np.array(rows)
+    except (ValueError, OverflowError):
+        return None
+    if array.ndim != 2 or array.dtype.kind not in "iuf" or array.shape[1] == 0:
+        return None
+    if width is not None and array.shape[1] != width:
+        return None
+    return array.astype(np.float64, copy=False)
 
 
 # -- the five shapes -------------------------------------------------------------------

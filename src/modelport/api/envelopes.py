@@ -50,7 +50,10 @@ def decode_predict_body(
     if not isinstance(parameters, dict):
         raise InvalidRequestError(f"{parameters_key} must be an object")
     key = present[0]
-    return _payload(key, document[key]), parameters
+    payload = _payload(key, document[key])
+    if isinstance(payload, Rows) and b"true" not in body and b"false" not in body:
+        payload = Rows(payload.rows, no_booleans=True)
+    return payload, parameters
 
 
 def _payload(key: str, value: Any) -> Payload:

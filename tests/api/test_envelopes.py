@@ -1,0 +1,40 @@
+"""The native/MLflow envelope decoder: which payload, and when NumPy may infer types."""
+
+from __future__ import annotations
+
+import pytest
+
+from modelport.api.envelopes import decode_predict_body
+from modelport.errors import InvalidRequestError
+from modelport.inputs import Records, Rows
+
+
+def test_rows_without_true_or_false_may_skip_the_per_value_checks() -> None:
+    payload, parameters = decode_predict_body(b'{"instances": [[5.1, 3.5, 1.4, 0.2]]}')
+    assert payload == Rows([[5.1, 3.5, 1.4, 0.2]], no_booleans=True)
+    assert parameters == {}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"instances": [[true, 3.5, 1.4, 0.2]]}',
+        b'{"instances": [[5.1, 3.5, 1.4, false]]}',
+        # A flag elsewhere in the body costs the shortcut too: correct, just slower.
+        b'{"instances": [[5.1, 3.5, 1.4, 0.2]], "parameters": {"probabilities": true}}',
+    ],
+)
+def test_any_true_or_false_keeps_every_value_checked(body: bytes) -> None:
+    payload, _ = decode_predict_body(body)
+    assert isinstance(payload, Rows) and payload.no_booleans is False
+
+
+def test_records_are_records() -> None:
+    payload, _ = decode_predict_body(b'{"instances": [{"a": 1}]}')
+    assert payload == Records([{"a": 1}])
+
+
+@pytest.mark.parametrize("body", [b"", b"[]", b'{"instances": 1, "inputs": 2}', b"{"])
+def test_bad_envelopes_are_400(body: bytes) -> None:
+    with pytest.raises(InvalidRequestError):
+        decode_predict_body(body)
