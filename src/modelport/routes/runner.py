@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from modelport.errors import DatabaseUnavailableError, InvalidRequestError, PredictionTimeoutError
 from modelport.routes.handle import ServerHandle
@@ -68,7 +68,8 @@ async def run_route(
         raise PredictionTimeoutError(
             f"route {route.label} did not answer within {timeout_s:g} s (setting request_timeout)"
         ) from None
-    except OperationalError as exc:
+    except (OperationalError, InterfaceError) as exc:
+        # As the store's own guard (db/tx.py): the database did not answer.
         reason = str(exc.orig or exc).strip().splitlines()[0]
         raise DatabaseUnavailableError(f"the database is unavailable: {reason}") from exc
     return to_answer(result)
