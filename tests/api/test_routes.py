@@ -281,11 +281,11 @@ def test_collisions_with_built_ins_are_refused(client: AppClient) -> None:
     assert client.get("/docs").headers["content-type"].startswith("text/html")
     problems = "\n".join(client.app.state.route_problems)
     assert (
-        "GET /health/live (routes.yaml) collides with the built-in endpoint /health/live"
-        in problems
+        "GET /health/live (routes.yaml) collides with a built-in endpoint "
+        "(modelport answers GET /health/live)" in problems
     )
-    assert "GET /docs (routes.yaml) collides with the built-in endpoint /docs" in problems
-    assert "POST /v1/models/{name}:predict (routes.yaml) collides with" in problems
+    assert "GET /docs (routes.yaml) collides with a built-in endpoint" in problems
+    assert "POST /v1/models/{name}:predict (routes.yaml) collides with a built-in" in problems
     assert "GET /v2/anything (routes.yaml) collides with the paths modelport keeps" in problems
 
 
@@ -344,6 +344,16 @@ def test_form_and_files_and_query_lists(client: AppClient) -> None:
         "query": {"x": ["1", "2"]},
         "agent": "tester",
     }
+
+
+def test_a_broken_form_is_a_400_in_the_route_shape(client: AppClient) -> None:
+    answer = client.post(
+        "/echo",
+        content=b"--xyz\r\nnonsense",
+        headers={"Content-Type": "multipart/form-data"},
+    )
+    assert answer.status_code == 400
+    assert answer.json()["status"] == 400
 
 
 def test_cors_server_origins_and_route_overrides(client: AppClient) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match, compile_path
@@ -120,8 +121,8 @@ def _clash(route: BoundRoute, builtins: list[Any]) -> str | None:
     scope = {"type": "http", "path": sample, "method": route.method, "root_path": ""}
     for builtin in builtins:
         match, _ = builtin.matches(scope)
-        if match is not Match.NONE:
-            return f"the built-in endpoint {getattr(builtin, 'path', sample)}"
+        if match is not Match.NONE:  # FULL, or PARTIAL: the same path, another method
+            return f"a built-in endpoint (modelport answers {route.method} {sample})"
     if sample in _RESERVED_PATHS or sample.startswith(_RESERVED_PREFIXES):
         kept = ", ".join([*(f"{p}..." for p in _RESERVED_PREFIXES), *sorted(_RESERVED_PATHS)])
         return f"the paths modelport keeps for its own endpoints ({kept})"
@@ -156,6 +157,10 @@ def _endpoint(
                 log.warning("%s -> %d %s", route.label, exc.status_code, exc.message)
             return shaped_error_response(
                 exc.status_code, exc.code, exc.message, shape, context, exc.headers()
+            )
+        except HTTPException as exc:  # the framework refusing the body (a broken form)
+            return shaped_error_response(
+                exc.status_code, "bad_request", str(exc.detail), shape, context
             )
         except Exception as exc:
             # A bug in the route's code: logged with its traceback under the request id,
