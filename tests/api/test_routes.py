@@ -409,3 +409,21 @@ def test_database_handle_is_the_server_engine(client: AppClient) -> None:
     engine = client.app.state.manager.engine
     with engine.connect() as connection:
         assert connection.execute(text("SELECT 2")).scalar_one() == 2
+
+
+def test_refusals_before_routing_take_the_route_shape(
+    route_models: Path, tmp_path: Path, make_client: MakeClient
+) -> None:
+    models = tmp_path / "models"
+    shutil.copytree(route_models, models)
+    client = make_client(models, max_body_size=1024, api_token="api-secret")
+    unauthorized = client.get("/")
+    assert unauthorized.status_code == 401
+    assert list(unauthorized.json()) == ["status", "error"]
+    auth = {"Authorization": "Bearer api-secret"}
+    assert client.get("/", headers=auth).text == "hello!!"
+    too_big = client.post("/echo", content=b"x" * 2048, headers=auth)
+    assert too_big.status_code == 413
+    assert too_big.json()["status"] == 413
+    # Built-in endpoints keep modelport's own shape.
+    assert client.get("/v1/models").json()["error"] == "unauthorized"
