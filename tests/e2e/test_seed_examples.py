@@ -13,6 +13,7 @@ import pickle
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ import pytest
 from databases import start_backend
 from modelport.runtimes.code import module_named
 from modelport.train_examples import IRIS_LABELS
+from services import free_port
 
 from .conftest import Server
 
@@ -476,6 +478,48 @@ def test_seed003_validated_hello_and_ajax_from_another_origin(
     assert call.json() == {"result": "Hello, Leo!"}
     page = (folder / "client.html").read_text()
     assert "/v1/XXXModel" in page and "application/json" in page
+
+
+def test_seed003_client_page_in_a_real_browser(servers: dict[str, tuple[Server, Path]]) -> None:
+    """client.html, served from another origin, submits in headless Chromium and shows
+    the answer (without CORS the browser blocks it: 'Failed to fetch')."""
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.skip("no Chromium on this machine (apt-get install chromium)")
+    server, folder = servers["flask-restful-gae"]
+    page_port = free_port()
+    pages = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(page_port), "--bind", "127.0.0.1"],
+        cwd=folder,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        page = f"http://127.0.0.1:{page_port}/client.html?server={server.url}&auto"
+        for _ in range(50):  # until the page server answers
+            try:
+                httpx.get(page, timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        dom = subprocess.run(
+            [
+                browser,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--virtual-time-budget=5000",
+                "--dump-dom",
+                page,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        ).stdout
+        assert '<div id="result">Hello, Leo!</div>' in dom
+    finally:
+        pages.terminate()
+        pages.wait(timeout=10)
 
 
 # -- seed 004: flask-loan -------------------------------------------------------------------------
