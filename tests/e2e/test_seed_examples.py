@@ -10,6 +10,7 @@ import gzip
 import json
 import os
 import pickle
+import secrets
 import shutil
 import subprocess
 import sys
@@ -49,7 +50,8 @@ TRAINED = {
     "flask-loan": ["loan/1"],
 }
 TORNADO_JSON = "application/json; charset=UTF-8"
-REDIS_URL = "redis://127.0.0.1:6379/0"
+#: A Redis database of its own (1-15), so a parallel run's keys never meet these.
+REDIS_URL = f"redis://127.0.0.1:6379/{1 + secrets.randbelow(15)}"
 REFERENCE_KEY = "modelport:kv:error500_test:2018-10-10 00:01:00"
 
 #: Seed 004's test batch (df.head() of its test.csv), as its client sent it.
