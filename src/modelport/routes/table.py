@@ -17,7 +17,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from modelport.errors import ModelLoadError, ModelportError
+from modelport.errors import InvalidRequestError, ModelLoadError, ModelportError
 from modelport.repository.model_yaml import MODEL_YAML, parse_model_yaml
 from modelport.repository.route_spec import (
     ROUTES_FILE,
@@ -25,6 +25,7 @@ from modelport.repository.route_spec import (
     RouteSpec,
     read_routes_file,
 )
+from modelport.repository.scan import validate_model_name
 from modelport.routes.schema import compile_schema
 from modelport.runtimes.code import import_code_file
 
@@ -85,8 +86,8 @@ def load_routes(model_dir: Path) -> RouteTable:
                 _bind(table, spec, declared, model_dir, ROUTES_FILE, modules)
     for folder in sorted(model_dir.iterdir()) if model_dir.is_dir() else ():
         config = folder / MODEL_YAML
-        if folder.name.startswith((".", "_", "~")) or not config.is_file():
-            continue
+        if not config.is_file() or not _is_model_name(folder.name):
+            continue  # the scan skips (and names) folders that are not models; so do routes
         where = f"{folder.name}/{MODEL_YAML}"
         try:
             text = config.read_text(encoding="utf-8")
@@ -104,6 +105,14 @@ def load_routes(model_dir: Path) -> RouteTable:
     for route in table.routes:
         log.info("custom route %s -> %s", route.label, route.source)
     return table
+
+
+def _is_model_name(name: str) -> bool:
+    try:
+        validate_model_name(name)
+    except InvalidRequestError:
+        return False
+    return True
 
 
 def _bind(
