@@ -1,18 +1,21 @@
 """The one Settings object: built once at start-up and passed down.
 
 Precedence, highest first: command-line flags > environment ``MODELPORT_*`` >
-``modelport.toml`` (``--config PATH``, else ``./modelport.toml`` when present) > defaults.
+``modelport.toml`` (``--config PATH``, else ``./modelport.toml`` when present, else
+``MODEL_DIR/modelport.toml``, so a model folder can carry its own settings) > defaults.
 """
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
@@ -22,6 +25,8 @@ from modelport.errors import InvalidRequestError
 __all__ = ["DEFAULT_CONFIG_FILE", "ConfigError", "Settings", "load_settings", "settings_to_env"]
 
 DEFAULT_CONFIG_FILE = Path("modelport.toml")
+#: An origin as browsers send it: scheme://host[:port], no path.
+_ORIGIN = re.compile(r"^[a-z][a-z0-9+.-]*://[^/\s]+$", re.IGNORECASE)
 
 
 class ConfigError(InvalidRequestError):
@@ -169,6 +174,31 @@ class Settings(BaseSettings):
         "false leaves skops, ONNX and the libraries' native formats.",
     )
 
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="Browser origins allowed to call the API (CORS): '*' for any, or "
+        "origins like https://app.example.com, comma-separated; empty: CORS off. A custom "
+        "route's cors: overrides it.",
+    )
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: Any) -> Any:
+        # A flag or an environment variable gives one comma-separated string.
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list | tuple):
+            bad = [
+                o for o in value if not isinstance(o, str) or (o != "*" and not _ORIGIN.match(o))
+            ]
+            if bad:
+                raise ValueError(
+                    f"{bad} are not origins: use '*' or scheme://host[:port], e.g. "
+                    "https://app.example.com (no path, no trailing '/')"
+                )
+            return tuple(value)
+        return value
+
     @field_validator("model_dir", "data_dir")
     @classmethod
     def _absolute_dirs(cls, value: Path) -> Path:
@@ -203,7 +233,12 @@ class _TomlFileSource(PydanticBaseSettingsSource):
         elif DEFAULT_CONFIG_FILE.is_file():
             path = DEFAULT_CONFIG_FILE
         else:
-            return {}
+            # The model folder's own settings (e.g. an example's CORS), so that
+            # `modelport serve that/folder` needs no flag from any working directory.
+            model_dir = Path(self.current_state.get("model_dir") or "models").expanduser()
+            path = model_dir / DEFAULT_CONFIG_FILE.name
+            if not path.is_file():
+                return {}
         try:
             with path.open("rb") as handle:
                 data = tomllib.load(handle)
@@ -242,7 +277,7 @@ def load_settings(**flags: Any) -> Settings:
 def settings_to_env(settings: Settings) -> dict[str, str]:
     """The environment that rebuilds these exact settings in a worker process."""
     return {
-        f"MODELPORT_{name.upper()}": str(value)
+        f"MODELPORT_{name.upper()}": ",".join(value) if isinstance(value, tuple) else str(value)
         for name, value in settings.model_dump().items()
         if value is not None
     }

@@ -10,12 +10,14 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from modelport import __version__
 from modelport.access import admin_mode
 from modelport.api import admin, health, mlflow, native, v2
 from modelport.api.auth import ApiTokenMiddleware
+from modelport.api.cors import CorsMiddleware
 from modelport.api.docs import install_docs
 from modelport.api.errors import (
     UnexpectedErrorMiddleware,
@@ -25,11 +27,15 @@ from modelport.api.errors import (
 from modelport.api.fastlane import FastLane, is_fast_lane_request
 from modelport.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from modelport.api.responses import OrjsonResponse
+from modelport.api.routes import install_custom_routes
 from modelport.config import Settings, load_settings
+from modelport.errors import ModelportError
 from modelport.inference import InferenceService
+from modelport.kvstore import make_store
 from modelport.management import ModelManager
 from modelport.registry import ModelRegistry
 from modelport.repository.watch import RepositoryWatcher, snapshot_repository
+from modelport.routes import load_routes
 from modelport.sync import ChangeFeed
 
 __all__ = ["create_app", "create_app_from_env"]
@@ -50,6 +56,10 @@ def create_app(settings: Settings) -> FastAPI:
         ready=manager.ensure_db,
     )
     manager.on_change = feed.notify
+    # Custom routes: read and imported now, so the app's route table is complete before
+    # it serves (they change at the next start, not on a model reload).
+    store = make_store(settings.redis_url)
+    route_table = load_routes(settings.model_dir)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -82,6 +92,7 @@ def create_app(settings: Settings) -> FastAPI:
                     await task
             inference.close()
             manager.close()
+            store.close()
 
     app = ModelportApp(
         title="modelport",
@@ -102,23 +113,39 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(v2.router)
     app.include_router(admin.router)
     install_docs(app)
+    custom = install_custom_routes(app, route_table, settings, inference, manager, store)
+    app.state.store = store
+    app.state.route_problems = route_table.problems
+    app.state.error_shape_for = custom.shape_for
     install_error_handlers(app)
+
+    def reject(exc: ModelportError, path: str) -> Response:
+        # Errors answered before routing (413, 401) take a custom route's shape too.
+        return error_response(exc, path, custom.shape_for(path))
+
     # Added last = outermost: every response, 413s included, carries the request id.
     if settings.api_token is not None:
-        app.add_middleware(ApiTokenMiddleware, settings=settings, reject=error_response)
+        app.add_middleware(ApiTokenMiddleware, settings=settings, reject=reject)
     app.add_middleware(
         BodyLimitMiddleware,
         limit=settings.max_body_size,
-        reject=error_response,
+        reject=reject,
         uploads=("/v1/admin/", settings.max_upload_size),
     )
     app.add_middleware(RequestIdMiddleware)
+    cors = bool(settings.cors_origins) or custom.any_cors()
+    if cors:  # outermost: errors from any layer reach a browser client readable
+        app.add_middleware(
+            CorsMiddleware, origins=settings.cors_origins, route_cors=custom.cors_for
+        )
     lane: ASGIApp = UnexpectedErrorMiddleware(FastLane(inference))
     if settings.api_token is not None:
         lane = ApiTokenMiddleware(lane, settings=settings, reject=error_response)
     app.fast_lane = RequestIdMiddleware(
         BodyLimitMiddleware(lane, limit=settings.max_body_size, reject=error_response)
     )
+    if cors:
+        app.fast_lane = CorsMiddleware(app.fast_lane, origins=settings.cors_origins)
     return app
 
 

@@ -4,12 +4,18 @@ Covers modelport's own errors, the framework's validation and routing errors, an
 catch-all 500 that logs the traceback under the request id so the server keeps serving.
 Two protocols have their own shape, chosen by path: the Open Inference Protocol (``/v2``)
 answers ``{"error": message}`` with 400 for any bad request, and MLflow's scoring routes
-add MLflow's ``error_code``. gRPC status names come from here too (:func:`grpc_status`).
+add MLflow's ``error_code``. A custom route may declare its own shape, a template such as
+``{"status": 1, "error": "{message}"}`` (:class:`ErrorShape`). gRPC status names come
+from here too (:func:`grpc_status`).
 """
 
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
@@ -18,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from modelport.api.jsonstyle import encode_json, json_media_type
 from modelport.api.middleware import request_id_of
 from modelport.api.responses import OrjsonResponse
 from modelport.errors import (
@@ -36,10 +43,13 @@ from modelport.errors import (
 )
 
 __all__ = [
+    "ErrorShape",
     "UnexpectedErrorMiddleware",
     "error_response",
     "grpc_status",
     "install_error_handlers",
+    "internal_error_message",
+    "shaped_error_response",
     "v2_status",
 ]
 
@@ -85,6 +95,79 @@ def grpc_status(exc: ModelportError) -> str:
     return next((name for kind, name in _GRPC_STATUS if isinstance(exc, kind)), "INTERNAL")
 
 
+@dataclass(frozen=True, slots=True)
+class ErrorShape:
+    """A custom route's error body: a template (None: modelport's own shape) and the
+    JSON style the route writes."""
+
+    template: Any = None
+    style: str = "compact"
+
+
+#: Looks up the custom route's error shape for a path (and method, when known).
+ShapeLookup = Callable[[str, str | None], ErrorShape | None]
+_FIELD = re.compile(r"\{(\w+)\}")
+
+
+def internal_error_message(request_id: str) -> str:
+    return f"internal server error; quote request id {request_id} when reporting it"
+
+
+def _render(template: Any, fields: dict[str, Any]) -> Any:
+    """Fill ``{name}`` fields; a string that is one field alone takes its value as is
+    (so ``"{status}"`` gives the number 400, not the text "400")."""
+    if isinstance(template, str):
+        whole = _FIELD.fullmatch(template)
+        if whole is not None and whole.group(1) in fields:
+            return fields[whole.group(1)]
+        return _FIELD.sub(lambda m: str(fields.get(m.group(1), m.group(0))), template)
+    if isinstance(template, dict):
+        return {key: _render(value, fields) for key, value in template.items()}
+    if isinstance(template, list):
+        return [_render(value, fields) for value in template]
+    return template
+
+
+def shaped_error_response(
+    status: int,
+    code: str,
+    message: str,
+    shape: ErrorShape,
+    context: dict[str, Any],
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """An error in a custom route's own shape and JSON style. ``context`` gives the
+    request's ``url``, ``path``, ``method`` and ``request_id``."""
+    fields = {**context, "status": status, "code": code, "message": message}
+    body: Any = (
+        {"error": code, "message": message}
+        if shape.template is None
+        else _render(shape.template, fields)
+    )
+    encoded = encode_json(body, shape.style)
+    request_id = str(context.get("request_id", ""))
+    if status >= 500 and isinstance(body, dict) and request_id.encode() not in encoded:
+        # A 500 always tells the id that finds its traceback in the log.
+        encoded = encode_json({**body, "request_id": request_id}, shape.style)
+    return Response(
+        encoded, status_code=status, headers=headers, media_type=json_media_type(shape.style)
+    )
+
+
+def _shape_for(request: Request) -> ErrorShape | None:
+    lookup: ShapeLookup | None = getattr(request.app.state, "error_shape_for", None)
+    return lookup(request.url.path, request.method) if lookup is not None else None
+
+
+def _context(request: Request) -> dict[str, Any]:
+    return {
+        "url": str(request.url),
+        "path": request.url.path,
+        "method": request.method,
+        "request_id": request_id_of(request.scope),
+    }
+
+
 def _protocol(path: str) -> str:
     if path == "/v2" or path.startswith("/v2/"):
         return "v2"
@@ -114,9 +197,16 @@ def _respond(
     return OrjsonResponse(body, status_code=status, headers=headers)
 
 
-def error_response(exc: ModelportError, path: str = "") -> Response:
+def error_response(
+    exc: ModelportError, path: str = "", shape: ErrorShape | None = None
+) -> Response:
     """The JSON response for one of modelport's own errors, in the shape of the protocol
-    that ``path`` belongs to."""
+    that ``path`` belongs to (or the custom route's ``shape``)."""
+    if shape is not None:
+        context = {"url": path, "path": path, "method": "", "request_id": "-"}
+        return shaped_error_response(
+            exc.status_code, exc.code, exc.message, shape, context, exc.headers()
+        )
     protocol = _protocol(path)
     status = exc.status_code
     if protocol == "v2":
@@ -131,6 +221,11 @@ async def _modelport_error(request: Request, exc: Exception) -> Response:
     if exc.status_code >= 500:
         log.warning(
             "%s %s -> %d %s", request.method, request.url.path, exc.status_code, exc.message
+        )
+    shape = _shape_for(request)
+    if shape is not None:
+        return shaped_error_response(
+            exc.status_code, exc.code, exc.message, shape, _context(request), exc.headers()
         )
     return error_response(exc, request.url.path)
 
@@ -153,6 +248,11 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         message = f"{request.method} is not allowed on {request.url.path}"
     else:
         message = str(exc.detail)
+    shape = _shape_for(request)
+    if shape is not None:
+        return shaped_error_response(
+            exc.status_code, code, message, shape, _context(request), dict(exc.headers or {})
+        )
     return _respond(exc.status_code, code, message, dict(exc.headers or {}), request.url.path)
 
 
@@ -193,7 +293,7 @@ class UnexpectedErrorMiddleware:
             response = _respond(
                 500,
                 "internal_error",
-                f"internal server error; quote request id {request_id} when reporting it",
+                internal_error_message(request_id),
                 path=str(scope.get("path", "")),
             )
             await response(scope, receive, send)

@@ -9,6 +9,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from modelport.errors import ModelLoadError
+from modelport.repository.route_spec import RouteSpec
 from modelport.signature import Feature
 from modelport.types import FeatureType
 
@@ -73,6 +74,11 @@ class ModelConfig(BaseModel):
     )
     batching: BatchingConfig = Field(
         default_factory=BatchingConfig, description="Micro-batching for this model."
+    )
+    routes: list[RouteSpec] = Field(
+        default_factory=list,
+        description="Custom routes (METHOD /path -> a function in a file of the model's "
+        "folder); read from the model folder's model.yaml at start-up.",
     )
 
     def declared_features(self) -> list[Feature] | None:

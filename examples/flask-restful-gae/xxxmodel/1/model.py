@@ -1,0 +1,5 @@
+"""Seed 003's XXXModel.hello as a Python function model."""
+
+
+def predict(name: str) -> str:
+    return f"Hello, {name}!"

@@ -1,0 +1,5 @@
+"""Seed 000's /dbtest label: 1 when the observed value reaches the reference, else 0."""
+
+
+def predict(value: float, reference: float) -> int:
+    return int(value >= reference)
