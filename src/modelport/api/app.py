@@ -14,7 +14,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from modelport import __version__
 from modelport.access import admin_mode
-from modelport.api import admin, health, mlflow, native, v2
+from modelport.api import admin, health, mlflow, native, predictions, v2
 from modelport.api.auth import ApiTokenMiddleware
 from modelport.api.docs import install_docs
 from modelport.api.errors import (
@@ -25,9 +25,11 @@ from modelport.api.errors import (
 from modelport.api.fastlane import FastLane, is_fast_lane_request
 from modelport.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from modelport.api.responses import OrjsonResponse
+from modelport.cache import ServingCache
 from modelport.config import Settings, load_settings
 from modelport.inference import InferenceService
 from modelport.management import ModelManager
+from modelport.predlog import PredictionLog
 from modelport.registry import ModelRegistry
 from modelport.repository.watch import RepositoryWatcher, snapshot_repository
 from modelport.sync import ChangeFeed
@@ -50,6 +52,12 @@ def create_app(settings: Settings) -> FastAPI:
         ready=manager.ensure_db,
     )
     manager.on_change = feed.notify
+    # Issue 6: the response cache and the prediction log, on the inference path.
+    cache = ServingCache.from_settings(settings)
+    inference.cache = cache
+    registry.on_change = cache.forget_soon
+    prediction_log = PredictionLog(manager.engine, settings, ready=manager.ensure_db)
+    inference.log = prediction_log
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -68,6 +76,7 @@ def create_app(settings: Settings) -> FastAPI:
         # full collections stop walking them. Here, not in the CLI, so every worker gets it.
         gc.set_threshold(100_000, 50, 100)
         loading.add_done_callback(lambda _: gc.freeze())
+        prediction_log.start()
         if settings.workers > 1:
             await loading
         grpc_server = await _start_grpc(settings, registry, inference, manager)
@@ -81,6 +90,8 @@ def create_app(settings: Settings) -> FastAPI:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             inference.close()
+            await prediction_log.close()  # writes what is buffered, bounded in time
+            await cache.close()
             manager.close()
 
     app = ModelportApp(
@@ -101,6 +112,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(mlflow.router)
     app.include_router(v2.router)
     app.include_router(admin.router)
+    app.include_router(predictions.router)
     install_docs(app)
     install_error_handlers(app)
     # Added last = outermost: every response, 413s included, carries the request id.

@@ -1,0 +1,356 @@
+"""The prediction log: every prediction written to the database, off the request path.
+
+A prediction is appended to a bounded in-memory buffer (a few attribute reads and one
+``deque.append`` on the request path); a background task writes the buffer in batches
+(one transaction per batch, in a thread). When the database is slow or down, rows wait
+in the buffer and the writes are retried with back-off; once the buffer is full, new
+predictions are still answered but not logged: they are counted (``dropped``) and a log
+line says so. Turning inputs into JSON and hashing them happens in the writer thread too.
+Old rows are pruned in the background (``log_retention_days``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import random
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeAlias
+
+import numpy as np
+from sqlalchemy import Engine
+
+from modelport.cache import input_digest
+from modelport.config import Settings
+from modelport.db import store
+from modelport.db.records import NewPrediction, PredictionRecord
+from modelport.errors import ConflictError, DatabaseUnavailableError, ModelNotFoundError
+from modelport.outputs import ModelOutputs
+from modelport.served import ModelVersion
+from modelport.types import Batch
+
+__all__ = ["LogStats", "PredictionLog"]
+
+log = logging.getLogger(__name__)
+
+#: Rows per INSERT transaction.
+BATCH_ROWS = 1000
+#: Longest wait between two write attempts while the database is down.
+MAX_BACKOFF_S = 5.0
+#: At most one "buffer full" line per this many seconds while predictions are dropped.
+OVERFLOW_REPORT_S = 10.0
+#: Time the last writes may take at shutdown.
+CLOSE_TIMEOUT_S = 5.0
+PRUNE_EVERY_S = 3600.0
+# Column widths (db/models.py): longer values are cut rather than failing a whole batch.
+_REQUEST_ID, _PROTOCOL, _STATUS, _ADDRESS = 64, 16, 32, 64
+
+# (time.time(), request_id, model, version, protocol, client, batch, outputs, status,
+#  latency_ms, keep the input rows?) -- a tuple: the cheapest thing to build per request.
+_Pending: TypeAlias = (
+    "tuple[float, str, str, int, str, str | None, Batch | None, ModelOutputs | None, str, float,"
+    " bool]"
+)
+
+
+@dataclass
+class LogStats:
+    """Counters of one process's prediction log (GET /v1/admin/stats)."""
+
+    written: int = 0
+    #: Predictions not logged because the buffer was full (the database slow or down).
+    dropped: int = 0
+    #: Predictions left out by sampling (log_sample_rate / model.yaml sample_rate).
+    sampled_out: int = 0
+    #: Batches that failed to write (each is retried, or dropped if the database refuses it).
+    write_failures: int = 0
+    #: Rows the database refused outright (not an outage), so they could never be written.
+    rejected: int = 0
+
+
+class PredictionLog:
+    """One process's prediction log writer and reader, on the server's database."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        ready: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self.engine = engine
+        #: Awaited before each write (e.g. migrate once the database answers).
+        self.ready = ready
+        self.enabled = settings.log_predictions
+        self.sample_rate = settings.log_sample_rate
+        self.full_inputs = settings.log_inputs == "full"
+        self.capacity = settings.log_buffer_size
+        self.flush_interval_s = settings.log_flush_interval
+        self.retention = (
+            timedelta(days=settings.log_retention_days) if settings.log_retention_days else None
+        )
+        self.stats = LogStats()
+        self.database_up = True
+        self._buffer: deque[_Pending] = deque()
+        self._wake = asyncio.Event()
+        self._overflow_since_report = 0
+        self._overflow_reported_at = 0.0
+        self._tasks: list[asyncio.Task[None]] = []
+        self._inflight: asyncio.Future[int] | None = None
+
+    # -- the request path -----------------------------------------------------------------
+
+    def record(
+        self,
+        served: ModelVersion,
+        request_id: str | None,
+        protocol: str,
+        client: str | None,
+        batch: Batch | None,
+        outputs: ModelOutputs | None,
+        status: str,
+        latency_ms: float,
+    ) -> None:
+        """Queue one prediction for the log, if this model logs it; never blocks."""
+        own = served.log
+        if not (own.enabled if own.enabled is not None else self.enabled):
+            return
+        rate = own.sample_rate if own.sample_rate is not None else self.sample_rate
+        if rate < 1.0 and random.random() >= rate:
+            self.stats.sampled_out += 1
+            return
+        if len(self._buffer) >= self.capacity:
+            self._overflowed()
+            return
+        full = own.inputs == "full" if own.inputs is not None else self.full_inputs
+        self._buffer.append(
+            (
+                time.time(),
+                request_id or "-",
+                served.name,
+                served.version,
+                protocol,
+                client,
+                batch,
+                outputs,
+                status,
+                latency_ms,
+                full,
+            )
+        )
+        if len(self._buffer) >= BATCH_ROWS:
+            self._wake.set()
+
+    def _overflowed(self) -> None:
+        self.stats.dropped += 1
+        self._overflow_since_report += 1
+        now = time.monotonic()
+        if now - self._overflow_reported_at >= OVERFLOW_REPORT_S:
+            log.warning(
+                "prediction log: buffer full (%d waiting, database %s); %d prediction(s) "
+                "not logged since the last report, %d in all (setting log_buffer_size)",
+                len(self._buffer),
+                "up but slow" if self.database_up else "unavailable",
+                self._overflow_since_report,
+                self.stats.dropped,
+            )
+            self._overflow_since_report = 0
+            self._overflow_reported_at = now
+
+    # -- background work ------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the writer (and the pruner, when rows expire); on the running loop."""
+        self._tasks.append(asyncio.create_task(self._write_loop(), name="modelport-predlog"))
+        if self.retention is not None:
+            self._tasks.append(asyncio.create_task(self._prune_loop(), name="modelport-prune"))
+
+    async def close(self) -> None:
+        """Stop the background tasks, then write what is buffered (bounded in time)."""
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        if self._inflight is not None:
+            await asyncio.wait([self._inflight], timeout=CLOSE_TIMEOUT_S)
+            if self._inflight.done() and not self._inflight.cancelled():
+                self._inflight.exception()  # seen here; the final flush retries the rows
+        if not self._buffer:
+            return
+        with contextlib.suppress(TimeoutError, DatabaseUnavailableError, ConflictError):
+            await asyncio.wait_for(self.flush(retry=False), CLOSE_TIMEOUT_S)
+        if self._buffer:
+            log.warning(
+                "prediction log: %d prediction(s) could not be written before shutdown",
+                len(self._buffer),
+            )
+
+    async def _write_loop(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.flush_interval_s)
+            self._wake.clear()
+            await self.flush(retry=True)
+
+    async def flush(self, retry: bool = True) -> int:
+        """Write everything buffered now; returns the rows written.
+
+        While the database is down the rows stay in the buffer: with ``retry`` this waits
+        (with back-off) until they are written, else it raises DatabaseUnavailableError.
+        """
+        written = 0
+        backoff = 0.25
+        while self._buffer:
+            if self._inflight is None or self._inflight.done():
+                chunk = list(itertools.islice(self._buffer, BATCH_ROWS))
+                self._inflight = asyncio.ensure_future(self._write_chunk(chunk))
+            try:
+                # Shielded: a cancelled flush (shutdown) leaves the write to finish, so its
+                # rows are taken off the buffer exactly once.
+                written += await asyncio.shield(self._inflight)
+            except (DatabaseUnavailableError, ConflictError) as exc:
+                self.stats.write_failures += 1
+                if self.database_up:
+                    log.warning(
+                        "prediction log: cannot write (%s); %d prediction(s) wait in the "
+                        "buffer, retrying",
+                        exc.message,
+                        len(self._buffer),
+                    )
+                self.database_up = False
+                if not retry:
+                    raise
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_S)
+                continue
+            if not self.database_up:
+                log.info("prediction log: the database is back; writing resumed")
+                self.database_up = True
+        return written
+
+    async def _write_chunk(self, chunk: list[_Pending]) -> int:
+        """Write the buffer's first ``len(chunk)`` rows and take them off it."""
+        if self.ready is not None:
+            await self.ready()
+        try:
+            count = await asyncio.to_thread(self._write, chunk)
+        except (DatabaseUnavailableError, ConflictError):
+            raise  # an outage: the rows stay buffered for the next try
+        except Exception:
+            # Not an outage: the database refused these rows (a bug, or a value it
+            # cannot store). Retrying would block the log forever, so they go.
+            log.exception("prediction log: %d row(s) refused; dropped", len(chunk))
+            self.stats.write_failures += 1
+            self.stats.rejected += len(chunk)
+            count = 0
+        else:
+            self.stats.written += count
+        for _ in chunk:
+            self._buffer.popleft()
+        return count
+
+    def _write(self, chunk: list[_Pending]) -> int:
+        """Blocking, in a thread: build the rows (JSON, hashes) and insert them."""
+        return store.insert_predictions(self.engine, [_row(item) for item in chunk])
+
+    async def _prune_loop(self) -> None:
+        # Workers start together; spread their first prune so they do not all run at once.
+        await asyncio.sleep(random.uniform(5, 60))
+        while True:
+            try:
+                await self.prune()
+            except (DatabaseUnavailableError, ConflictError) as exc:
+                log.warning("prediction log: pruning failed (%s); trying again later", exc)
+            await asyncio.sleep(PRUNE_EVERY_S * random.uniform(0.9, 1.1))
+
+    async def prune(self, now: datetime | None = None) -> int:
+        """Delete rows older than the retention period; returns how many went."""
+        if self.retention is None:
+            return 0
+        if self.ready is not None:
+            await self.ready()
+        cutoff = (now or datetime.now(UTC)) - self.retention
+        removed = await asyncio.to_thread(store.prune_predictions, self.engine, cutoff)
+        if removed:
+            log.info("prediction log: pruned %d row(s) older than %s", removed, cutoff)
+        return removed
+
+    # -- reading --------------------------------------------------------------------------
+
+    async def page(
+        self,
+        model: str,
+        *,
+        served: bool,
+        since: datetime | None = None,
+        after_id: int | None = None,
+        limit: int = 100,
+        version: int | None = None,
+    ) -> list[PredictionRecord]:
+        """Logged predictions of ``model``, oldest first (see store.list_predictions).
+
+        ModelNotFoundError when the model is neither ``served`` nor known to the database.
+        """
+        if self.ready is not None:
+            await self.ready()
+        rows = await asyncio.to_thread(
+            store.list_predictions,
+            self.engine,
+            model,
+            since=since,
+            limit=limit,
+            after_id=after_id,
+            version=version,
+        )
+        if not rows and not served:
+            names = await asyncio.to_thread(store.list_model_names, self.engine)
+            if model not in names:
+                raise ModelNotFoundError(model, names)
+        return rows
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "enabled": self.enabled,
+            "sample_rate": self.sample_rate,
+            "buffered": len(self._buffer),
+            "capacity": self.capacity,
+            "database_up": self.database_up,
+            **asdict(self.stats),
+        }
+
+
+def _row(item: _Pending) -> NewPrediction:
+    at, request_id, model, version, protocol, client, batch, outputs, status, latency, full = item
+    rows = _input_rows(batch) if batch is not None and full else None
+    output: dict[str, Any] | None = None
+    if outputs is not None:
+        output = {"predictions": outputs.predictions}
+        if outputs.probabilities is not None:
+            output["probabilities"] = outputs.probabilities
+    return NewPrediction(
+        request_id=request_id[:_REQUEST_ID],
+        at=datetime.fromtimestamp(at, UTC),
+        model=model,
+        version=version,
+        protocol=protocol[:_PROTOCOL],
+        input=rows,
+        input_hash=input_digest(batch) if batch is not None else None,
+        output=output,
+        latency_ms=round(latency, 3),
+        status=status[:_STATUS],
+        client_address=client[:_ADDRESS] if client else None,
+    )
+
+
+def _input_rows(batch: Batch) -> list[Any]:
+    """The validated input as JSON: a list of rows (numbers), or of records (columns)."""
+    if isinstance(batch, np.ndarray):
+        return list(batch.tolist())
+    records: list[Any] = batch.to_dict(orient="records")
+    return records
