@@ -57,16 +57,16 @@ def iter_predictions(
         rows = store.list_predictions(
             engine, model, since=since, after_id=after, limit=PAGE, version=version
         )
-        if until is not None:
-            rows = [row for row in rows if row.at < until]
+        # Rows come oldest first: once one is past `until`, so is every later one.
+        kept = rows if until is None else [row for row in rows if row.at < until]
         if first and not rows:
             names = store.list_model_names(engine)
             if model not in names:
                 raise ModelNotFoundError(model, names)
         first = False
-        if rows:
-            yield rows
-        if len(rows) < PAGE:
+        if kept:
+            yield kept
+        if len(rows) < PAGE or len(kept) < len(rows):
             return
         since, after = rows[-1].at, rows[-1].id
 
