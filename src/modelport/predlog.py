@@ -3,10 +3,13 @@
 A prediction is appended to a bounded in-memory buffer (a few attribute reads and one
 ``deque.append`` on the request path); a background task writes the buffer in batches
 (one transaction per batch, in a thread). When the database is slow or down, rows wait
-in the buffer and the writes are retried with back-off; once the buffer is full, new
-predictions are still answered but not logged: they are counted (``dropped``) and a log
-line says so. Turning inputs into JSON and hashing them happens in the writer thread too.
-Old rows are pruned in the background (``log_retention_days``).
+in the buffer and the writes are retried (at least once a second); predictions are
+still answered all along. Once the buffer is full, the *oldest* waiting row makes room
+for each new one: it is counted (``dropped``) and a log line says so. The newest rows
+are kept because they are the ones written first when the database is back, so nothing
+predicted after its return is lost while the backlog drains. Turning inputs into JSON
+and hashing them happens in the writer thread too. Old rows are pruned in the
+background (``log_retention_days``).
 """
 
 from __future__ import annotations
@@ -41,8 +44,9 @@ log = logging.getLogger(__name__)
 
 #: Rows per INSERT transaction.
 BATCH_ROWS = 1000
-#: Longest wait between two write attempts while the database is down.
-MAX_BACKOFF_S = 5.0
+#: Longest wait between two write attempts while the database is down: short, so that
+#: writing resumes soon after it is back (a refused connection costs next to nothing).
+MAX_BACKOFF_S = 1.0
 #: At most one "buffer full" line per this many seconds while predictions are dropped.
 OVERFLOW_REPORT_S = 10.0
 #: Time the last writes may take at shutdown.
@@ -51,11 +55,12 @@ PRUNE_EVERY_S = 3600.0
 # Column widths (db/models.py): longer values are cut rather than failing a whole batch.
 _REQUEST_ID, _PROTOCOL, _STATUS, _ADDRESS = 64, 16, 32, 64
 
-# (time.time(), request_id, model, version, protocol, client, batch, outputs, status,
-#  latency_ms, keep the input rows?) -- a tuple: the cheapest thing to build per request.
+# (sequence number, time.time(), request_id, model, version, protocol, client, batch,
+#  outputs, status, latency_ms, keep the input rows?) -- a tuple: the cheapest thing to
+#  build per request.
 _Pending: TypeAlias = (
-    "tuple[float, str, str, int, str, str | None, Batch | None, ModelOutputs | None, str, float,"
-    " bool]"
+    "tuple[int, float, str, str, int, str, str | None, Batch | None, ModelOutputs | None, str,"
+    " float, bool]"
 )
 
 
@@ -64,7 +69,7 @@ class LogStats:
     """Counters of one process's prediction log (GET /v1/admin/stats)."""
 
     written: int = 0
-    #: Predictions not logged because the buffer was full (the database slow or down).
+    #: Predictions never logged because the buffer was full (the database slow or down).
     dropped: int = 0
     #: Predictions left out by sampling (log_sample_rate / model.yaml sample_rate).
     sampled_out: int = 0
@@ -97,6 +102,11 @@ class PredictionLog:
         self.stats = LogStats()
         self.database_up = True
         self._buffer: deque[_Pending] = deque()
+        self._seq = 0
+        #: Rows of the write in flight (sequence numbers up to this) that a full buffer
+        #: pushed out meanwhile: dropped if that write fails, written if it succeeds.
+        self._inflight_upto = -1
+        self._evicted_inflight = 0
         self._wake = asyncio.Event()
         self._overflow_since_report = 0
         self._overflow_reported_at = 0.0
@@ -125,11 +135,12 @@ class PredictionLog:
             self.stats.sampled_out += 1
             return
         if len(self._buffer) >= self.capacity:
-            self._overflowed()
-            return
+            self._evict_oldest()
         full = own.inputs == "full" if own.inputs is not None else self.full_inputs
+        self._seq += 1
         self._buffer.append(
             (
+                self._seq,
                 time.time(),
                 request_id or "-",
                 served.name,
@@ -146,18 +157,22 @@ class PredictionLog:
         if len(self._buffer) >= BATCH_ROWS:
             self._wake.set()
 
-    def _overflowed(self) -> None:
-        self.stats.dropped += 1
+    def _evict_oldest(self) -> None:
+        oldest = self._buffer.popleft()
+        if oldest[0] <= self._inflight_upto:
+            self._evicted_inflight += 1  # being written right now: count it once we know
+        else:
+            self.stats.dropped += 1
         self._overflow_since_report += 1
         now = time.monotonic()
         if now - self._overflow_reported_at >= OVERFLOW_REPORT_S:
             log.warning(
-                "prediction log: buffer full (%d waiting, database %s); %d prediction(s) "
-                "not logged since the last report, %d in all (setting log_buffer_size)",
+                "prediction log: buffer full (%d waiting, database %s); %d older "
+                "prediction(s) dropped from it since the last report (setting "
+                "log_buffer_size); see GET /v1/admin/stats",
                 len(self._buffer),
                 "up but slow" if self.database_up else "unavailable",
                 self._overflow_since_report,
-                self.stats.dropped,
             )
             self._overflow_since_report = 0
             self._overflow_reported_at = now
@@ -235,13 +250,17 @@ class PredictionLog:
         return written
 
     async def _write_chunk(self, chunk: list[_Pending]) -> int:
-        """Write the buffer's first ``len(chunk)`` rows and take them off it."""
-        if self.ready is not None:
-            await self.ready()
+        """Write ``chunk`` (the buffer's oldest rows) and take it off the buffer."""
+        self._inflight_upto = chunk[-1][0]
         try:
+            if self.ready is not None:
+                await self.ready()
             count = await asyncio.to_thread(self._write, chunk)
         except (DatabaseUnavailableError, ConflictError):
-            raise  # an outage: the rows stay buffered for the next try
+            # An outage: the rows stay buffered for the next try, except those that a
+            # full buffer pushed out meanwhile.
+            self.stats.dropped += self._evicted_inflight
+            raise
         except Exception:
             # Not an outage: the database refused these rows (a bug, or a value it
             # cannot store). Retrying would block the log forever, so they go.
@@ -251,7 +270,11 @@ class PredictionLog:
             count = 0
         else:
             self.stats.written += count
-        for _ in chunk:
+        finally:
+            self._inflight_upto = -1
+            self._evicted_inflight = 0
+        last = chunk[-1][0]
+        while self._buffer and self._buffer[0][0] <= last:
             self._buffer.popleft()
         return count
 
@@ -326,7 +349,9 @@ class PredictionLog:
 
 
 def _row(item: _Pending) -> NewPrediction:
-    at, request_id, model, version, protocol, client, batch, outputs, status, latency, full = item
+    _, at, request_id, model, version, protocol, client, batch, outputs, status, latency, full = (
+        item
+    )
     rows = _input_rows(batch) if batch is not None and full else None
     output: dict[str, Any] | None = None
     if outputs is not None:

@@ -128,6 +128,9 @@ def test_a_full_buffer_counts_what_it_drops(
     assert log.describe()["dropped"] == 15
     assert "buffer full" in caplog.text and "log_buffer_size" in caplog.text
     assert run(log.flush()) == 10
+    # The newest are kept: what came last is what a returning database must not miss.
+    rows = store.list_predictions(engine, "iris")
+    assert [r.request_id for r in rows] == [f"req-{i}" for i in range(15, 25)]
     record(log, version(), 99)  # room again
     assert run(log.flush()) == 1
 
@@ -145,6 +148,35 @@ def test_rows_wait_for_an_unreachable_database(engine: Engine, tmp_path: Path) -
     assert run(log.flush(retry=False)) == 5
     assert log.database_up is True
     assert len(store.list_predictions(engine, "iris")) == 5
+    down.dispose()
+
+
+def test_rows_pushed_out_during_a_failed_write_are_counted_once(
+    engine: Engine, tmp_path: Path
+) -> None:
+    down = make_engine(f"mysql+pymysql://root@127.0.0.1:{free_port()}/nowhere")
+    log = make_log(down, tmp_path, log_buffer_size=4)
+
+    async def scenario() -> None:
+        for i in range(4):
+            record(log, version(), i)
+        flushing = asyncio.ensure_future(log.flush(retry=False))
+        await asyncio.sleep(0)  # the write of req-0..3 is under way
+        for i in range(4, 7):
+            record(log, version(), i)  # pushes req-0..2 out of the full buffer
+        with pytest.raises(DatabaseUnavailableError):
+            await flushing
+
+    run(scenario())
+    assert log.stats.dropped == 3 and log.describe()["buffered"] == 4
+    log.engine = engine
+    assert run(log.flush()) == 4
+    assert [r.request_id for r in store.list_predictions(engine, "iris")] == [
+        "req-3",
+        "req-4",
+        "req-5",
+        "req-6",
+    ]
     down.dispose()
 
 
