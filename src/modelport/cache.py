@@ -153,6 +153,7 @@ class RedisCache:
         namespace: str = "modelport",
         timeout_s: float = 0.05,
         retry_after_s: float = 5.0,
+        connect_timeout_s: float | None = None,
     ) -> None:
         try:
             import redis.asyncio as redis_asyncio
@@ -162,7 +163,9 @@ class RedisCache:
         self.ttl_ms = max(1, int(ttl_s * 1000))
         self.retry_after_s = retry_after_s
         self._client: Any = redis_asyncio.Redis.from_url(
-            url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s
+            url,
+            socket_timeout=timeout_s,
+            socket_connect_timeout=connect_timeout_s or timeout_s,
         )
         self._down_until = 0.0
         self.failures = 0
@@ -240,8 +243,14 @@ class ServingCache:
     def from_settings(cls, settings: Settings) -> ServingCache:
         backend: ResponseCache
         if settings.redis_url:
+            # A busy machine can stall an answer from a local Redis for tens of ms, and one
+            # timeout means seconds without the cache: allow 100 ms (250 ms to connect).
             backend = RedisCache(
-                settings.redis_url, settings.cache_ttl, namespace=settings.cache_namespace
+                settings.redis_url,
+                settings.cache_ttl,
+                namespace=settings.cache_namespace,
+                timeout_s=0.1,
+                connect_timeout_s=0.25,
             )
         else:
             backend = MemoryCache(
@@ -285,8 +294,12 @@ class ServingCache:
 
     def forget_soon(self, model: str) -> None:
         """The registry's change hook: a model's versions or aliases changed, so its
-        entries go. The fingerprint in every key already keeps an old entry from
-        answering for a changed version; this frees the memory at once."""
+        in-process entries go. The fingerprint in every key is what keeps an old entry
+        from answering for a changed version; this only frees the memory at once.
+        Shared Redis entries are left to expire (ttl): every process calls this hook,
+        also when it merely starts, and would wipe what the others just stored."""
+        if not isinstance(self.backend, MemoryCache):
+            return
         try:
             asyncio.get_running_loop()
         except RuntimeError:  # no running loop: nothing was cached yet
