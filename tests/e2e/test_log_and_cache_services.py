@@ -130,7 +130,11 @@ def cache_namespace() -> Iterator[str]:
 
 @pytest.mark.services
 def test_1000_predictions_make_1000_rows_and_workers_share_cached_answers(
-    start_server: StartServer, model_dir: Path, mariadb_url: str, cache_namespace: str
+    # The database and the key prefix first: they are cleaned up after the servers stop.
+    mariadb_url: str,
+    cache_namespace: str,
+    start_server: StartServer,
+    model_dir: Path,
 ) -> None:
     with_cache(model_dir, "iris-dt")
     common = ["--database-url", mariadb_url, "--redis-url", REDIS_URL]

@@ -7,7 +7,13 @@ dataclasses (``records.py``). Datetimes in and out are timezone-aware UTC.
 from __future__ import annotations
 
 from modelport.db.audit import add_audit, audit_after, last_audit_id, list_audit
-from modelport.db.predictions import insert_predictions, list_predictions, prune_predictions
+from modelport.db.predictions import (
+    insert_predictions,
+    insert_prepared,
+    list_predictions,
+    prepare_predictions,
+    prune_predictions,
+)
 from modelport.db.records import (
     AliasRecord,
     AuditRecord,
@@ -54,6 +60,7 @@ __all__ = [
     "get_aliases",
     "get_version",
     "insert_predictions",
+    "insert_prepared",
     "last_audit_id",
     "list_audit",
     "list_model_names",
@@ -61,6 +68,7 @@ __all__ = [
     "list_tokens",
     "list_versions",
     "next_version_number",
+    "prepare_predictions",
     "prune_predictions",
     "record_version",
     "resolve_alias",
