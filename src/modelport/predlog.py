@@ -284,13 +284,13 @@ class PredictionLog:
     async def _prepare(self, chunk: list[_Pending]) -> list[Any]:
         """The rows as the driver takes them (JSON, hashes, times), built here on the loop
         a slice at a time. In the writer thread this Python work would fight the event
-        loop for the GIL: a thread that waits for it waits a whole switch interval (5 ms),
-        and the loop gives it up at every system call, so serving slowed far more than
-        the work itself costs. Slices keep each pause of the loop to about a millisecond."""
+        loop for the GIL (a thread that waits for it waits a whole switch interval, 5 ms,
+        and the loop gives it up at every system call); slices keep each pause of the
+        loop to about a millisecond."""
+        make = store.row_maker(self.engine)
         values: list[Any] = []
         for start in range(0, len(chunk), PREPARE_SLICE):
-            rows = [_row(item) for item in chunk[start : start + PREPARE_SLICE]]
-            values += store.prepare_predictions(self.engine, rows)
+            values += [_values(make, item) for item in chunk[start : start + PREPARE_SLICE]]
             await asyncio.sleep(0)
         return values
 
@@ -360,8 +360,8 @@ class PredictionLog:
         }
 
 
-def _row(item: _Pending) -> tuple[Any, ...]:
-    """One row of the log, as the fields of NewPrediction in order (a tuple is cheaper)."""
+def _values(make: store.RowMaker, item: _Pending) -> Any:
+    """One buffered prediction as the driver's parameters for its row."""
     _, at, request_id, model, version, protocol, client, batch, outputs, status, latency, full = (
         item
     )
@@ -378,9 +378,9 @@ def _row(item: _Pending) -> tuple[Any, ...]:
             rows = _input_rows(batch)
         else:
             hashed = input_digest(batch)
-    return (
+    return make(
         request_id[:_REQUEST_ID],
-        datetime.fromtimestamp(at, UTC),
+        at,
         model,
         version,
         protocol[:_PROTOCOL],

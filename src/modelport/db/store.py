@@ -7,13 +7,8 @@ dataclasses (``records.py``). Datetimes in and out are timezone-aware UTC.
 from __future__ import annotations
 
 from modelport.db.audit import add_audit, audit_after, last_audit_id, list_audit
-from modelport.db.predictions import (
-    insert_predictions,
-    insert_prepared,
-    list_predictions,
-    prepare_predictions,
-    prune_predictions,
-)
+from modelport.db.prediction_rows import RowMaker, insert_prepared, row_maker
+from modelport.db.predictions import insert_predictions, list_predictions, prune_predictions
 from modelport.db.records import (
     AliasRecord,
     AuditRecord,
@@ -47,6 +42,7 @@ __all__ = [
     "AuditRecord",
     "NewPrediction",
     "PredictionRecord",
+    "RowMaker",
     "TokenInfo",
     "VersionRecord",
     "VersionState",
@@ -68,11 +64,11 @@ __all__ = [
     "list_tokens",
     "list_versions",
     "next_version_number",
-    "prepare_predictions",
     "prune_predictions",
     "record_version",
     "resolve_alias",
     "revoke_token",
+    "row_maker",
     "set_alias",
     "set_version_state",
     "verify_token",
