@@ -326,3 +326,29 @@ def test_without_a_token_only_loopback_clients_read_the_log(
             assert answer.status_code == 403 and "loopback" in answer.json()["message"]
     finally:
         client.portal.call(remote.aclose)
+
+
+def test_grpc_answers_say_hit_or_miss_in_initial_metadata(
+    make_client: MakeClient, iris_models: Path
+) -> None:
+    port = free_port()
+    make_client(caching(iris_models), grpc_port=port)
+    request = pb.ModelInferRequest(
+        model_name="iris-lr",
+        inputs=[
+            pb.ModelInferRequest.InferInputTensor(
+                name="input-0",
+                datatype="FP64",
+                shape=[1, 4],
+                contents=pb.InferTensorContents(fp64_contents=VIRGINICA),
+            )
+        ],
+    )
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        stub = pb_grpc.GRPCInferenceServiceStub(channel)  # type: ignore[no-untyped-call]
+        seen = []
+        for _ in range(2):
+            answer, call = stub.ModelInfer.with_call(request)
+            seen.append(dict(call.initial_metadata())["x-modelport-cache"])
+            assert list(answer.outputs[0].contents.bytes_contents) == [b"virginica"]
+    assert seen == ["miss", "hit"]
