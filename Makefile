@@ -54,3 +54,11 @@ bench: bench-setup
 
 bench-quick: bench-setup
 	$(BIN)/python bench/run.py --quick $(BENCH_ARGS)
+
+# Prediction log overhead (issue 6): modelport with logging on against off, same run,
+# interleaved; writes bench/results/log-overhead-<stamp>.md. Needs wrk (installed if missing).
+.PHONY: bench-log
+BENCH_LOG_ARGS ?=
+
+bench-log: $(STAMP)
+	$(BIN)/python bench/log_overhead.py $(BENCH_LOG_ARGS)

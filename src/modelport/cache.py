@@ -2,34 +2,44 @@
 
 Two backends behind one small interface: an in-process LRU (the default) and Redis (when
 ``redis_url`` is set), so that every worker and server shares the entries. Keys name the
-model, the version number and the artifact's sha256, plus a hash of the *validated*
-input, so the payload's shape (rows, records, columns) does not matter, and an entry can
-never answer for another version or a replaced file. A cache that fails (Redis down,
-slow) degrades to "no cache": it never fails or noticeably slows a prediction.
+model, the version number and the version's fingerprint (artifact sha256, model.yaml and
+code files), plus a hash of the *validated* input, so the payload's shape (rows, records,
+columns) does not matter, and an entry can never answer for another version, a replaced
+file or an edited model.yaml. A cache that fails (Redis down, slow) degrades to "no
+cache": it never fails or noticeably slows a prediction. :class:`ServingCache` is what
+the inference path uses: which models cache, the keys, the size limit and the counters.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Coroutine
+from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
 import numpy as np
 import orjson
 
+from modelport.config import Settings
 from modelport.errors import MissingDependencyError
 from modelport.outputs import ModelOutputs
+from modelport.served import ModelVersion
 from modelport.types import Batch
 
 __all__ = [
+    "CacheStats",
     "MemoryCache",
     "RedisCache",
     "ResponseCache",
+    "ServingCache",
     "decode_outputs",
     "encode_outputs",
     "entry_key",
+    "input_digest",
 ]
 
 log = logging.getLogger(__name__)
@@ -52,16 +62,20 @@ class ResponseCache(Protocol):
 
 
 def entry_key(
-    namespace: str, model: str, version: int, sha256: str, batch: Batch, probabilities: bool
+    namespace: str, model: str, version: int, fingerprint: str, batch: Batch, probabilities: bool
 ) -> str:
-    """The key of one request: model, version, artifact and the canonical input."""
-    digest = _input_digest(batch, probabilities)
-    return f"{namespace}:{model}:{version}:{sha256[:16]}:{digest}"
+    """The key of one request: model, version, what the version was built from (artifact
+    sha256, or the loader's fingerprint of artifact + model.yaml + code) and the input."""
+    digest = input_digest(batch, b"p1" if probabilities else b"p0")
+    return f"{namespace}:{model}:{version}:{fingerprint[:24]}:{digest}"
 
 
-def _input_digest(batch: Batch, probabilities: bool) -> str:
+def input_digest(batch: Batch, *salt: bytes) -> str:
+    """A hash of the *validated* input (its values, types and shape), whatever the
+    payload's format was; the prediction log keeps it when inputs are not logged."""
     hasher = hashlib.blake2b(digest_size=16)
-    hasher.update(b"p1" if probabilities else b"p0")
+    for part in salt:
+        hasher.update(part)
     if isinstance(batch, np.ndarray):
         array = np.ascontiguousarray(batch)
         hasher.update(f"{array.dtype.str}{array.shape}".encode())
@@ -73,9 +87,10 @@ def _input_digest(batch: Batch, probabilities: bool) -> str:
 
 
 def encode_outputs(outputs: ModelOutputs) -> bytes:
+    # Non-string keys (integer labels) come back as strings: JSON answers are the same.
     return orjson.dumps(
         {"p": outputs.predictions, "q": outputs.probabilities},
-        option=orjson.OPT_SERIALIZE_NUMPY,
+        option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS,
     )
 
 
@@ -120,6 +135,9 @@ class MemoryCache:
     async def close(self) -> None:
         self._entries.clear()
 
+    def __len__(self) -> int:
+        return len(self._entries)
+
 
 class RedisCache:
     """Redis-backed, shared by every worker; any Redis failure is a miss, not an error.
@@ -135,6 +153,7 @@ class RedisCache:
         namespace: str = "modelport",
         timeout_s: float = 0.05,
         retry_after_s: float = 5.0,
+        connect_timeout_s: float | None = None,
     ) -> None:
         try:
             import redis.asyncio as redis_asyncio
@@ -144,7 +163,9 @@ class RedisCache:
         self.ttl_ms = max(1, int(ttl_s * 1000))
         self.retry_after_s = retry_after_s
         self._client: Any = redis_asyncio.Redis.from_url(
-            url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s
+            url,
+            socket_timeout=timeout_s,
+            socket_connect_timeout=connect_timeout_s or timeout_s,
         )
         self._down_until = 0.0
         self.failures = 0
@@ -193,3 +214,119 @@ class RedisCache:
             exc,
             self.retry_after_s,
         )
+
+
+@dataclass
+class CacheStats:
+    """Counters of one process's response cache (GET /v1/admin/stats)."""
+
+    hits: int = 0
+    misses: int = 0
+    stored: int = 0
+    too_large: int = 0
+
+
+class ServingCache:
+    """The response cache as the inference path uses it: which models cache, their keys,
+    the entry size limit and the counters. Lookups are awaited (a hit skips the model);
+    stores run as background tasks, never on the request's path."""
+
+    def __init__(self, backend: ResponseCache, default_on: bool, max_entry_size: int) -> None:
+        self.backend = backend
+        #: Whether models cache when their model.yaml does not say (setting ``cache``).
+        self.default_on = default_on
+        self.max_entry_size = max_entry_size
+        self.stats = CacheStats()
+        self._pending: set[asyncio.Task[None]] = set()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ServingCache:
+        backend: ResponseCache
+        if settings.redis_url:
+            # A busy machine can stall an answer from a local Redis for tens of ms, and one
+            # timeout means seconds without the cache: allow 100 ms (250 ms to connect).
+            backend = RedisCache(
+                settings.redis_url,
+                settings.cache_ttl,
+                namespace=settings.cache_namespace,
+                timeout_s=0.1,
+                connect_timeout_s=0.25,
+            )
+        else:
+            backend = MemoryCache(
+                settings.cache_max_entries, settings.cache_ttl, settings.cache_namespace
+            )
+        return cls(backend, settings.cache, settings.cache_max_entry_size)
+
+    def key_for(self, served: ModelVersion, batch: Batch, probabilities: bool) -> str | None:
+        """The request's cache key, or None when this model does not cache."""
+        if not (served.cache if served.cache is not None else self.default_on):
+            return None
+        fingerprint = served.fingerprint or served.artifact_sha256 or ""
+        return entry_key(
+            self.backend.namespace, served.name, served.version, fingerprint, batch, probabilities
+        )
+
+    async def lookup(self, key: str) -> ModelOutputs | None:
+        raw = await self.backend.get(key)
+        if raw is not None:
+            try:
+                outputs = decode_outputs(raw)
+            except (orjson.JSONDecodeError, KeyError, TypeError):
+                log.warning("response cache: unreadable entry %s; treated as a miss", key)
+            else:
+                self.stats.hits += 1
+                return outputs
+        self.stats.misses += 1
+        return None
+
+    def remember(self, key: str, outputs: ModelOutputs) -> None:
+        """Store an answer in the background (a slow Redis never delays the response)."""
+        try:
+            raw = encode_outputs(outputs)
+        except TypeError:  # a value orjson cannot write: answer it, just do not cache it
+            return
+        if len(raw) > self.max_entry_size:
+            self.stats.too_large += 1
+            return
+        self.stats.stored += 1
+        self._background(self.backend.set(key, raw))
+
+    def forget_soon(self, model: str) -> None:
+        """The registry's change hook: a model's versions or aliases changed, so its
+        in-process entries go. The fingerprint in every key is what keeps an old entry
+        from answering for a changed version; this only frees the memory at once.
+        Shared Redis entries are left to expire (ttl): every process calls this hook,
+        also when it merely starts, and would wipe what the others just stored."""
+        if not isinstance(self.backend, MemoryCache):
+            return
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # no running loop: nothing was cached yet
+            return
+        self._background(self.forget_model(model))
+
+    async def forget_model(self, model: str) -> None:
+        dropped = await self.backend.forget_model(model)
+        if dropped:
+            log.info("response cache: dropped %d entr(ies) of model '%s'", dropped, model)
+
+    def _background(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    def describe(self) -> dict[str, Any]:
+        backend = "redis" if isinstance(self.backend, RedisCache) else "memory"
+        info: dict[str, Any] = {"backend": backend, "default_on": self.default_on}
+        info.update(asdict(self.stats))
+        if isinstance(self.backend, RedisCache):
+            info["redis_failures"] = self.backend.failures
+        elif isinstance(self.backend, MemoryCache):
+            info["entries"] = len(self.backend)
+        return info
+
+    async def close(self) -> None:
+        if self._pending:
+            await asyncio.wait(list(self._pending), timeout=1.0)
+        await self.backend.close()

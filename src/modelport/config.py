@@ -134,7 +134,8 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None,
         description="Redis URL (redis://host:6379/0): workers and servers learn of model "
-        "changes at once through it; without it they poll the database.",
+        "changes at once through it (without it they poll the database), and share the "
+        "response cache there (without it each worker has its own).",
     )
     admin_token: str | None = Field(
         default=None,
@@ -198,6 +199,69 @@ class Settings(BaseSettings):
                 )
             return tuple(value)
         return value
+
+    # -- prediction log and response cache (issue 6) --------------------------------------
+    log_predictions: bool = Field(
+        default=True,
+        description="Write every prediction to the database's prediction log, off the "
+        "request path (model.yaml `log:` overrides per model).",
+    )
+    log_sample_rate: float = Field(
+        default=1.0,
+        ge=0,
+        le=1,
+        description="Share of predictions logged, 0 to 1 (1: every one).",
+    )
+    log_inputs: Literal["full", "hash"] = Field(
+        default="full",
+        description="Log each prediction's input rows, or only a hash of them.",
+    )
+    log_retention_days: float = Field(
+        default=7,
+        ge=0,
+        description="Days logged predictions are kept; older ones are pruned in the "
+        "background (0 keeps them forever).",
+    )
+    log_buffer_size: int = Field(
+        default=10_000,
+        ge=1,
+        le=10_000_000,
+        description="Predictions held in memory waiting to be written (per worker); when "
+        "the database is slow or down and it is full, new ones are counted and dropped.",
+    )
+    log_flush_interval: float = Field(
+        default=0.5,
+        gt=0,
+        le=60,
+        description="Seconds between two writes of the prediction log buffer.",
+    )
+    cache: bool = Field(
+        default=False,
+        description="Answer repeated identical requests from the response cache, for every "
+        "model (model.yaml `cache:` overrides per model).",
+    )
+    cache_ttl: float = Field(
+        default=300.0,
+        gt=0,
+        le=30 * 86_400,
+        description="Seconds a cached response is kept.",
+    )
+    cache_max_entries: int = Field(
+        default=10_000,
+        ge=1,
+        description="Most responses the in-process cache holds per worker (least recently "
+        "used go first); Redis's own memory limit applies there.",
+    )
+    cache_namespace: str = Field(
+        default="modelport",
+        pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+        description="Prefix of the response cache's keys, so that deployments can share one Redis.",
+    )
+    cache_max_entry_size: int = Field(
+        default=256 * 1024,
+        ge=64,
+        description="Largest response in bytes that is cached; larger ones are not.",
+    )
 
     @field_validator("model_dir", "data_dir")
     @classmethod

@@ -175,9 +175,9 @@ class MissingDependencyError(ModelportError):
 
     code = "missing_dependency"
 
-    def __init__(self, module: str, extra: str) -> None:
+    def __init__(self, module: str, extra: str, needed_by: str = "this model") -> None:
         super().__init__(
-            f"this model needs the Python package '{module}', which is not installed; "
+            f"{needed_by} needs the Python package '{module}', which is not installed; "
             f"install it with: pip install 'modelport[{extra}]'"
         )
         self.module = module

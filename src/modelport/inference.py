@@ -3,21 +3,26 @@
 Every protocol module calls :meth:`InferenceService.predict` with a decoded payload; none
 of them touches a runtime directly. Model calls run in a bounded thread pool, joined into
 batches per model version (batching.py) unless batching is off, and are abandoned (the
-client gets 504) when they run past ``request_timeout``.
+client gets 504) when they run past ``request_timeout``. When the model caches, a
+repeated input is answered from the response cache (cache.py); every answered or failed
+prediction of a served version goes to the prediction log (predlog.py), off the path.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from modelport.batching import BatchPolicy, BatchQueue
+from modelport.cache import ServingCache
 from modelport.config import Settings
 from modelport.errors import InvalidInputError, ModelportError, PredictionTimeoutError
 from modelport.inputs import Payload, count_rows, to_batch
 from modelport.outputs import ModelOutputs, run_model
+from modelport.predlog import PredictionLog
 from modelport.registry import ModelRegistry, ModelVersion
 from modelport.types import Batch
 
@@ -33,6 +38,10 @@ class PredictRequest:
     #: A version number, 'latest', or None for the newest ready version.
     version: str | None = None
     probabilities: bool = False
+    #: Who asked, for the prediction log; each protocol module fills these in.
+    protocol: str = "other"
+    request_id: str | None = None
+    client: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +49,8 @@ class PredictResult:
     model_name: str
     model_version: int
     outputs: ModelOutputs
+    #: "hit" or "miss" when the model's response cache is on, else None.
+    cache: str | None = None
 
 
 class InferenceService:
@@ -60,6 +71,9 @@ class InferenceService:
         self.batching = batching
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="modelport-infer")
         self._queues: dict[tuple[str, int, int], BatchQueue[ModelVersion]] = {}
+        #: Set by the app factory; None means no response cache / no prediction log.
+        self.cache: ServingCache | None = None
+        self.log: PredictionLog | None = None
 
     @classmethod
     def from_settings(cls, registry: ModelRegistry, settings: Settings) -> InferenceService:
@@ -75,9 +89,57 @@ class InferenceService:
         )
 
     async def predict(self, request: PredictRequest) -> PredictResult:
+        started = time.perf_counter()
         served = self.registry.resolve(request.model, request.version)
         assert served.signature is not None  # a ready version always has one
-        batch = to_batch(request.payload, served.signature)
+        cache = self.cache
+        batch: Batch | None = None
+        key: str | None = None
+        cached: ModelOutputs | None = None
+        try:
+            batch = to_batch(request.payload, served.signature)
+            if cache is not None:
+                key = cache.key_for(served, batch, request.probabilities)
+                if key is not None:
+                    cached = await cache.lookup(key)
+            outputs = cached if cached is not None else await self._run(served, batch, request)
+            if cache is not None and key is not None and cached is None:
+                cache.remember(key, outputs)
+        except Exception as exc:
+            # Failures of a served version are logged too (unknown models are not: they
+            # would let anyone fill the log with made-up names).
+            code = exc.code if isinstance(exc, ModelportError) else "internal_error"
+            self._log(request, served, batch, None, code, started)
+            raise
+        self._log(request, served, batch, outputs, "ok", started)
+        verdict = None if key is None else "miss" if cached is None else "hit"
+        return PredictResult(served.name, served.version, outputs, verdict)
+
+    def _log(
+        self,
+        request: PredictRequest,
+        served: ModelVersion,
+        batch: Batch | None,
+        outputs: ModelOutputs | None,
+        status: str,
+        started: float,
+    ) -> None:
+        if self.log is not None:
+            latency_ms = (time.perf_counter() - started) * 1000
+            self.log.record(
+                served,
+                request.request_id,
+                request.protocol,
+                request.client,
+                batch,
+                outputs,
+                status,
+                latency_ms,
+            )
+
+    async def _run(
+        self, served: ModelVersion, batch: Batch, request: PredictRequest
+    ) -> ModelOutputs:
         rows = count_rows(request.payload)
         queue = self._queue_for(served, rows)
         if queue is not None:
@@ -85,7 +147,7 @@ class InferenceService:
         else:
             call = self._call_alone(served, batch, rows, request.probabilities)
         try:
-            outputs = await asyncio.wait_for(call, self.timeout_s)
+            return await asyncio.wait_for(call, self.timeout_s)
         except TimeoutError:
             # The model call cannot be killed (it is a thread); it finishes in the
             # background and its result is dropped. Other requests keep being served.
@@ -99,7 +161,6 @@ class InferenceService:
                 f"model '{served.name}' version {served.version} did not answer within "
                 f"{self.timeout_s:g} s (setting request_timeout)"
             ) from None
-        return PredictResult(served.name, served.version, outputs)
 
     def _queue_for(self, served: ModelVersion, rows: int) -> BatchQueue[ModelVersion] | None:
         policy = self._policy_for(served)

@@ -7,6 +7,7 @@ versions whose files did not change (same stamp) are kept instead of loaded agai
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import time
@@ -117,7 +118,24 @@ def load_version(name: str, source: VersionSource, config: ModelConfig) -> Model
         artifact_sha256=sha256,
         batching=config.batching,
         stamp=stamp,
+        cache=config.cache,
+        log=config.log,
+        fingerprint=_fingerprint(sha256, config, source),
     )
+
+
+def _fingerprint(sha256: str | None, config: ModelConfig, source: VersionSource) -> str:
+    """What this version's answers depend on besides the input: the artifact, model.yaml
+    (labels, features...) and the code files. Same files, same fingerprint, in any process."""
+    digest = hashlib.blake2b(digest_size=12)
+    digest.update((sha256 or "").encode())
+    digest.update(config.model_dump_json().encode())
+    for path in (*source.code, *(source.folder / name for name in config.code or ())):
+        try:
+            digest.update(path.read_bytes())
+        except OSError:
+            digest.update(str(path).encode())
+    return digest.hexdigest()
 
 
 def _failed(name: str, source: VersionSource, reason: str, stamp: FileStamp) -> ModelVersion:

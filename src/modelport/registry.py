@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import replace
 from pathlib import Path
 
@@ -42,6 +42,9 @@ class ModelRegistry:
         self._aliases: dict[str, dict[str, int]] = {}
         #: True once every model found at start-up has been tried (ready or failed).
         self.startup_complete = False
+        #: Called with a model's name whenever what it serves changes (versions, aliases);
+        #: the response cache drops the model's entries then.
+        self.on_change: Callable[[str], None] | None = None
 
     def models(self) -> list[ServedModel]:
         return [self._models[name] for name in sorted(self._models)]
@@ -64,10 +67,13 @@ class ModelRegistry:
 
     def set_aliases(self, name: str, aliases: Mapping[str, int]) -> None:
         """Replace the model's aliases (they live in the database; this is the copy)."""
+        before = self._aliases.get(name, {})
         if aliases:
             self._aliases[name] = dict(aliases)
         else:
             self._aliases.pop(name, None)
+        if before != dict(aliases):
+            self._changed(name)
 
     def resolve(self, name: str, version: str | None = None) -> ModelVersion:
         """The version that answers ``name`` + a version number, alias or 'latest'."""
@@ -99,6 +105,11 @@ class ModelRegistry:
     def put(self, model: ServedModel) -> None:
         """Swap one model entry in (on the event loop)."""
         self._models[model.name] = model
+        self._changed(model.name)
+
+    def _changed(self, name: str) -> None:
+        if self.on_change is not None:
+            self.on_change(name)
 
     def put_version(self, model: ServedModel, version: ModelVersion) -> ServedModel:
         """Add (or replace) one version of ``model``, swapping the whole entry."""
@@ -116,6 +127,7 @@ class ModelRegistry:
             self.put(replace(model, versions=rest))
         else:
             del self._models[name]
+            self._changed(name)
 
     async def load_all(self, *, complete_startup: bool = True) -> None:
         """Scan the repository and load every model, one at a time, in a worker thread.
@@ -151,6 +163,7 @@ class ModelRegistry:
             source = sources.get(name)
             if source is None:
                 if self._models.pop(name, None) is not None:
+                    self._changed(name)
                     log.info("model '%s' is gone from %s; dropped", name, self.model_dir)
                     report[name] = "dropped"
                 continue
@@ -211,5 +224,6 @@ class ModelRegistry:
         """Stop serving a model (its files stay; load_model_by_name brings it back)."""
         model = self.get(name)
         del self._models[name]
+        self._changed(name)
         log.info("model '%s' unloaded", name)
         return model

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from modelport.repository import BatchingConfig
+from modelport.repository.model_yaml import LogConfig
 from modelport.runtimes.base import Runtime
 from modelport.signature import Signature
 
@@ -38,6 +39,12 @@ class ModelVersion:
     #: model.yaml's batching block (unset fields fall back to the server settings).
     batching: BatchingConfig = field(default_factory=BatchingConfig)
     stamp: FileStamp = ()
+    #: model.yaml's cache switch and log block (unset: the server settings decide).
+    cache: bool | None = None
+    log: LogConfig = field(default_factory=LogConfig)
+    #: Digest of everything an answer depends on (artifact, model.yaml, code files):
+    #: response-cache keys carry it, so a changed version never meets an old entry.
+    fingerprint: str = ""
 
     @property
     def ready(self) -> bool:

@@ -194,6 +194,21 @@ def test_seed000_iris_defaults_to_two(seed000: tuple[Server, Path], route: str, 
     answer = httpx.get(f"{server.url}/iris/{route}_predict", params=given)
     assert answer.json()["label"] == iris_label(folder, model, list(given.values()))
 
+    # A route's predictions take the same path as any other: the log has them, marked.
+    request_id = answer.headers["x-request-id"]
+    deadline = time.monotonic() + 10
+    logged: list[dict[str, Any]] = []
+    while not logged and time.monotonic() < deadline:
+        page = httpx.get(
+            f"{server.url}/v1/models/{model}/predictions",
+            params={"limit": 1000},
+            headers={"Authorization": "Bearer seed-token"},
+        )
+        assert page.status_code == 200, page.text
+        logged = [row for row in page.json()["predictions"] if row["request_id"] == request_id]
+        time.sleep(0.1)
+    assert [(row["protocol"], row["status"]) for row in logged] == [("route", "ok")]
+
 
 def test_seed000_bad_requests_answer_its_error_shape(seed000: tuple[Server, Path]) -> None:
     server, _ = seed000

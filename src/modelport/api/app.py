@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from modelport import __version__
 from modelport.access import admin_mode
-from modelport.api import admin, health, mlflow, native, v2
+from modelport.api import admin, health, mlflow, native, predictions, v2
 from modelport.api.auth import ApiTokenMiddleware
 from modelport.api.cors import CorsMiddleware
 from modelport.api.docs import install_docs
@@ -28,11 +28,13 @@ from modelport.api.fastlane import FastLane, is_fast_lane_request
 from modelport.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from modelport.api.responses import OrjsonResponse
 from modelport.api.routes import install_custom_routes
+from modelport.cache import ServingCache
 from modelport.config import Settings, load_settings
 from modelport.errors import ModelportError
 from modelport.inference import InferenceService
 from modelport.kvstore import make_store
 from modelport.management import ModelManager
+from modelport.predlog import PredictionLog
 from modelport.registry import ModelRegistry
 from modelport.repository.watch import RepositoryWatcher, snapshot_repository
 from modelport.routes import load_routes
@@ -60,6 +62,12 @@ def create_app(settings: Settings) -> FastAPI:
     # it serves (they change at the next start, not on a model reload).
     store = make_store(settings.redis_url)
     route_table = load_routes(settings.model_dir)
+    # The response cache and the prediction log hang off the one inference path.
+    cache = ServingCache.from_settings(settings)
+    inference.cache = cache
+    registry.on_change = cache.forget_soon
+    prediction_log = PredictionLog(manager.engine, settings, ready=manager.ensure_db)
+    inference.log = prediction_log
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -78,6 +86,7 @@ def create_app(settings: Settings) -> FastAPI:
         # full collections stop walking them. Here, not in the CLI, so every worker gets it.
         gc.set_threshold(100_000, 50, 100)
         loading.add_done_callback(lambda _: gc.freeze())
+        prediction_log.start()
         if settings.workers > 1:
             await loading
         grpc_server = await _start_grpc(settings, registry, inference, manager)
@@ -91,6 +100,8 @@ def create_app(settings: Settings) -> FastAPI:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             inference.close()
+            await prediction_log.close()  # writes what is buffered, bounded in time
+            await cache.close()
             manager.close()
             store.close()
 
@@ -112,6 +123,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(mlflow.router)
     app.include_router(v2.router)
     app.include_router(admin.router)
+    app.include_router(predictions.router)
     install_docs(app)
     custom = install_custom_routes(app, route_table, settings, inference, manager, store)
     app.state.store = store

@@ -22,6 +22,12 @@ __all__ = ["ApiTokenMiddleware", "bearer_token", "require_admin"]
 _OPEN_PREFIXES = ("/health", "/v2/health", "/docs", "/openapi.json", "/v1/admin", "/static")
 
 
+def _admin_read(path: str) -> bool:
+    # The prediction log (api/predictions.py) lives beside the models' paths, but it is
+    # management: require_admin guards it, and a database admin token must reach it.
+    return path.startswith("/v1/models/") and path.endswith("/predictions")
+
+
 def bearer_token(authorization: str | None) -> str | None:
     """The token of an ``Authorization: Bearer <token>`` header, else None."""
     if not authorization:
@@ -54,7 +60,7 @@ class ApiTokenMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
-        if scope["type"] != "http" or path.startswith(_OPEN_PREFIXES):
+        if scope["type"] != "http" or path.startswith(_OPEN_PREFIXES) or _admin_read(path):
             await self.app(scope, receive, send)
             return
         header = dict(scope["headers"]).get(b"authorization")

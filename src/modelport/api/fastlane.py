@@ -16,6 +16,7 @@ from urllib.parse import parse_qs
 from starlette.types import Message, Receive, Scope, Send
 
 from modelport.api.errors import error_response
+from modelport.api.middleware import client_address, request_id_of
 from modelport.api.native import predict_response
 from modelport.errors import ModelportError
 from modelport.inference import InferenceService
@@ -47,7 +48,13 @@ class FastLane:
         query = parse_qs(scope["query_string"].decode("latin-1")).get("probabilities")
         try:
             response = await predict_response(
-                self.inference, name, version, await _body(receive), query[-1] if query else None
+                self.inference,
+                name,
+                version,
+                await _body(receive),
+                query[-1] if query else None,
+                request_id_of(scope),
+                client_address(scope),
             )
         except ModelportError as exc:
             response = error_response(exc, scope["path"])

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -55,6 +56,8 @@ _CONTENTS_FIELD = {
 }
 
 _Method = TypeVar("_Method", bound=Callable[..., Awaitable[Any]])
+#: Initial metadata of an inference answer: "hit" or "miss" when the model caches.
+CACHE_METADATA = "x-modelport-cache"
 
 
 def _rpc(method: _Method) -> _Method:
@@ -138,7 +141,12 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
             request.model_version,
             _decode_inputs(request),
             [output.name for output in request.outputs] or None,
+            dataplane.Caller(
+                "v2-grpc", _request_id(context, request.id), _peer_host(context.peer())
+            ),
         )
+        if outcome.cache is not None:
+            await context.send_initial_metadata(((CACHE_METADATA, outcome.cache),))
         response = pb.ModelInferResponse(
             model_name=outcome.model_name, model_version=outcome.model_version, id=request.id
         )
@@ -206,6 +214,15 @@ def _token(context: Any) -> str | None:
     metadata = dict(context.invocation_metadata() or ())
     value = metadata.get("authorization")
     return bearer_token(value if isinstance(value, str) else None)
+
+
+def _request_id(context: Any, given: str) -> str:
+    """The client's x-request-id metadata, else the request's own id, else a new one."""
+    metadata = dict(context.invocation_metadata() or ())
+    value = metadata.get("x-request-id")
+    if isinstance(value, str) and 0 < len(value) <= 128:
+        return value
+    return given or uuid.uuid4().hex
 
 
 def _peer_host(peer: str | None) -> str | None:

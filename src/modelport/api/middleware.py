@@ -13,14 +13,30 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from modelport.errors import PayloadTooLargeError
 
-__all__ = ["BodyLimitMiddleware", "RequestIdMiddleware", "request_id_of"]
+__all__ = [
+    "CACHE_HEADER",
+    "BodyLimitMiddleware",
+    "RequestIdMiddleware",
+    "client_address",
+    "request_id_of",
+]
 
 _SCOPE_KEY = "modelport.request_id"
 _HEADER = b"x-request-id"
 
 
+#: Says whether a prediction came from the response cache: "hit" or "miss".
+CACHE_HEADER = "x-modelport-cache"
+
+
 def request_id_of(scope: Scope) -> str:
     return str(scope.get(_SCOPE_KEY, "-"))
+
+
+def client_address(scope: Scope) -> str | None:
+    """The client's IP address (the peer of the connection), for the prediction log."""
+    client = scope.get("client")
+    return str(client[0]) if client else None
 
 
 class RequestIdMiddleware:

@@ -18,6 +18,7 @@ from starlette.responses import PlainTextResponse, Response
 
 from modelport import __version__
 from modelport.api.envelopes import decode_predict_body
+from modelport.api.middleware import CACHE_HEADER, client_address, request_id_of
 from modelport.api.responses import OrjsonResponse
 from modelport.api.schemas import MLFLOW_REQUEST_BODY, ErrorBody, MlflowResponse
 from modelport.api.state import inference_of, registry_of, settings_of
@@ -85,8 +86,17 @@ async def _invoke(request: Request, name: str) -> Response:
         payload = _csv_payload(body)
     else:
         payload, _params = decode_predict_body(body, parameters_key="params")
-    result = await inference_of(request).predict(PredictRequest(name, payload))
-    return OrjsonResponse({"predictions": result.outputs.predictions})
+    result = await inference_of(request).predict(
+        PredictRequest(
+            name,
+            payload,
+            protocol="mlflow",
+            request_id=request_id_of(request.scope),
+            client=client_address(request.scope),
+        )
+    )
+    headers = {CACHE_HEADER: result.cache} if result.cache is not None else None
+    return OrjsonResponse({"predictions": result.outputs.predictions}, headers=headers)
 
 
 def _csv_payload(body: bytes) -> Payload:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from modelport.api.envelopes import decode_predict_body, parse_flag
+from modelport.api.middleware import CACHE_HEADER, client_address, request_id_of
 from modelport.api.responses import OrjsonResponse
 from modelport.api.schemas import PREDICT_REQUEST_BODY, ErrorBody, ModelList, PredictResponse
 from modelport.api.state import inference_of, registry_of
@@ -93,6 +94,8 @@ async def _predict(request: Request, name: str, version: str | None) -> Response
         version,
         await request.body(),
         request.query_params.get("probabilities"),
+        request_id_of(request.scope),
+        client_address(request.scope),
     )
 
 
@@ -102,6 +105,8 @@ async def predict_response(
     version: str | None,
     body: bytes,
     probabilities_query: str | None,
+    request_id: str | None = None,
+    client: str | None = None,
 ) -> Response:
     """Decode, predict, encode: the whole native predict, shared by the routed endpoints
     and the fast lane (api/fastlane.py) that serves them without the framework."""
@@ -109,7 +114,9 @@ async def predict_response(
     probabilities = parse_flag(parameters.get("probabilities"), "parameters.probabilities")
     if probabilities_query is not None:
         probabilities = parse_flag(probabilities_query, "query parameter probabilities")
-    result = await inference.predict(PredictRequest(name, payload, version, probabilities))
+    result = await inference.predict(
+        PredictRequest(name, payload, version, probabilities, "native", request_id, client)
+    )
     answer: dict[str, Any] = {
         "model_name": result.model_name,
         "model_version": result.model_version,
@@ -117,4 +124,6 @@ async def predict_response(
     }
     if result.outputs.probabilities is not None:
         answer["probabilities"] = result.outputs.probabilities
-    return OrjsonResponse(answer)
+    if result.cache is None:
+        return OrjsonResponse(answer)
+    return OrjsonResponse(answer, headers={CACHE_HEADER: result.cache})

@@ -27,7 +27,7 @@ from modelport.api.auth import require_admin
 from modelport.api.cors import RouteCors
 from modelport.api.errors import ErrorShape, internal_error_message, shaped_error_response
 from modelport.api.jsonstyle import encode_json, json_media_type
-from modelport.api.middleware import request_id_of
+from modelport.api.middleware import client_address, request_id_of
 from modelport.config import Settings
 from modelport.errors import ModelportError
 from modelport.inference import InferenceService
@@ -148,7 +148,14 @@ def _endpoint(
         try:
             actor = await require_admin(request) if route.admin else None
             handle = ServerHandle(
-                inference, manager, store, asyncio.get_running_loop(), actor, route.label
+                inference,
+                manager,
+                store,
+                asyncio.get_running_loop(),
+                actor,
+                route.label,
+                request_id_of(request.scope),
+                client_address(request.scope),
             )
             answer = await run_route(route, await _read(request), handle, settings.request_timeout)
             return _encode(answer, route.json_style)

@@ -22,6 +22,7 @@ from starlette.responses import Response
 
 from modelport.api import v2_dataplane as dataplane
 from modelport.api.auth import require_admin
+from modelport.api.middleware import CACHE_HEADER, client_address, request_id_of
 from modelport.api.responses import OrjsonResponse, dumps
 from modelport.api.schemas import V2_ERRORS, V2_INFER_REQUEST_BODY, V2InferResponse
 from modelport.api.state import inference_of, manager_of, registry_of, settings_of
@@ -116,8 +117,16 @@ class _InferRequest:
 async def _infer(request: Request, name: str, version: str | None) -> Response:
     received = _decompressed(request, await request.body())
     decoded = _decode(received, request.headers.get(HEADER_LENGTH))
+    caller = dataplane.Caller(
+        "v2-rest", request_id_of(request.scope), client_address(request.scope)
+    )
     outcome = await dataplane.infer(
-        inference_of(request), name, version, decoded.tensors, list(decoded.outputs) or None
+        inference_of(request),
+        name,
+        version,
+        decoded.tensors,
+        list(decoded.outputs) or None,
+        caller,
     )
     body: dict[str, Any] = {
         "model_name": outcome.model_name,
@@ -142,12 +151,13 @@ async def _infer(request: Request, name: str, version: str | None) -> Response:
         outputs.append(entry)
     body["outputs"] = outputs
     header = dumps(body)
+    cached = {CACHE_HEADER: outcome.cache} if outcome.cache is not None else {}
     if not chunks:
-        return Response(header, media_type="application/json")
+        return Response(header, media_type="application/json", headers=cached)
     return Response(
         b"".join([header, *chunks]),
         media_type="application/octet-stream",
-        headers={HEADER_LENGTH: str(len(header))},
+        headers={HEADER_LENGTH: str(len(header)), **cached},
     )
 
 

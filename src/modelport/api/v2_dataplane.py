@@ -25,6 +25,7 @@ from modelport.types import NDArray
 __all__ = [
     "EXTENSIONS",
     "OUTPUTS",
+    "Caller",
     "InferOutcome",
     "OutputTensor",
     "check_load_parameters",
@@ -55,6 +56,17 @@ class InferOutcome:
     model_name: str
     model_version: str
     outputs: list[OutputTensor]
+    #: "hit" or "miss" when the model's response cache is on, else None.
+    cache: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who sent an inference request, for the prediction log."""
+
+    protocol: str
+    request_id: str | None = None
+    client: str | None = None
 
 
 def server_metadata() -> dict[str, Any]:
@@ -117,6 +129,7 @@ async def infer(
     version: str | None,
     tensors: dict[str, NDArray],
     outputs: list[str] | None,
+    caller: Caller | None = None,
 ) -> InferOutcome:
     """Run one inference request through the one core entry point."""
     wanted = outputs or ["predict"]
@@ -132,7 +145,18 @@ async def infer(
             raise InvalidRequestError(
                 f"model '{name}' has no predict_proba; ask for the output 'predict'"
             )
-    result = await service.predict(PredictRequest(name, Tensors(tensors), _version(version), proba))
+    who = caller or Caller("v2")
+    result = await service.predict(
+        PredictRequest(
+            name,
+            Tensors(tensors),
+            _version(version),
+            proba,
+            who.protocol,
+            who.request_id,
+            who.client,
+        )
+    )
     tensors_out: list[OutputTensor] = []
     for output in wanted:
         if output == "predict":
@@ -143,7 +167,7 @@ async def infer(
             array = np.array([list(row.values()) for row in rows], dtype=np.float64)
             datatype = "FP64"
         tensors_out.append(OutputTensor(output, datatype, list(array.shape), array))
-    return InferOutcome(result.model_name, str(result.model_version), tensors_out)
+    return InferOutcome(result.model_name, str(result.model_version), tensors_out, result.cache)
 
 
 async def repository_index(registry: ModelRegistry, ready_only: bool) -> list[dict[str, str]]:

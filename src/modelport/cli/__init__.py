@@ -191,6 +191,9 @@ def _register_admin_commands() -> None:
 
     for command in (upload_command, models_command, tokens):
         main.add_command(command)
+    from modelport.cli.predictions import predictions
+
+    main.add_command(predictions)
 
 
 _register_admin_commands()

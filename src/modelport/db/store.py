@@ -7,6 +7,7 @@ dataclasses (``records.py``). Datetimes in and out are timezone-aware UTC.
 from __future__ import annotations
 
 from modelport.db.audit import add_audit, audit_after, last_audit_id, list_audit
+from modelport.db.prediction_rows import RowMaker, insert_prepared, row_maker
 from modelport.db.predictions import insert_predictions, list_predictions, prune_predictions
 from modelport.db.records import (
     AliasRecord,
@@ -41,6 +42,7 @@ __all__ = [
     "AuditRecord",
     "NewPrediction",
     "PredictionRecord",
+    "RowMaker",
     "TokenInfo",
     "VersionRecord",
     "VersionState",
@@ -54,6 +56,7 @@ __all__ = [
     "get_aliases",
     "get_version",
     "insert_predictions",
+    "insert_prepared",
     "last_audit_id",
     "list_audit",
     "list_model_names",
@@ -65,6 +68,7 @@ __all__ = [
     "record_version",
     "resolve_alias",
     "revoke_token",
+    "row_maker",
     "set_alias",
     "set_version_state",
     "verify_token",

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from modelport.errors import ModelLoadError
 from modelport.repository.route_spec import RouteSpec
@@ -17,6 +17,7 @@ __all__ = [
     "MODEL_YAML",
     "BatchingConfig",
     "FeatureSpec",
+    "LogConfig",
     "ModelConfig",
     "parse_model_yaml",
     "read_model_yaml",
@@ -40,6 +41,16 @@ class BatchingConfig(BaseModel):
     enabled: bool | None = None
     max_batch_size: int | None = Field(default=None, ge=1, le=100_000)
     max_latency_ms: float | None = Field(default=None, ge=0, le=10_000)
+
+
+class LogConfig(BaseModel):
+    """Per-model prediction log; unset fields take the server's settings."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool | None = None
+    sample_rate: float | None = Field(default=None, ge=0, le=1)
+    inputs: Literal["full", "hash"] | None = None
 
 
 class ModelConfig(BaseModel):
@@ -80,6 +91,21 @@ class ModelConfig(BaseModel):
         description="Custom routes (METHOD /path -> a function in a file of the model's "
         "folder); read from the model folder's model.yaml at start-up.",
     )
+    cache: bool | None = Field(
+        default=None,
+        description="Answer repeated identical requests from the response cache (default: "
+        "the server's setting `cache`).",
+    )
+    log: LogConfig = Field(
+        default_factory=LogConfig,
+        description="Prediction log for this model: `false`, or {enabled, sample_rate, inputs}.",
+    )
+
+    @field_validator("log", mode="before")
+    @classmethod
+    def _log_shorthand(cls, value: Any) -> Any:
+        # `log: false` reads better than `log: {enabled: false}` for the common case.
+        return {"enabled": value} if isinstance(value, bool) else value
 
     def declared_features(self) -> list[Feature] | None:
         if self.features is None:

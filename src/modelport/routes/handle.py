@@ -58,8 +58,13 @@ class ServerHandle:
         loop: asyncio.AbstractEventLoop,
         actor: Actor | None = None,
         route: str = "",
+        request_id: str | None = None,
+        client: str | None = None,
     ) -> None:
         self._inference = inference
+        #: The route call's request id and client, for the prediction log's rows.
+        self._request_id = request_id
+        self._client = client
         self._manager = manager
         self._loop = loop
         #: The caller, for routes declared admin: true (None otherwise).
@@ -93,6 +98,9 @@ class ServerHandle:
             to_payload(inputs),
             None if version is None else str(version),
             probabilities,
+            protocol="route",
+            request_id=self._request_id,
+            client=self._client,
         )
         result = await self._inference.predict(request)
         return Prediction(

@@ -1,0 +1,106 @@
+"""``modelport predictions export``: a model's prediction log as CSV or Parquet.
+
+Reads the server's database directly (the same ``--database-url`` / ``--data-dir``
+settings as ``serve``), so an export of any size needs no running server and no paging
+over HTTP.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from modelport.cli.admin import _database_options, _engine
+from modelport.errors import ModelportError
+
+__all__ = ["predictions"]
+
+
+class _Time(click.ParamType):  # type: ignore[type-arg]  # generic from click 8.2 on
+    """An ISO 8601 time; without an offset it is UTC."""
+
+    name = "TIME"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        try:
+            parsed = datetime.fromisoformat(str(value))
+        except ValueError:
+            self.fail(f"{value!r} is not an ISO 8601 time (e.g. 2026-11-22T10:00:00Z)", param, ctx)
+        return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+@click.group("predictions")
+def predictions() -> None:
+    """The prediction log (in the server's database)."""
+
+
+@predictions.command("export")
+@click.argument("name")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "parquet"]),
+    default="csv",
+    show_default=True,
+    help="Parquet needs pyarrow: pip install 'modelport[parquet]'.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="File to write (CSV defaults to standard output; Parquet needs a file).",
+)
+@click.option("--since", type=_Time(), default=None, help="Rows logged at or after this time.")
+@click.option("--until", type=_Time(), default=None, help="Rows logged before this time.")
+@click.option("--version", "version", type=click.IntRange(min=1), default=None, help="One version.")
+@_database_options
+def export_command(
+    name: str,
+    fmt: str,
+    output: Path | None,
+    since: datetime | None,
+    until: datetime | None,
+    version: int | None,
+    database_url: str | None,
+    data_dir: Path | None,
+) -> None:
+    """Write model NAME's logged predictions, oldest first, as CSV or Parquet."""
+    from modelport.export import export_csv, export_parquet, iter_predictions
+
+    if fmt == "parquet" and output is None:
+        raise click.UsageError("--format parquet writes a file: give -o/--output PATH")
+    try:
+        engine = _engine(database_url, data_dir)
+    except click.ClickException:
+        raise
+    except Exception as exc:  # the driver's connection errors
+        raise click.ClickException(f"cannot open the database: {exc}") from exc
+    target = output if output is not None else "standard output"
+    try:
+        found = iter_predictions(engine, name, since=since, until=until, version=version)
+        # The first page is read before any file is opened: an unknown model leaves none.
+        first = next(found, None)
+        pages = itertools.chain([first] if first else [], found)
+        if fmt == "parquet":
+            assert output is not None
+            count = export_parquet(pages, output)
+        elif output is None:
+            count = export_csv(pages, sys.stdout)
+        else:
+            with output.open("w", newline="", encoding="utf-8") as handle:
+                count = export_csv(pages, handle)
+    except ModelportError as exc:
+        raise click.ClickException(exc.message) from exc
+    finally:
+        engine.dispose()
+    click.echo(f"exported {count} prediction(s) of '{name}' to {target}", err=True)

@@ -1,0 +1,402 @@
+"""The prediction log: every prediction written to the database, off the request path.
+
+A prediction is appended to a bounded in-memory buffer (a few attribute reads and one
+``deque.append`` on the request path); a background task writes the buffer in batches
+(one transaction per batch, in a thread). When the database is slow or down, rows wait
+in the buffer and the writes are retried (at least once a second); predictions are
+still answered all along. Once the buffer is full, the *oldest* waiting row makes room
+for each new one: it is counted (``dropped``) and a log line says so. The newest rows
+are kept because they are the ones written first when the database is back, so nothing
+predicted after its return is lost while the backlog drains. Turning inputs into JSON
+and hashing them happens in the writer thread too. Old rows are pruned in the
+background (``log_retention_days``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import random
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeAlias
+
+import numpy as np
+from sqlalchemy import Engine
+
+from modelport.cache import input_digest
+from modelport.config import Settings
+from modelport.db import store
+from modelport.db.records import PredictionRecord
+from modelport.errors import ConflictError, DatabaseUnavailableError, ModelNotFoundError
+from modelport.outputs import ModelOutputs
+from modelport.served import ModelVersion
+from modelport.types import Batch
+
+__all__ = ["LogStats", "PredictionLog"]
+
+log = logging.getLogger(__name__)
+
+#: Rows per INSERT transaction.
+BATCH_ROWS = 1000
+#: Rows turned into driver parameters between two looks at the event loop (~1 ms).
+PREPARE_SLICE = 64
+#: Longest wait between two write attempts while the database is down: short, so that
+#: writing resumes soon after it is back (a refused connection costs next to nothing).
+MAX_BACKOFF_S = 1.0
+#: At most one "buffer full" line per this many seconds while predictions are dropped.
+OVERFLOW_REPORT_S = 10.0
+#: Time the last writes may take at shutdown.
+CLOSE_TIMEOUT_S = 5.0
+PRUNE_EVERY_S = 3600.0
+# Column widths (db/models.py): longer values are cut rather than failing a whole batch.
+_REQUEST_ID, _PROTOCOL, _STATUS, _ADDRESS = 64, 16, 32, 64
+
+# (sequence number, time.time(), request_id, model, version, protocol, client, batch,
+#  outputs, status, latency_ms, keep the input rows?) -- a tuple: the cheapest thing to
+#  build per request.
+_Pending: TypeAlias = (
+    "tuple[int, float, str, str, int, str, str | None, Batch | None, ModelOutputs | None, str,"
+    " float, bool]"
+)
+
+
+@dataclass
+class LogStats:
+    """Counters of one process's prediction log (GET /v1/admin/stats)."""
+
+    written: int = 0
+    #: Predictions never logged because the buffer was full (the database slow or down).
+    dropped: int = 0
+    #: Predictions left out by sampling (log_sample_rate / model.yaml sample_rate).
+    sampled_out: int = 0
+    #: Batches that failed to write (each is retried, or dropped if the database refuses it).
+    write_failures: int = 0
+    #: Rows the database refused outright (not an outage), so they could never be written.
+    rejected: int = 0
+
+
+class PredictionLog:
+    """One process's prediction log writer and reader, on the server's database."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        ready: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self.engine = engine
+        #: Awaited before each write (e.g. migrate once the database answers).
+        self.ready = ready
+        self.enabled = settings.log_predictions
+        self.sample_rate = settings.log_sample_rate
+        self.full_inputs = settings.log_inputs == "full"
+        self.capacity = settings.log_buffer_size
+        self.flush_interval_s = settings.log_flush_interval
+        self.retention = (
+            timedelta(days=settings.log_retention_days) if settings.log_retention_days else None
+        )
+        self.stats = LogStats()
+        self.database_up = True
+        self._buffer: deque[_Pending] = deque()
+        self._seq = 0
+        #: Rows of the write in flight (sequence numbers up to this) that a full buffer
+        #: pushed out meanwhile: dropped if that write fails, written if it succeeds.
+        self._inflight_upto = -1
+        self._evicted_inflight = 0
+        self._wake = asyncio.Event()
+        self._overflow_since_report = 0
+        self._overflow_reported_at = 0.0
+        self._tasks: list[asyncio.Task[None]] = []
+        self._inflight: asyncio.Future[int] | None = None
+
+    # -- the request path -----------------------------------------------------------------
+
+    def record(
+        self,
+        served: ModelVersion,
+        request_id: str | None,
+        protocol: str,
+        client: str | None,
+        batch: Batch | None,
+        outputs: ModelOutputs | None,
+        status: str,
+        latency_ms: float,
+    ) -> None:
+        """Queue one prediction for the log, if this model logs it; never blocks."""
+        own = served.log
+        if not (own.enabled if own.enabled is not None else self.enabled):
+            return
+        rate = own.sample_rate if own.sample_rate is not None else self.sample_rate
+        if rate < 1.0 and random.random() >= rate:
+            self.stats.sampled_out += 1
+            return
+        if len(self._buffer) >= self.capacity:
+            self._evict_oldest()
+        full = own.inputs == "full" if own.inputs is not None else self.full_inputs
+        self._seq += 1
+        self._buffer.append(
+            (
+                self._seq,
+                time.time(),
+                request_id or "-",
+                served.name,
+                served.version,
+                protocol,
+                client,
+                batch,
+                outputs,
+                status,
+                latency_ms,
+                full,
+            )
+        )
+        if len(self._buffer) >= BATCH_ROWS:
+            self._wake.set()
+
+    def _evict_oldest(self) -> None:
+        oldest = self._buffer.popleft()
+        if oldest[0] <= self._inflight_upto:
+            self._evicted_inflight += 1  # being written right now: count it once we know
+        else:
+            self.stats.dropped += 1
+        self._overflow_since_report += 1
+        now = time.monotonic()
+        if now - self._overflow_reported_at >= OVERFLOW_REPORT_S:
+            log.warning(
+                "prediction log: buffer full (%d waiting, database %s); %d older "
+                "prediction(s) dropped from it since the last report (setting "
+                "log_buffer_size); see GET /v1/admin/stats",
+                len(self._buffer),
+                "up but slow" if self.database_up else "unavailable",
+                self._overflow_since_report,
+            )
+            self._overflow_since_report = 0
+            self._overflow_reported_at = now
+
+    # -- background work ------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the writer (and the pruner, when rows expire); on the running loop."""
+        self._tasks.append(asyncio.create_task(self._write_loop(), name="modelport-predlog"))
+        if self.retention is not None:
+            self._tasks.append(asyncio.create_task(self._prune_loop(), name="modelport-prune"))
+
+    async def close(self) -> None:
+        """Stop the background tasks, then write what is buffered (bounded in time)."""
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        if self._inflight is not None:
+            await asyncio.wait([self._inflight], timeout=CLOSE_TIMEOUT_S)
+            if self._inflight.done() and not self._inflight.cancelled():
+                self._inflight.exception()  # seen here; the final flush retries the rows
+        if not self._buffer:
+            return
+        with contextlib.suppress(TimeoutError, DatabaseUnavailableError, ConflictError):
+            await asyncio.wait_for(self.flush(retry=False), CLOSE_TIMEOUT_S)
+        if self._buffer:
+            log.warning(
+                "prediction log: %d prediction(s) could not be written before shutdown",
+                len(self._buffer),
+            )
+
+    async def _write_loop(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.flush_interval_s)
+            self._wake.clear()
+            await self.flush(retry=True)
+
+    async def flush(self, retry: bool = True) -> int:
+        """Write everything buffered now; returns the rows written.
+
+        While the database is down the rows stay in the buffer: with ``retry`` this waits
+        (with back-off) until they are written, else it raises DatabaseUnavailableError.
+        """
+        written = 0
+        backoff = 0.25
+        while self._buffer:
+            if self._inflight is None or self._inflight.done():
+                chunk = list(itertools.islice(self._buffer, BATCH_ROWS))
+                self._inflight = asyncio.ensure_future(self._write_chunk(chunk))
+            try:
+                # Shielded: a cancelled flush (shutdown) leaves the write to finish, so its
+                # rows are taken off the buffer exactly once.
+                written += await asyncio.shield(self._inflight)
+            except (DatabaseUnavailableError, ConflictError) as exc:
+                self.stats.write_failures += 1
+                if self.database_up:
+                    log.warning(
+                        "prediction log: cannot write (%s); %d prediction(s) wait in the "
+                        "buffer, retrying",
+                        exc.message,
+                        len(self._buffer),
+                    )
+                self.database_up = False
+                if not retry:
+                    raise
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_S)
+                continue
+            if not self.database_up:
+                log.info("prediction log: the database is back; writing resumed")
+                self.database_up = True
+        return written
+
+    async def _write_chunk(self, chunk: list[_Pending]) -> int:
+        """Write ``chunk`` (the buffer's oldest rows) and take it off the buffer."""
+        self._inflight_upto = chunk[-1][0]
+        try:
+            if self.ready is not None:
+                await self.ready()
+            values = await self._prepare(chunk)
+            count = await asyncio.to_thread(store.insert_prepared, self.engine, values)
+        except (DatabaseUnavailableError, ConflictError):
+            # An outage: the rows stay buffered for the next try, except those that a
+            # full buffer pushed out meanwhile.
+            self.stats.dropped += self._evicted_inflight
+            raise
+        except Exception:
+            # Not an outage: the database refused these rows (a bug, or a value it
+            # cannot store). Retrying would block the log forever, so they go.
+            log.exception("prediction log: %d row(s) refused; dropped", len(chunk))
+            self.stats.write_failures += 1
+            self.stats.rejected += len(chunk)
+            count = 0
+        else:
+            self.stats.written += count
+        finally:
+            self._inflight_upto = -1
+            self._evicted_inflight = 0
+        last = chunk[-1][0]
+        while self._buffer and self._buffer[0][0] <= last:
+            self._buffer.popleft()
+        return count
+
+    async def _prepare(self, chunk: list[_Pending]) -> list[Any]:
+        """The rows as the driver takes them (JSON, hashes, times), built here on the loop
+        a slice at a time. In the writer thread this Python work would fight the event
+        loop for the GIL (a thread that waits for it waits a whole switch interval, 5 ms,
+        and the loop gives it up at every system call); slices keep each pause of the
+        loop to about a millisecond."""
+        make = store.row_maker(self.engine)
+        values: list[Any] = []
+        for start in range(0, len(chunk), PREPARE_SLICE):
+            values += [_values(make, item) for item in chunk[start : start + PREPARE_SLICE]]
+            await asyncio.sleep(0)
+        return values
+
+    async def _prune_loop(self) -> None:
+        # Workers start together; spread their first prune so they do not all run at once.
+        await asyncio.sleep(random.uniform(5, 60))
+        while True:
+            try:
+                await self.prune()
+            except (DatabaseUnavailableError, ConflictError) as exc:
+                log.warning("prediction log: pruning failed (%s); trying again later", exc)
+            await asyncio.sleep(PRUNE_EVERY_S * random.uniform(0.9, 1.1))
+
+    async def prune(self, now: datetime | None = None) -> int:
+        """Delete rows older than the retention period; returns how many went."""
+        if self.retention is None:
+            return 0
+        if self.ready is not None:
+            await self.ready()
+        cutoff = (now or datetime.now(UTC)) - self.retention
+        removed = await asyncio.to_thread(store.prune_predictions, self.engine, cutoff)
+        if removed:
+            log.info("prediction log: pruned %d row(s) older than %s", removed, cutoff)
+        return removed
+
+    # -- reading --------------------------------------------------------------------------
+
+    async def page(
+        self,
+        model: str,
+        *,
+        served: bool,
+        since: datetime | None = None,
+        after_id: int | None = None,
+        limit: int = 100,
+        version: int | None = None,
+    ) -> list[PredictionRecord]:
+        """Logged predictions of ``model``, oldest first (see store.list_predictions).
+
+        ModelNotFoundError when the model is neither ``served`` nor known to the database.
+        """
+        if self.ready is not None:
+            await self.ready()
+        rows = await asyncio.to_thread(
+            store.list_predictions,
+            self.engine,
+            model,
+            since=since,
+            limit=limit,
+            after_id=after_id,
+            version=version,
+        )
+        if not rows and not served:
+            names = await asyncio.to_thread(store.list_model_names, self.engine)
+            if model not in names:
+                raise ModelNotFoundError(model, names)
+        return rows
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "enabled": self.enabled,
+            "sample_rate": self.sample_rate,
+            "buffered": len(self._buffer),
+            "capacity": self.capacity,
+            "database_up": self.database_up,
+            **asdict(self.stats),
+        }
+
+
+def _values(make: store.RowMaker, item: _Pending) -> Any:
+    """One buffered prediction as the driver's parameters for its row."""
+    _, at, request_id, model, version, protocol, client, batch, outputs, status, latency, full = (
+        item
+    )
+    output: dict[str, Any] | None = None
+    if outputs is not None:
+        output = {"predictions": outputs.predictions}
+        if outputs.probabilities is not None:
+            output["probabilities"] = outputs.probabilities
+    # The input rows, or (log_inputs = "hash") only their hash: one or the other, since
+    # hashing every row costs as much as writing it.
+    rows = hashed = None
+    if batch is not None:
+        if full:
+            rows = _input_rows(batch)
+        else:
+            hashed = input_digest(batch)
+    return make(
+        request_id[:_REQUEST_ID],
+        at,
+        model,
+        version,
+        protocol[:_PROTOCOL],
+        rows,
+        hashed,
+        output,
+        latency,
+        status[:_STATUS],
+        client[:_ADDRESS] if client else None,
+    )
+
+
+def _input_rows(batch: Batch) -> Any:
+    """The validated input, for JSON: rows of numbers, or records (name -> value)."""
+    if isinstance(batch, np.ndarray):
+        if batch.dtype.kind in "biuf":  # the store writes such arrays directly (orjson)
+            return np.ascontiguousarray(batch)
+        return batch.tolist()
+    return batch.to_dict(orient="records")

@@ -1,0 +1,252 @@
+"""The prediction log writer (predlog.py) on every backend: buffered, batched, sampled,
+per-model settings, a full buffer counted, an unreachable database waited out, pruning."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Coroutine
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from sqlalchemy import Engine
+
+from modelport.cache import input_digest
+from modelport.config import Settings
+from modelport.db import make_engine, migrate, store
+from modelport.errors import DatabaseUnavailableError
+from modelport.outputs import ModelOutputs
+from modelport.predlog import BATCH_ROWS, PredictionLog
+from modelport.repository.model_yaml import LogConfig
+from modelport.served import ModelVersion
+from services import free_port
+
+ROW = np.array([[5.1, 3.5, 1.4, 0.2]])
+OUT = ModelOutputs(["setosa"], [{"setosa": 0.9, "versicolor": 0.1}])
+
+
+def run(work: Coroutine[Any, Any, Any]) -> Any:
+    return asyncio.run(work)
+
+
+def version(name: str = "iris", number: int = 1, **log: Any) -> ModelVersion:
+    return ModelVersion(name, number, "ready", None, log=LogConfig(**log))
+
+
+def make_log(engine: Engine, tmp_path: Path, **settings: Any) -> PredictionLog:
+    return PredictionLog(engine, Settings(model_dir=tmp_path, data_dir=tmp_path, **settings))
+
+
+def record(log: PredictionLog, served: ModelVersion, i: int = 0, **changes: Any) -> None:
+    fields: dict[str, Any] = {
+        "request_id": f"req-{i}",
+        "protocol": "native",
+        "client": "127.0.0.1",
+        "batch": ROW,
+        "outputs": OUT,
+        "status": "ok",
+        "latency_ms": 1.5,
+    }
+    fields.update(changes)
+    log.record(served, **fields)
+
+
+def test_every_recorded_prediction_is_written_in_batches(engine: Engine, tmp_path: Path) -> None:
+    log = make_log(engine, tmp_path)
+    count = BATCH_ROWS * 2 + 7
+    for i in range(count):
+        record(log, version(), i)
+    record(log, version("other"), 0, request_id="x" * 200, status="invalid_input", outputs=None)
+    assert run(log.flush()) == count + 1
+    rows = store.list_predictions(engine, "iris", limit=10_000)
+    assert [r.request_id for r in rows] == [f"req-{i}" for i in range(count)]
+    first = rows[0]
+    assert first.input == [[5.1, 3.5, 1.4, 0.2]]
+    assert first.input_hash is None  # the rows themselves are there: no hash needed
+    assert first.output == {
+        "predictions": ["setosa"],
+        "probabilities": [{"setosa": 0.9, "versicolor": 0.1}],
+    }
+    assert (first.protocol, first.client_address, first.status) == ("native", "127.0.0.1", "ok")
+    assert first.version == 1 and first.latency_ms == 1.5
+    assert first.at.tzinfo is not None
+    assert abs((datetime.now(UTC) - first.at).total_seconds()) < 60
+    (failed,) = store.list_predictions(engine, "other")
+    assert failed.request_id == "x" * 64  # cut to the column, not a refused batch
+    assert (failed.status, failed.output) == ("invalid_input", None)
+    assert log.stats.written == count + 1 and log.describe()["buffered"] == 0
+
+
+def test_inputs_logged_as_hash_only_when_asked(engine: Engine, tmp_path: Path) -> None:
+    log = make_log(engine, tmp_path, log_inputs="hash")
+    record(log, version(), 1)
+    record(log, version("full", inputs="full"), 2)  # model.yaml wins over the server
+    run(log.flush())
+    (hashed,) = store.list_predictions(engine, "iris")
+    assert hashed.input is None and hashed.input_hash == input_digest(ROW)
+    (full,) = store.list_predictions(engine, "full")
+    assert full.input == [[5.1, 3.5, 1.4, 0.2]] and full.input_hash is None
+
+
+def test_model_yaml_turns_logging_off_or_on(engine: Engine, tmp_path: Path) -> None:
+    on = make_log(engine, tmp_path)
+    record(on, version("quiet", enabled=False))
+    off = make_log(engine, tmp_path, log_predictions=False)
+    record(off, version("iris"))
+    record(off, version("chatty", enabled=True))
+    run(on.flush())
+    run(off.flush())
+    assert store.list_predictions(engine, "quiet") == []
+    assert store.list_predictions(engine, "iris") == []
+    assert len(store.list_predictions(engine, "chatty")) == 1
+
+
+def test_sampling_logs_a_share(engine: Engine, tmp_path: Path) -> None:
+    random.seed(7)
+    log = make_log(engine, tmp_path, log_sample_rate=0.25)
+    for i in range(2000):
+        record(log, version(), i)
+    record(log, version("never", sample_rate=0.0))
+    written = run(log.flush())
+    assert 400 < written < 600
+    assert written + log.stats.sampled_out == 2001
+    assert store.list_predictions(engine, "never") == []
+
+
+def test_a_full_buffer_counts_what_it_drops(
+    engine: Engine, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    log = make_log(engine, tmp_path, log_buffer_size=10)
+    with caplog.at_level(logging.WARNING, logger="modelport.predlog"):
+        for i in range(25):
+            record(log, version(), i)
+    assert log.stats.dropped == 15
+    assert log.describe()["dropped"] == 15
+    assert "buffer full" in caplog.text and "log_buffer_size" in caplog.text
+    assert run(log.flush()) == 10
+    # The newest are kept: what came last is what a returning database must not miss.
+    rows = store.list_predictions(engine, "iris")
+    assert [r.request_id for r in rows] == [f"req-{i}" for i in range(15, 25)]
+    record(log, version(), 99)  # room again
+    assert run(log.flush()) == 1
+
+
+def test_rows_wait_for_an_unreachable_database(engine: Engine, tmp_path: Path) -> None:
+    down = make_engine(f"mysql+pymysql://root@127.0.0.1:{free_port()}/nowhere")
+    log = make_log(down, tmp_path)
+    for i in range(5):
+        record(log, version(), i)
+    with pytest.raises(DatabaseUnavailableError):
+        run(log.flush(retry=False))
+    assert log.describe()["buffered"] == 5 and log.database_up is False
+    assert log.stats.write_failures == 1
+    log.engine = engine  # the database is back
+    assert run(log.flush(retry=False)) == 5
+    assert log.database_up is True
+    assert len(store.list_predictions(engine, "iris")) == 5
+    down.dispose()
+
+
+def test_rows_pushed_out_during_a_failed_write_are_counted_once(
+    engine: Engine, tmp_path: Path
+) -> None:
+    down = make_engine(f"mysql+pymysql://root@127.0.0.1:{free_port()}/nowhere")
+    log = make_log(down, tmp_path, log_buffer_size=4)
+
+    async def scenario() -> None:
+        for i in range(4):
+            record(log, version(), i)
+        flushing = asyncio.ensure_future(log.flush(retry=False))
+        await asyncio.sleep(0)  # the write of req-0..3 is under way
+        for i in range(4, 7):
+            record(log, version(), i)  # pushes req-0..2 out of the full buffer
+        with pytest.raises(DatabaseUnavailableError):
+            await flushing
+
+    run(scenario())
+    assert log.stats.dropped == 3 and log.describe()["buffered"] == 4
+    log.engine = engine
+    assert run(log.flush()) == 4
+    assert [r.request_id for r in store.list_predictions(engine, "iris")] == [
+        "req-3",
+        "req-4",
+        "req-5",
+        "req-6",
+    ]
+    down.dispose()
+
+
+def test_a_row_the_database_refuses_is_dropped_not_retried(
+    engine: Engine, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    log = make_log(engine, tmp_path)
+    record(log, version(), 1, outputs=ModelOutputs([object()]))  # not JSON
+    with caplog.at_level(logging.ERROR, logger="modelport.predlog"):
+        assert run(log.flush()) == 0
+    assert log.stats.rejected == 1 and log.describe()["buffered"] == 0
+    record(log, version(), 2)
+    assert run(log.flush()) == 1
+
+
+def test_close_writes_what_is_buffered(engine: Engine, tmp_path: Path) -> None:
+    async def scenario() -> None:
+        log = make_log(engine, tmp_path, log_flush_interval=60)
+        log.start()
+        for i in range(3):
+            record(log, version(), i)
+        await log.close()
+
+    run(scenario())
+    assert len(store.list_predictions(engine, "iris")) == 3
+
+
+def test_the_writer_task_flushes_on_its_own(engine: Engine, tmp_path: Path) -> None:
+    async def scenario() -> int:
+        log = make_log(engine, tmp_path, log_flush_interval=0.05)
+        log.start()
+        for i in range(4):
+            record(log, version(), i)
+        for _ in range(100):
+            await asyncio.sleep(0.05)
+            if log.stats.written == 4:
+                break
+        await log.close()
+        return log.stats.written
+
+    assert run(scenario()) == 4
+
+
+def test_prune_keeps_the_retention_period(engine: Engine, tmp_path: Path) -> None:
+    log = make_log(engine, tmp_path, log_retention_days=7)
+    record(log, version(), 1)
+    run(log.flush())
+    now = datetime.now(UTC)
+    assert run(log.prune(now)) == 0
+    assert run(log.prune(now + timedelta(days=8))) == 1
+    assert store.list_predictions(engine, "iris") == []
+    keep = make_log(engine, tmp_path, log_retention_days=0)
+    assert keep.retention is None and run(keep.prune(now + timedelta(days=999))) == 0
+
+
+def test_page_refuses_a_model_nobody_knows(engine: Engine, tmp_path: Path) -> None:
+    from modelport.errors import ModelNotFoundError
+
+    log = make_log(engine, tmp_path)
+    with pytest.raises(ModelNotFoundError):
+        run(log.page("nobody", served=False))
+    assert run(log.page("served-but-quiet", served=True)) == []
+
+
+def test_a_migrated_sqlite_file_works_as_well(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'log.db'}")
+    migrate(engine)
+    log = make_log(engine, tmp_path)
+    record(log, version(), 1, batch=None, outputs=None, status="timeout")
+    assert run(log.flush()) == 1
+    (row,) = store.list_predictions(engine, "iris")
+    assert (row.input, row.input_hash, row.status) == (None, None, "timeout")
+    engine.dispose()
