@@ -22,7 +22,9 @@ def test_create_and_verify(engine: Engine) -> None:
 
 def test_only_a_salted_hash_is_stored(engine: Engine) -> None:
     token = store.create_token(engine, "ci")
-    secret = token.rsplit("_", 1)[-1]
+    # mpt_<id>_<secret>: the secret may hold '_' itself, so split from the left.
+    prefix, token_id, secret = token.split("_", 2)
+    assert (prefix, len(secret)) == ("mpt", 43) and token_id.isdecimal()
     with engine.connect() as connection:
         stored = connection.scalar(select(ApiToken.token_hash))
     assert stored is not None
