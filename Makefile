@@ -54,3 +54,9 @@ bench: bench-setup
 
 bench-quick: bench-setup
 	$(BIN)/python bench/run.py --quick $(BENCH_ARGS)
+
+# Cold start and memory with iris-lr alone (issue 8): medians over interleaved starts, the
+# import time by package, and what the libraries cost on their own. bench/coldstart.py --help.
+.PHONY: bench-coldstart
+bench-coldstart: $(STAMP)
+	$(BIN)/python bench/coldstart.py --out bench/results/$$(date -u +%Y-%m-%dT%H-%M-%SZ)-coldstart $(BENCH_ARGS)
