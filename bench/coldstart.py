@@ -109,11 +109,17 @@ def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
+#: Not passed on: settings, other code on the path, and PYTHONDONTWRITEBYTECODE, which
+#: would make every start compile modelport's sources again (an installed package has
+#: its .pyc files; the unmeasured first start of each variant writes them here).
+_DROPPED = {"PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME", "PYTHONDONTWRITEBYTECODE"}
+
+
 def _env(src: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith("MODELPORT_") and key not in {"PYTHONPATH", "VIRTUAL_ENV"}
+        if not key.startswith("MODELPORT_") and key not in _DROPPED
     }
     return {**env, "PYTHONPATH": str(src), **(extra or {})}
 
@@ -229,9 +235,28 @@ def measure_floor(code: str, artifact: Path) -> tuple[float, float]:
         text=True,
         timeout=120,
         check=True,
+        env=_env(REPO_DIR / "src"),
     )
     seconds = time.monotonic() - began
     return seconds, int(done.stdout.split()[-1]) * 1024 / 1e6
+
+
+def installed(names: list[str]) -> set[str]:
+    """Which of the top-level packages ``names`` the venv has (-X importtime also lists
+    imports that failed, e.g. pandas trying pyarrow)."""
+    code = (
+        "import importlib.util, sys\n"
+        "print(' '.join(n for n in sys.argv[1:] if importlib.util.find_spec(n)))\n"
+    )
+    done = subprocess.run(
+        [str(VENV_BIN / "python"), "-c", code, *names],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        env=_env(REPO_DIR / "src"),
+    )
+    return set(done.stdout.split())
 
 
 def _median(values: list[float]) -> float:
@@ -281,7 +306,7 @@ def render(res: Results, variants: list[str], scenarios: list[str], meta: dict[s
             lines.append(f"| {name} | {' | '.join(row)} |")
         totals = [f"{sum(res.imports.get(v, {}).values()):.3f}" for v in variants]
         lines.append(f"| **all imports** | {' | '.join(totals)} |")
-        lines += ["", "Imported by the first 200 (of: " + ", ".join(HEAVY) + "):", ""]
+        lines += ["", "Imported by the first 200, of the installed " + ", ".join(HEAVY) + ":", ""]
         for variant in variants:
             lines.append(f"- {variant}: {', '.join(res.heavy.get(variant, [])) or 'none'}")
     if res.floors:
@@ -370,10 +395,11 @@ def main(argv: list[str] | None = None) -> int:
                         f"{run.rss_ready_mb:.0f} MB, {run.rss_traffic_mb:.0f} MB after traffic"
                     )
         if not args.no_imports:
+            have = installed(HEAVY)
             for label, src in variants.items():
                 text = profile_imports(src, models, workdir, args)
                 res.imports[label], modules = parse_importtime(text)
-                res.heavy[label] = [name for name in HEAVY if name in modules]
+                res.heavy[label] = [name for name in HEAVY if name in modules and name in have]
         if not args.no_floors:
             for _ in range(args.runs):
                 for label, code in FLOORS:
