@@ -12,6 +12,7 @@ libraries the server cannot do without. Usage::
 
     .venv/bin/python bench/coldstart.py                      # this checkout, 5 runs
     .venv/bin/python bench/coldstart.py --runs 9 --variant before=/tmp/main/src
+    .venv/bin/python bench/coldstart.py --variant now=src --variant arenas2=src,MALLOC_ARENA_MAX=2
     make bench-coldstart BENCH_ARGS="--runs 9"
 
 Nothing is pinned unless ``--cpus`` says so; the header shows the load average.
@@ -72,22 +73,39 @@ HEAVY = [
     "scipy",
     "sklearn",
 ]
+_LOAD = "import joblib, sys; joblib.load(sys.argv[1])"
 #: (label, code) run as ``python -c code``: what the libraries cost on their own.
 FLOORS: list[tuple[str, str]] = [
     ("python itself", "pass"),
     ("numpy", "import numpy"),
-    ("scikit-learn LogisticRegression (+ SciPy)", "import sklearn.linear_model"),
-    (
-        "joblib.load(iris-lr)",
-        "import joblib, sys; joblib.load(sys.argv[1])",
-    ),
+    ("joblib.load(iris-lr): scikit-learn + SciPy + pandas", _LOAD),
+    ("the same with pandas hidden", "import sys; sys.modules['pandas'] = None\n" + _LOAD),
     ("fastapi + uvicorn + uvloop + httptools", "import fastapi, uvicorn, uvloop, httptools"),
+    ("the same + joblib.load(iris-lr)", "import fastapi, uvicorn, uvloop, httptools\n" + _LOAD),
     ("pydantic-settings", "import pydantic_settings"),
     ("sqlalchemy", "import sqlalchemy, sqlalchemy.orm"),
     ("alembic (command)", "import alembic.command"),
     ("grpc + grpc.aio", "import grpc, grpc.aio"),
     ("pandas", "import pandas"),
+    ("modelport serve's imports, no model (this checkout)", "import modelport.cli, modelport.api"),
 ]
+
+
+@dataclass(frozen=True)
+class Variant:
+    """What to run: modelport's sources at ``src``, with extra environment variables."""
+
+    label: str
+    src: Path
+    env: dict[str, str]
+
+    @classmethod
+    def parse(cls, text: str) -> Variant:
+        """``LABEL=SRC[,KEY=VALUE...]``."""
+        label, _, rest = text.partition("=")
+        src, *pairs = rest.split(",")
+        env = dict(pair.split("=", 1) for pair in pairs)
+        return cls(label, Path(src).resolve(), env)
 
 
 @dataclass
@@ -147,7 +165,7 @@ def _traffic(port: int, requests: int, threads: int) -> None:
 
 
 def start_once(
-    src: Path,
+    variant: Variant,
     models: Path,
     data_dir: Path,
     grpc: bool,
@@ -169,15 +187,20 @@ def start_once(
         "--data-dir",
         str(data_dir),
     ]
-    launch = procs.Launch(argv, _env(src, env_extra), data_dir)
+    launch = procs.Launch(argv, _env(variant.src, {**variant.env, **(env_extra or {})}), data_dir)
     return procs.start(log_path.stem, launch, port, log_path, cpus)
 
 
 def measure(
-    src: Path, models: Path, data_dir: Path, grpc: bool, workdir: Path, args: argparse.Namespace
+    variant: Variant,
+    models: Path,
+    data_dir: Path,
+    grpc: bool,
+    workdir: Path,
+    args: argparse.Namespace,
 ) -> Run:
     log_path = workdir / f"server-{time.monotonic_ns()}.log"
-    server = start_once(src, models, data_dir, grpc, log_path, args.cpus)
+    server = start_once(variant, models, data_dir, grpc, log_path, args.cpus)
     try:
         seconds = procs.wait_first_200(server, PREDICT, BODY, TIMEOUT_S)
         rss_ready = procs.rss_mb(server.proc.pid)
@@ -204,14 +227,13 @@ def parse_importtime(text: str) -> tuple[dict[str, float], set[str]]:
     return {name: us / 1e6 for name, us in by_package.most_common()}, modules
 
 
-def profile_imports(src: Path, models: Path, workdir: Path, args: argparse.Namespace) -> str:
+def profile_imports(variant: Variant, models: Path, workdir: Path, args: argparse.Namespace) -> str:
     """Start once with -X importtime (gRPC off, migrated database) until the first 200."""
     data_dir = Path(tempfile.mkdtemp(prefix="imports-", dir=workdir))
-    warm = measure(src, models, data_dir, False, workdir, args)  # migrate first
-    del warm
+    measure(variant, models, data_dir, False, workdir, args)  # migrate first
     log_path = workdir / f"importtime-{time.monotonic_ns()}.log"
     server = start_once(
-        src, models, data_dir, False, log_path, args.cpus, {"PYTHONPROFILEIMPORTTIME": "1"}
+        variant, models, data_dir, False, log_path, args.cpus, {"PYTHONPROFILEIMPORTTIME": "1"}
     )
     try:
         procs.wait_first_200(server, PREDICT, BODY, TIMEOUT_S)
@@ -331,8 +353,8 @@ def main(argv: list[str] | None = None) -> int:
         "--variant",
         action="append",
         default=[],
-        metavar="LABEL=SRC",
-        help="a src folder to run (repeatable); default: this checkout as 'current'",
+        metavar="LABEL=SRC[,KEY=VALUE...]",
+        help="sources to run, with extra environment (repeatable); default: current=src",
     )
     parser.add_argument(
         "--scenario", action="append", choices=sorted(SCENARIOS), help="default: all"
@@ -344,12 +366,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-floors", action="store_true", help="skip the library floors")
     parser.add_argument("--out", type=Path, default=None, help="also write <out>.md and .json")
     args = parser.parse_args(argv)
-    variants: dict[str, Path] = {"current": REPO_DIR / "src"}
-    if args.variant:
-        variants = {}
-        for item in args.variant:
-            label, _, src = item.partition("=")
-            variants[label] = Path(src).resolve()
+    chosen = [Variant.parse(text) for text in args.variant or [f"current={REPO_DIR / 'src'}"]]
+    variants = {variant.label: variant for variant in chosen}
     scenarios = args.scenario or list(SCENARIOS)
     res = Results()
     meta: dict[str, Any] = {
@@ -358,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
         "runs": args.runs,
         "requests": args.requests,
         "threads": args.threads,
-        "variants": {k: str(v) for k, v in variants.items()},
+        "variants": {k: {"src": str(v.src), "env": v.env} for k, v in variants.items()},
     }
     with tempfile.TemporaryDirectory(prefix="modelport-coldstart-") as tmp:
         workdir = Path(tmp)
@@ -374,21 +392,21 @@ def main(argv: list[str] | None = None) -> int:
         artifact = models / "iris-lr" / "1" / "model.joblib"
         # One migrated database per variant and scenario, made by an unmeasured start.
         data_dirs: dict[tuple[str, str], Path] = {}
-        for label, src in variants.items():
+        for label, variant in variants.items():
             for scenario in scenarios:
                 data_dir = workdir / f"data-{label}-{scenario}"
                 data_dir.mkdir()
                 data_dirs[label, scenario] = data_dir
                 if SCENARIOS[scenario][1]:
-                    measure(src, models, data_dir, SCENARIOS[scenario][0], workdir, args)
+                    measure(variant, models, data_dir, SCENARIOS[scenario][0], workdir, args)
         for repeat in range(args.runs):
             for scenario in scenarios:
                 grpc, migrated = SCENARIOS[scenario]
-                for label, src in variants.items():
+                for label, variant in variants.items():
                     data_dir = data_dirs[label, scenario]
                     if not migrated:
                         data_dir = Path(tempfile.mkdtemp(prefix="new-db-", dir=workdir))
-                    run = measure(src, models, data_dir, grpc, workdir, args)
+                    run = measure(variant, models, data_dir, grpc, workdir, args)
                     res.runs.setdefault(f"{label}/{scenario}", []).append(run)
                     log(
                         f"{repeat + 1}/{args.runs} {label}/{scenario}: {run.seconds:.2f} s, "
@@ -396,8 +414,8 @@ def main(argv: list[str] | None = None) -> int:
                     )
         if not args.no_imports:
             have = installed(HEAVY)
-            for label, src in variants.items():
-                text = profile_imports(src, models, workdir, args)
+            for label, variant in variants.items():
+                text = profile_imports(variant, models, workdir, args)
                 res.imports[label], modules = parse_importtime(text)
                 res.heavy[label] = [name for name in HEAVY if name in modules and name in have]
         if not args.no_floors:
