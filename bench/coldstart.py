@@ -111,6 +111,7 @@ class Variant:
 @dataclass
 class Run:
     seconds: float
+    cpu_s: float  # user + system CPU of the process tree until the first 200
     rss_ready_mb: float
     rss_traffic_mb: float
 
@@ -134,12 +135,15 @@ _DROPPED = {"PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME", "PYTHONDONTWRITEBYTECODE"
 
 
 def _env(src: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The server's environment; a PYTHONPATH in ``extra`` goes after ``src``."""
     env = {
         key: value
         for key, value in os.environ.items()
         if not key.startswith("MODELPORT_") and key not in _DROPPED
     }
-    return {**env, "PYTHONPATH": str(src), **(extra or {})}
+    extra = dict(extra or {})
+    path = os.pathsep.join([str(src), *filter(None, [extra.pop("PYTHONPATH", "")])])
+    return {**env, "PYTHONPATH": path, **extra}
 
 
 def _traffic(port: int, requests: int, threads: int) -> None:
@@ -203,12 +207,14 @@ def measure(
     server = start_once(variant, models, data_dir, grpc, log_path, args.cpus)
     try:
         seconds = procs.wait_first_200(server, PREDICT, BODY, TIMEOUT_S)
+        # CPU time says what the start cost with less of the machine's load in it.
+        cpu_s = procs.cpu_ticks(server.proc.pid) / os.sysconf("SC_CLK_TCK")
         rss_ready = procs.rss_mb(server.proc.pid)
         _traffic(server.port, args.requests, args.threads)
         rss_traffic = procs.rss_mb(server.proc.pid)
     finally:
         procs.stop(server)
-    return Run(seconds, rss_ready, rss_traffic)
+    return Run(seconds, cpu_s, rss_ready, rss_traffic)
 
 
 _IMPORT_LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \|\s*(\S+)")
@@ -243,14 +249,15 @@ def profile_imports(variant: Variant, models: Path, workdir: Path, args: argpars
 
 
 def measure_floor(code: str, artifact: Path) -> tuple[float, float]:
-    """Wall seconds of ``python -c code`` and its peak resident memory (VmHWM, MB)."""
+    """Seconds from starting ``python -c code`` until the code has run (the interpreter's
+    exit is not counted: it is slow with many modules), and its peak RSS (VmHWM, MB)."""
     script = (
         f"{code}\n"
-        "import re\n"
+        "import re, time\n"
         "status = open('/proc/self/status').read()\n"
-        "print(int(re.search(r'VmHWM:\\s+(\\d+)', status).group(1)))\n"
+        "print(time.monotonic(), int(re.search(r'VmHWM:\\s+(\\d+)', status).group(1)))\n"
     )
-    began = time.monotonic()
+    began = time.monotonic()  # CLOCK_MONOTONIC: the same clock in the child
     done = subprocess.run(
         [str(VENV_BIN / "python"), "-c", script, str(artifact)],
         capture_output=True,
@@ -259,8 +266,8 @@ def measure_floor(code: str, artifact: Path) -> tuple[float, float]:
         check=True,
         env=_env(REPO_DIR / "src"),
     )
-    seconds = time.monotonic() - began
-    return seconds, int(done.stdout.split()[-1]) * 1024 / 1e6
+    ended, peak_kb = done.stdout.split()[-2:]
+    return float(ended) - began, int(peak_kb) * 1024 / 1e6
 
 
 def installed(names: list[str]) -> set[str]:
@@ -291,11 +298,13 @@ def render(res: Results, variants: list[str], scenarios: list[str], meta: dict[s
         "",
         f"Load average at start {meta['load_start']}, at end {meta['load_end']} "
         f"({os.cpu_count()} cores); {meta['runs']} runs per cell, interleaved; medians "
-        f"(min-max). RSS = VmRSS summed over the process tree, at the first 200 and after "
+        f"(min-max). CPU = user + system time of the server's processes (10 ms ticks). "
+        f"RSS = VmRSS summed over the process tree, at the first 200 and after "
         f"{meta['requests']} predictions on {meta['threads']} connections.",
         "",
-        "| variant | scenario | first 200: s | RSS at first 200: MB | RSS after traffic: MB |",
-        "| --- | --- | ---: | ---: | ---: |",
+        "| variant | scenario | first 200: s | CPU until then: s | RSS at first 200: MB "
+        "| RSS after traffic: MB |",
+        "| --- | --- | ---: | ---: | ---: | ---: |",
     ]
     for variant in variants:
         for scenario in scenarios:
@@ -305,6 +314,7 @@ def render(res: Results, variants: list[str], scenarios: list[str], meta: dict[s
             cells = []
             for values in (
                 [r.seconds for r in runs],
+                [r.cpu_s for r in runs],
                 [r.rss_ready_mb for r in runs],
                 [r.rss_traffic_mb for r in runs],
             ):
@@ -334,7 +344,8 @@ def render(res: Results, variants: list[str], scenarios: list[str], meta: dict[s
     if res.floors:
         lines += [
             "",
-            "Floors: `python -c 'import ...'` alone, medians (wall s, peak RSS MB):",
+            "Floors: `python -c '...'` alone, medians: seconds from the process start until "
+            "the code has run, and peak RSS:",
             "",
             "| what | s | MB |",
             "| --- | ---: | ---: |",
