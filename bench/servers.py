@@ -46,7 +46,9 @@ def _clean_env(**extra: str) -> dict[str, str]:
         key: value
         for key, value in os.environ.items()
         if not key.startswith(("MODELPORT_", "MLSERVER_"))
-        and key not in {"PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME"}
+        # PYTHONDONTWRITEBYTECODE would make every modelport start compile its sources
+        # again; an installed package has its .pyc files, as the baselines' venvs do.
+        and key not in {"PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME", "PYTHONDONTWRITEBYTECODE"}
     }
     return {**env, **extra}
 

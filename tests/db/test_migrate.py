@@ -13,7 +13,13 @@ from sqlalchemy import inspect, text
 
 from databases import Server
 from modelport.db import make_engine, migrate
-from modelport.db.migrate import VERSION_TABLE, current_revision, head_revision
+from modelport.db.migrate import (
+    HEAD_REVISION,
+    VERSION_TABLE,
+    at_head,
+    current_revision,
+    head_revision,
+)
 from modelport.db.models import Base
 from modelport.errors import ModelportError
 
@@ -40,6 +46,31 @@ def test_migrate_twice_is_a_no_op(server: Server) -> None:
         engine.dispose()
     migrate(url)  # and from a URL, with an engine of its own
     assert _tables(url) == TABLES | {VERSION_TABLE}
+
+
+def test_the_head_revision_constant_is_alembics_head() -> None:
+    # The start-up check compares with the constant; a new migration must update it.
+    assert head_revision() == HEAD_REVISION
+
+
+def test_a_database_at_head_is_recognised_without_alembic(server: Server) -> None:
+    url = server.create_database()
+    engine = make_engine(url)
+    try:
+        assert not at_head(engine)
+        migrate(engine)
+        assert at_head(engine)
+    finally:
+        engine.dispose()
+    code = (
+        "import sys; from modelport.db import migrate; migrate(sys.argv[1]); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('alembic', 'mako')))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, url], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
 
 
 def test_two_processes_migrate_at_once(server: Server) -> None:
@@ -74,6 +105,7 @@ def test_a_database_from_a_newer_modelport_is_refused(server: Server) -> None:
     try:
         with engine.begin() as connection:
             connection.execute(text(f"UPDATE {VERSION_TABLE} SET version_num = 'f00d'"))
+        assert not at_head(engine)
         with pytest.raises(ModelportError, match="newer version of modelport"):
             migrate(engine)
     finally:
