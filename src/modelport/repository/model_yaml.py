@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from modelport.errors import ModelLoadError
 from modelport.repository.route_spec import RouteSpec
+from modelport.repository.yaml_file import parse_yaml_mapping
 from modelport.signature import Feature
 from modelport.types import FeatureType
 
@@ -126,18 +126,4 @@ def read_model_yaml(path: Path) -> ModelConfig:
 
 def parse_model_yaml(text: str, where: str = MODEL_YAML) -> ModelConfig:
     """Validate ``model.yaml`` text (e.g. an upload's); problems are ModelLoadErrors."""
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ModelLoadError(f"{where}: cannot read: {exc}") from exc
-    if data is None:
-        return ModelConfig()
-    if not isinstance(data, dict):
-        raise ModelLoadError(f"{where}: expected a mapping of settings at the top")
-    try:
-        return ModelConfig.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
-        raise ModelLoadError(f"{where}: {problems}") from exc
+    return parse_yaml_mapping(text, ModelConfig, where, "a mapping of settings at the top")

@@ -12,10 +12,10 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from modelport.errors import ModelLoadError
+from modelport.repository.yaml_file import parse_yaml_mapping
 
 __all__ = [
     "DEFAULT_ROUTES_CODE",
@@ -158,17 +158,7 @@ class RoutesFile(RouteDefaults):
 def read_routes_file(path: Path) -> RoutesFile:
     """Parse and validate a routes file; problems are ModelLoadErrors naming it."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
         raise ModelLoadError(f"{path.name}: cannot read: {exc}") from exc
-    if data is None:
-        return RoutesFile()
-    if not isinstance(data, dict):
-        raise ModelLoadError(f"{path.name}: expected a mapping with a 'routes:' list")
-    try:
-        return RoutesFile.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
-        raise ModelLoadError(f"{path.name}: {problems}") from exc
+    return parse_yaml_mapping(text, RoutesFile, path.name, "a mapping with a 'routes:' list")
