@@ -427,6 +427,10 @@ class ModelManager:
 
     def _check_upload(self, upload: Upload) -> None:
         validate_file_name(upload.filename)
+        if upload.alias is not None:
+            # Before anything is written: a bad alias found after the version went live
+            # would answer 400 for an upload that had in fact happened.
+            store.check_alias(upload.alias)
         for extra in upload.files:
             validate_file_name(extra)
             if extra == MODEL_YAML or extra == upload.filename:

@@ -193,3 +193,13 @@ def test_names_compare_case_sensitively(engine: Engine) -> None:
     _ready(engine, "iris")
     assert store.next_version_number(engine, "IRIS") == 1
     assert [v.name for v in store.list_versions(engine, "iris")] == ["iris"]
+
+
+@pytest.mark.parametrize("number", [0, -1, 2**31, 10**23])
+def test_numbers_no_version_column_can_hold_are_not_found(engine: Engine, number: int) -> None:
+    # Deleting or aliasing them must say 404, not let the driver overflow (a 500).
+    store.next_version_number(engine, "m")
+    with pytest.raises(VersionNotFoundError):
+        store.delete_version(engine, "m", number)
+    with pytest.raises(VersionNotFoundError):
+        store.set_alias(engine, "m", "production", number)

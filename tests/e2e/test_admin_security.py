@@ -131,6 +131,13 @@ def test_api_token_guards_predictions_not_health(
         ("/v1/admin/models/iris-lr/versions", {}, None),
         ("/v1/admin/models/iris-lr/versions", {}, {"file": ("../evil.joblib", b"x")}),
         ("/v1/admin/models/iris-lr/versions", {}, {"other": ("model.joblib", b"x")}),
+        # A bad alias is refused before the upload, which would otherwise go live.
+        ("/v1/admin/models/iris-lr/versions", {"filename": "model.joblib", "alias": "BAD"}, None),
+        (
+            "/v1/admin/models/iris-lr/versions",
+            {"filename": "model.joblib", "alias": "latest"},
+            None,
+        ),
     ],
 )
 def test_bad_names_answer_400_and_write_nothing(

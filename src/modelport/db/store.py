@@ -22,6 +22,7 @@ from modelport.db.tokens import create_token, list_tokens, revoke_token, verify_
 from modelport.db.versions import (
     LATEST,
     abandon_pending,
+    check_alias,
     delete_alias,
     delete_version,
     discard_version,
@@ -49,6 +50,7 @@ __all__ = [
     "abandon_pending",
     "add_audit",
     "audit_after",
+    "check_alias",
     "create_token",
     "delete_alias",
     "delete_version",

@@ -16,6 +16,7 @@ from modelport.errors import ConflictError, InvalidRequestError, VersionNotFound
 __all__ = [
     "LATEST",
     "abandon_pending",
+    "check_alias",
     "delete_alias",
     "delete_version",
     "discard_version",
@@ -65,9 +66,17 @@ def _known(connection: Connection, name: str) -> list[str]:
     return [str(v) for v in connection.scalars(query)]
 
 
+#: The largest version number the version columns hold (a 32-bit INTEGER everywhere).
+MAX_VERSION = 2**31 - 1
+
+
 def _locked(connection: Connection, name: str, version: int) -> VersionRecord:
     # FOR UPDATE serialises alias moves and deletes of one version (SQLite ignores it:
     # there every write transaction already holds the database's write lock).
+    # A number beyond the column's range cannot be stored, so it is not there; asking the
+    # driver would overflow instead (a 500 for DELETE .../versions/99999999999999999999).
+    if not 0 < version <= MAX_VERSION:
+        raise VersionNotFoundError(name, str(version), _known(connection, name))
     query = select(*_COLUMNS).where(_V.name == name, _V.version == version).with_for_update()
     row = connection.execute(query).first()
     if row is None or row.state == "deleted":
@@ -251,7 +260,8 @@ def abandon_pending(engine: Engine, older_than: datetime) -> list[tuple[str, int
     return sorted((name, version) for name, version in found)
 
 
-def _check_alias(alias: str) -> str:
+def check_alias(alias: str) -> str:
+    """``alias`` if it may name an alias; InvalidRequestError (400) naming the rule if not."""
     if alias == LATEST:
         raise InvalidRequestError(
             "'latest' always means the newest ready version; it cannot be set"
@@ -269,7 +279,7 @@ def set_alias(
     engine: Engine, name: str, alias: str, version: int, *, updated_by: str | None = None
 ) -> AliasRecord:
     """Point ``alias`` at a ready version (creating or moving it); returns the alias."""
-    _check_alias(alias)
+    check_alias(alias)
 
     def move() -> AliasRecord:
         with writing(engine) as connection:
