@@ -8,6 +8,7 @@ end-to-end lifecycle tests.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from sqlalchemy.exc import OperationalError
 from modelport.db import make_engine
 from services import port_open, unavailable
 
-__all__ = ["BACKENDS", "Server", "start_backend"]
+__all__ = ["BACKENDS", "Server", "empty_database", "start_backend"]
 
 MARIADB = ("127.0.0.1", 3306)
 POSTGRES = ("127.0.0.1", 5432)
@@ -134,6 +135,16 @@ def start_backend(backend: str, tmp: pytest.TempPathFactory) -> Server:
         return MariaDBServer(url)
     urls = [f"postgresql+psycopg://{user}@127.0.0.1:5432/test" for user in ("postgres", "root")]
     return PostgresServer(_connect("PostgreSQL", POSTGRES, urls))
+
+
+def empty_database(backend: str, tmp: pytest.TempPathFactory) -> Iterator[str]:
+    """The URL of an empty database of its own on ``backend``, dropped afterwards (a
+    fixture's body: ``yield from empty_database(request.param, tmp_path_factory)``)."""
+    server = start_backend(backend, tmp)
+    try:
+        yield server.create_database()
+    finally:
+        server.close()
 
 
 BACKENDS = [

@@ -15,7 +15,7 @@ from typing import Protocol
 import httpx
 import pytest
 
-from databases import BACKENDS, start_backend
+from databases import BACKENDS, empty_database
 from modelport.train_examples import train_examples
 from services import free_port
 
@@ -159,8 +159,4 @@ def database_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """An empty database of its own, on each backend in turn (SQLite, MariaDB, PostgreSQL)."""
-    backend = start_backend(request.param, tmp_path_factory)
-    try:
-        yield backend.create_database()
-    finally:
-        backend.close()
+    yield from empty_database(request.param, tmp_path_factory)

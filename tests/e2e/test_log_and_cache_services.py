@@ -22,7 +22,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from databases import start_backend
+from databases import empty_database
 from services import unavailable
 from throwaway import ThrowawayMariaDB, ThrowawayRedis
 
@@ -106,11 +106,7 @@ def redis_reachable() -> bool:
 @pytest.fixture
 def mariadb_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """An empty database of its own on the machine's MariaDB."""
-    backend = start_backend("mariadb", tmp_path_factory)
-    try:
-        yield backend.create_database()
-    finally:
-        backend.close()
+    yield from empty_database("mariadb", tmp_path_factory)
 
 
 @pytest.fixture

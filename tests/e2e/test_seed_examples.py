@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from databases import start_backend
+from databases import empty_database
 from modelport.runtimes.code import module_named
 from modelport.train_examples import IRIS_LABELS
 from services import free_port
@@ -303,11 +303,7 @@ def network_database(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """An empty database on MariaDB, then on PostgreSQL (SQLite: the seed000 server)."""
-    backend = start_backend(request.param, tmp_path_factory)
-    try:
-        yield backend.create_database()
-    finally:
-        backend.close()
+    yield from empty_database(request.param, tmp_path_factory)
 
 
 def test_seed000_dbtest_on_sqlite_keeps_rows_and_reads_the_table(
