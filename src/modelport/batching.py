@@ -161,7 +161,8 @@ class BatchQueue(Generic[T]):
                 return
             self._arrived.clear()
             try:
-                await asyncio.wait_for(self._arrived.wait(), remaining)
+                async with asyncio.timeout(remaining):
+                    await self._arrived.wait()
             except TimeoutError:
                 return
             more = self._take(policy.max_batch_size - rows, first=False)

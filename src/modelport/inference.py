@@ -147,7 +147,10 @@ class InferenceService:
         else:
             call = self._call_alone(served, batch, rows, request.probabilities)
         try:
-            return await asyncio.wait_for(call, self.timeout_s)
+            # asyncio.timeout, not wait_for: it awaits in this task instead of wrapping
+            # the call in another one (a tenth of the event loop's time per request).
+            async with asyncio.timeout(self.timeout_s):
+                return await call
         except TimeoutError:
             # The model call cannot be killed (it is a thread); it finishes in the
             # background and its result is dropped. Other requests keep being served.

@@ -370,7 +370,13 @@ def _check_value(
 
 
 def _check_finite(array: NDArray, signature: Signature, allow_nan: bool = False) -> None:
-    # JSON cannot carry NaN or Infinity; this guards arrays built any other way.
+    # JSON cannot carry NaN or Infinity; this guards arrays built any other way, and
+    # numbers too big for a double (1e999 parses as inf).
+    if not allow_nan and math.isfinite(np.add.reduce(array, axis=None)):
+        # A finite sum means every value is finite (NaN and infinities carry through
+        # a sum): one C reduction instead of a mask; an overflowing sum of finite
+        # values just takes the exact check below.
+        return
     bad = np.isinf(array) if allow_nan else ~np.isfinite(array)
     if bad.any():
         row, col = (int(i) for i in np.argwhere(bad)[0])

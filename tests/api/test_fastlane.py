@@ -61,3 +61,14 @@ def test_lane_enforces_the_body_limit(make_client: Any, iris_models: Any) -> Non
     response = client.post("/v1/models/iris-lr:predict", json={"instances": [SETOSA] * 200})
     assert response.status_code == 413
     assert response.json()["error"] == "payload_too_large"
+
+
+def test_lane_echoes_a_sane_request_id_and_replaces_others(iris: AppClient) -> None:
+    url = "/v1/models/iris-lr:predict"
+    given = iris.post(url, json={"instances": [SETOSA]}, headers={"X-Request-ID": "trace-7"})
+    assert given.headers["x-request-id"] == "trace-7"
+    too_long = iris.post(url, json={"instances": [SETOSA]}, headers={"X-Request-ID": "x" * 129})
+    made = too_long.headers["x-request-id"]
+    assert len(made) == 32 and int(made, 16) >= 0
+    failed = iris.post(url, json={"instances": [[1]]}, headers={"X-Request-ID": "bad-row"})
+    assert (failed.status_code, failed.headers["x-request-id"]) == (422, "bad-row")

@@ -19,11 +19,7 @@ from modelport.api import admin, health, mlflow, native, predictions, v2
 from modelport.api.auth import ApiTokenMiddleware
 from modelport.api.cors import CorsMiddleware
 from modelport.api.docs import install_docs
-from modelport.api.errors import (
-    UnexpectedErrorMiddleware,
-    error_response,
-    install_error_handlers,
-)
+from modelport.api.errors import error_response, install_error_handlers
 from modelport.api.fastlane import FastLane, is_fast_lane_request
 from modelport.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from modelport.api.responses import OrjsonResponse
@@ -150,12 +146,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.add_middleware(
             CorsMiddleware, origins=settings.cors_origins, route_cors=custom.cors_for
         )
-    lane: ASGIApp = UnexpectedErrorMiddleware(FastLane(inference))
-    if settings.api_token is not None:
-        lane = ApiTokenMiddleware(lane, settings=settings, reject=error_response)
-    app.fast_lane = RequestIdMiddleware(
-        BodyLimitMiddleware(lane, limit=settings.max_body_size, reject=error_response)
-    )
+    app.fast_lane = FastLane(inference, settings)
     if cors:
         app.fast_lane = CorsMiddleware(app.fast_lane, origins=settings.cors_origins)
     return app

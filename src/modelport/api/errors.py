@@ -49,6 +49,7 @@ __all__ = [
     "grpc_status",
     "install_error_handlers",
     "internal_error_message",
+    "internal_error_response",
     "shaped_error_response",
     "v2_status",
 ]
@@ -197,6 +198,11 @@ def _respond(
     return OrjsonResponse(body, status_code=status, headers=headers)
 
 
+def internal_error_response(request_id: str, path: str) -> Response:
+    """The 500 for an unexpected exception: nothing internal, only the request id."""
+    return _respond(500, "internal_error", internal_error_message(request_id), path=path)
+
+
 def error_response(
     exc: ModelportError, path: str = "", shape: ErrorShape | None = None
 ) -> Response:
@@ -290,12 +296,7 @@ class UnexpectedErrorMiddleware:
             )
             if started:  # half a response is out: only closing the connection is honest
                 raise
-            response = _respond(
-                500,
-                "internal_error",
-                internal_error_message(request_id),
-                path=str(scope.get("path", "")),
-            )
+            response = internal_error_response(request_id, str(scope.get("path", "")))
             await response(scope, receive, send)
 
 

@@ -1,30 +1,48 @@
-"""The native predict endpoints served without the framework's routing.
+"""The native predict endpoints served straight from ASGI, in one function.
 
-Profiling the server under load showed about a third of each request's time in FastAPI's
-own layers (routing, dependency solving, its middleware) for what is one decode, one core
-call and one encode. The fast lane answers ``POST /v1/models/{name}[/versions/{v}]:predict``
-straight from ASGI, behind the same request-id, body-limit and catch-all middleware, with
-the very same code as the routed endpoints (``native.predict_response``), which stay
-declared for OpenAPI and answer if the lane is bypassed.
+Profiling the server under load (``make bench-profile``) showed most of each request's
+time in layers around one decode, one core call and one encode: FastAPI's routing and
+dependency solving first; then, once those were bypassed, four nested middleware
+(request id, body limit, API token, catch-all), each wrapping ``receive``/``send`` in a
+closure, and a Starlette response object. The fast lane answers
+``POST /v1/models/{name}[/versions/{v}]:predict`` doing those same four jobs inline, with
+the same helpers and error mapper as the middleware, and the very same predict code as
+the routed endpoints (``native.predict_answer``), which stay declared for OpenAPI and
+answer if the lane is bypassed.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from urllib.parse import parse_qs
 
 from starlette.types import Message, Receive, Scope, Send
 
-from modelport.api.errors import error_response
-from modelport.api.middleware import client_address, request_id_of
-from modelport.api.native import predict_response
-from modelport.errors import ModelportError
+from modelport.access import authorize_api
+from modelport.api.auth import bearer_token
+from modelport.api.errors import error_response, internal_error_response
+from modelport.api.middleware import (
+    CACHE_HEADER,
+    client_address,
+    request_id_from,
+    sending_request_id,
+    set_request_id,
+)
+from modelport.api.native import predict_answer
+from modelport.api.responses import dumps
+from modelport.config import Settings
+from modelport.errors import ModelportError, PayloadTooLargeError
 from modelport.inference import InferenceService
 
 __all__ = ["FastLane", "is_fast_lane_request"]
 
+log = logging.getLogger(__name__)
+
 # Names and versions never hold '/' (names are validated; versions are numbers/aliases).
 _PREDICT = re.compile(r"^/v1/models/([^/]+?)(?:/versions/([^/]+))?:predict$")
+_JSON = (b"content-type", b"application/json")
+_CACHE = CACHE_HEADER.encode("latin-1")
 
 
 def is_fast_lane_request(scope: Scope) -> bool:
@@ -36,38 +54,87 @@ def is_fast_lane_request(scope: Scope) -> bool:
 
 
 class FastLane:
-    """ASGI app for the native predict endpoints (only called for matching requests)."""
+    """ASGI app for the native predict endpoints (only called for matching requests).
 
-    def __init__(self, inference: InferenceService) -> None:
+    Does what the app's middleware does for every other path, in the same order: a
+    request id on every answer, the body size limit (by header, then while reading),
+    the API token when one is set, and a JSON 500 for anything unexpected.
+    """
+
+    def __init__(self, inference: InferenceService, settings: Settings) -> None:
         self.inference = inference
+        self.limit = settings.max_body_size
+        #: Only kept when predictions need the API token.
+        self.token_settings = settings if settings.api_token is not None else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        match = _PREDICT.match(scope["path"])
-        assert match is not None  # the dispatcher only sends matching requests
-        name, version = match.group(1), match.group(2)
-        query = parse_qs(scope["query_string"].decode("latin-1")).get("probabilities")
+        given_id = declared = authorization = None
+        for key, value in scope["headers"]:  # the last of repeated headers wins
+            if key == b"x-request-id":
+                given_id = value
+            elif key == b"content-length":
+                declared = value
+            elif key == b"authorization":
+                authorization = value
+        raw_id = request_id_from(given_id)
+        set_request_id(scope, raw_id)
+        path: str = scope["path"]
         try:
-            response = await predict_response(
-                self.inference,
-                name,
-                version,
-                await _body(receive),
-                query[-1] if query else None,
-                request_id_of(scope),
-                client_address(scope),
-            )
+            if declared is not None and declared.isdigit() and int(declared) > self.limit:
+                raise PayloadTooLargeError(self.limit, "max_body_size")
+            if self.token_settings is not None:
+                token = bearer_token(authorization.decode("latin-1") if authorization else None)
+                authorize_api(self.token_settings, token)
+            content, cache = await self._predict(scope, receive, path, raw_id)
         except ModelportError as exc:
-            response = error_response(exc, scope["path"])
-        await response(scope, receive, send)
+            await error_response(exc, path)(scope, receive, sending_request_id(send, raw_id))
+            return
+        except Exception as exc:
+            request_id = raw_id.decode("latin-1")
+            log.error("unhandled error in POST %s (request id %s)", path, request_id, exc_info=exc)
+            response = internal_error_response(request_id, path)
+            await response(scope, receive, sending_request_id(send, raw_id))
+            return
+        headers = [_JSON, (b"content-length", b"%d" % len(content)), (b"x-request-id", raw_id)]
+        if cache is not None:
+            headers.append((_CACHE, cache.encode("latin-1")))
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": content})
+
+    async def _predict(
+        self, scope: Scope, receive: Receive, path: str, raw_id: bytes
+    ) -> tuple[bytes, str | None]:
+        match = _PREDICT.match(path)
+        assert match is not None  # the dispatcher only sends matching requests
+        query_string: bytes = scope["query_string"]
+        query = (
+            parse_qs(query_string.decode("latin-1")).get("probabilities") if query_string else None
+        )
+        answer, cache = await predict_answer(
+            self.inference,
+            match.group(1),
+            match.group(2),
+            await _body(receive, self.limit),
+            query[-1] if query else None,
+            raw_id.decode("latin-1"),
+            client_address(scope),
+        )
+        return dumps(answer), cache
 
 
-async def _body(receive: Receive) -> bytes:
+async def _body(receive: Receive, limit: int) -> bytes:
+    """The whole request body; 413 as soon as it grows past ``limit`` bytes."""
     chunks: list[bytes] = []
+    received = 0
     while True:
         message: Message = await receive()
         if message["type"] == "http.disconnect":
             break
-        chunks.append(message.get("body", b""))
+        chunk = message.get("body", b"")
+        received += len(chunk)
+        if received > limit:
+            raise PayloadTooLargeError(limit, "max_body_size")
+        chunks.append(chunk)
         if not message.get("more_body", False):
             break
-    return b"".join(chunks)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)

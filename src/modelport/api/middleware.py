@@ -5,7 +5,7 @@ Pure ASGI (not BaseHTTPMiddleware) so neither adds a task or copies the body.
 
 from __future__ import annotations
 
-import uuid
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -18,7 +18,10 @@ __all__ = [
     "BodyLimitMiddleware",
     "RequestIdMiddleware",
     "client_address",
+    "request_id_from",
     "request_id_of",
+    "sending_request_id",
+    "set_request_id",
 ]
 
 _SCOPE_KEY = "modelport.request_id"
@@ -39,6 +42,31 @@ def client_address(scope: Scope) -> str | None:
     return str(client[0]) if client else None
 
 
+def request_id_from(given: bytes | None) -> bytes:
+    """The client's X-Request-ID if it is sane, else a new random one (32 hex digits)."""
+    if given is not None and 0 < len(given) <= 128 and given.isascii():
+        return given
+    # os.urandom rather than uuid4: the same 128 random bits without building a UUID.
+    return os.urandom(16).hex().encode("ascii")
+
+
+def sending_request_id(send: Send, raw_id: bytes) -> Send:
+    """``send`` that puts ``X-Request-ID: raw_id`` on the response (replacing any)."""
+
+    async def send_with_id(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = [h for h in message.get("headers", []) if h[0].lower() != _HEADER]
+            headers.append((_HEADER, raw_id))
+            message["headers"] = headers
+        await send(message)
+
+    return send_with_id
+
+
+def set_request_id(scope: Scope, raw_id: bytes) -> None:
+    scope[_SCOPE_KEY] = raw_id.decode("latin-1")
+
+
 class RequestIdMiddleware:
     """Takes the client's X-Request-ID (if sane) or makes one; echoes it back."""
 
@@ -49,23 +77,9 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        given = dict(scope["headers"]).get(_HEADER, b"")
-        request_id = (
-            given.decode("latin-1")
-            if 0 < len(given) <= 128 and given.isascii()
-            else uuid.uuid4().hex
-        )
-        scope[_SCOPE_KEY] = request_id
-        raw_id = request_id.encode("latin-1")
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = [h for h in message.get("headers", []) if h[0].lower() != _HEADER]
-                headers.append((_HEADER, raw_id))
-                message["headers"] = headers
-            await send(message)
-
-        await self.app(scope, receive, send_with_id)
+        raw_id = request_id_from(dict(scope["headers"]).get(_HEADER))
+        set_request_id(scope, raw_id)
+        await self.app(scope, receive, sending_request_id(send, raw_id))
 
 
 class BodyLimitMiddleware:

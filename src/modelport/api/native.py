@@ -16,7 +16,7 @@ from modelport.inference import InferenceService, PredictRequest
 from modelport.registry import ServedModel
 
 # decode_predict_body moved to api/envelopes.py (MLflow shares it); re-exported here.
-__all__ = ["decode_predict_body", "predict_response", "router"]
+__all__ = ["decode_predict_body", "predict_answer", "router"]
 
 router = APIRouter(prefix="/v1", tags=["models"])
 
@@ -88,7 +88,7 @@ async def predict_version(name: str, version: str, request: Request) -> Response
 
 
 async def _predict(request: Request, name: str, version: str | None) -> Response:
-    return await predict_response(
+    answer, cache = await predict_answer(
         inference_of(request),
         name,
         version,
@@ -97,9 +97,12 @@ async def _predict(request: Request, name: str, version: str | None) -> Response
         request_id_of(request.scope),
         client_address(request.scope),
     )
+    if cache is None:
+        return OrjsonResponse(answer)
+    return OrjsonResponse(answer, headers={CACHE_HEADER: cache})
 
 
-async def predict_response(
+async def predict_answer(
     inference: InferenceService,
     name: str,
     version: str | None,
@@ -107,9 +110,10 @@ async def predict_response(
     probabilities_query: str | None,
     request_id: str | None = None,
     client: str | None = None,
-) -> Response:
-    """Decode, predict, encode: the whole native predict, shared by the routed endpoints
-    and the fast lane (api/fastlane.py) that serves them without the framework."""
+) -> tuple[dict[str, Any], str | None]:
+    """Decode, predict, shape the answer: the whole native predict, shared by the routed
+    endpoints and the fast lane (api/fastlane.py) that serves them without the framework.
+    Returns the answer and the response cache's verdict ("hit", "miss" or None)."""
     payload, parameters = decode_predict_body(body)
     probabilities = parse_flag(parameters.get("probabilities"), "parameters.probabilities")
     if probabilities_query is not None:
@@ -124,6 +128,4 @@ async def predict_response(
     }
     if result.outputs.probabilities is not None:
         answer["probabilities"] = result.outputs.probabilities
-    if result.cache is None:
-        return OrjsonResponse(answer)
-    return OrjsonResponse(answer, headers={CACHE_HEADER: result.cache})
+    return answer, result.cache
