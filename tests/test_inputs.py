@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import math
 import re
 from typing import Any
@@ -10,7 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from modelport.errors import InvalidInputError
+from modelport.api.envelopes import decode_predict_body
+from modelport.errors import InvalidInputError, InvalidRequestError
 from modelport.inputs import Columns, Payload, Records, Rows, Split, count_rows, to_batch
 from modelport.signature import Feature, ModelHints, Signature, build_signature
 
@@ -526,7 +529,27 @@ BAD_ROWS_WITHOUT_BOOLEANS = [
 ]
 
 
-@pytest.mark.parametrize(("payload", "signature", "message"), BAD_ROWS_WITHOUT_BOOLEANS)
+def _numbers_and_lists(value: Any) -> bool:
+    if isinstance(value, list):
+        return all(_numbers_and_lists(v) for v in value)
+    return type(value) in (int, float)
+
+
+#: ... and as a decoder that saw only numbers and brackets marks them.
+BAD_ROWS_OF_NUMBERS_ONLY = [
+    pytest.param(
+        Rows(p.values[0].rows, no_booleans=True, numbers_only=True),
+        *p.values[1:],
+        id=f"{p.id}-numbers-only",
+    )
+    for p in BAD_PAYLOADS
+    if isinstance(p.values[0], Rows) and _numbers_and_lists(p.values[0].rows)
+]
+
+
+@pytest.mark.parametrize(
+    ("payload", "signature", "message"), BAD_ROWS_WITHOUT_BOOLEANS + BAD_ROWS_OF_NUMBERS_ONLY
+)
 def test_numpy_inference_path_rejects_the_same_rows_the_same_way(
     payload: Payload, signature: Signature, message: str
 ) -> None:
@@ -547,6 +570,11 @@ def test_numpy_inference_path_rejects_the_same_rows_the_same_way(
         pytest.param([[None, 3.5, 1.4, 0.2]], id="null"),
         pytest.param([[[1], 2, 3, 4]], id="nested"),
         pytest.param([{"a": 1}], id="object-row"),
+        pytest.param([ROW_A, 5], id="number-row"),
+        pytest.param([[[1, 2], [3, 4]], [[5, 6], [7, 8]]], id="rows-of-pairs"),
+        pytest.param([[], []], id="empty-rows"),
+        pytest.param([[1e308, 1e308, 1e308, 1e308]], id="sum-overflows"),
+        pytest.param([[-0.0, 1e-320, -5, 7e15]], id="odd-floats"),
     ],
 )
 def test_numpy_inference_path_agrees_with_the_checked_path(rows: list[Any]) -> None:
@@ -556,12 +584,22 @@ def test_numpy_inference_path_agrees_with_the_checked_path(rows: list[Any]) -> N
         except InvalidInputError as exc:
             return exc.message
 
-    checked, inferred = outcome(Rows(rows)), outcome(Rows(rows, no_booleans=True))
-    if isinstance(checked, str):
-        assert inferred == checked
-    else:
-        np.testing.assert_array_equal(inferred, checked)
-        assert inferred.dtype == np.float64
+    checked = outcome(Rows(rows))
+    marks = [Rows(rows, no_booleans=True)]
+    # As the JSON decoder marks these rows (numbers_only only when nothing else is there).
+    # It refuses numbers past a double outright, and a list of objects is records.
+    with contextlib.suppress(InvalidRequestError):
+        decoded, _ = decode_predict_body(json.dumps({"instances": rows}).encode())
+        if isinstance(decoded, Rows):
+            assert decoded.numbers_only is _numbers_and_lists(rows)
+            marks.append(decoded)
+    for marked in marks:
+        inferred = outcome(marked)
+        if isinstance(checked, str):
+            assert inferred == checked
+        else:
+            np.testing.assert_array_equal(inferred, checked)
+            assert inferred.dtype == np.float64
 
 
 @pytest.mark.parametrize(

@@ -176,6 +176,14 @@ def test_label_of_maps_python_and_numpy_class_values(value: Any, expected: Any) 
     assert signature.label_of(value) == expected
 
 
+def test_labels_of_maps_a_batch_like_label_of() -> None:
+    declared = build_signature(IRIS_HINTS, declared_labels=SPECIES)
+    assert declared.labels_of([2, 0, 7, "x"]) == [declared.label_of(v) for v in [2, 0, 7, "x"]]
+    plain = build_signature(IRIS_HINTS)
+    values = [1, 0, 2]
+    assert plain.labels_of(values) is values
+
+
 def test_numpy_class_values_in_hints_are_looked_up_by_python_values() -> None:
     hints = ModelHints(classes=(np.int64(0), np.int64(1)))
     signature = build_signature(hints, declared_labels=["no", "yes"])

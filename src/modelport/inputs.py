@@ -31,6 +31,10 @@ class Rows:
     #: The decoder saw no ``true``/``false`` in the JSON, so NumPy's own type inference
     #: cannot have turned a boolean into 1.0 and may stand in for the per-value checks.
     no_booleans: bool = False
+    #: The decoder saw nothing in the JSON but the envelope's key, numbers, brackets,
+    #: commas and spaces: every value is a number or a list (no string, null, boolean or
+    #: object anywhere), so the values may be read without asking each for its type.
+    numbers_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +96,11 @@ def count_rows(payload: Payload) -> int:
 def to_batch(payload: Payload, signature: Signature) -> Batch:
     """Validate ``payload`` against ``signature`` and build the model's input batch."""
     if isinstance(payload, Rows):
+        if payload.numbers_only and signature.plain_numbers:
+            array = _number_rows(payload.rows, signature.n_features)
+            if array is not None:
+                _check_finite(array, signature)
+                return _finish_numeric(array, signature)
         if payload.no_booleans and signature.plain_numbers:
             array = _numeric_rectangle(payload.rows, signature.n_features)
             if array is not None:
@@ -105,6 +114,32 @@ def to_batch(payload: Payload, signature: Signature) -> Batch:
     if isinstance(payload, Tensors):
         return _from_tensors(payload.tensors, signature)
     return _from_split(payload, signature)
+
+
+def _number_rows(rows: Any, width: int | None) -> NDArray | None:
+    """Rows known to hold only numbers and lists (``Rows.numbers_only``) as one float64
+    array, or None for the next path.
+
+    About twice as fast as NumPy's own inference: one length per row, then the values
+    stream into a preallocated array. A row that is a number has no length, and a list
+    nested in a row cannot become a float; both raise, as an integer past a double does.
+    """
+    if type(rows) is not list or not rows:
+        return None
+    try:
+        widths = set(map(len, rows))
+    except TypeError:
+        return None
+    if len(widths) != 1:
+        return None
+    found = widths.pop()
+    if found == 0 or (width is not None and found != width):
+        return None
+    try:
+        values = np.fromiter(chain.from_iterable(rows), np.float64, count=len(rows) * found)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return values.reshape(len(rows), found)
 
 
 def _numeric_rectangle(rows: Any, width: int | None) -> NDArray | None:
@@ -372,17 +407,15 @@ def _check_value(
 def _check_finite(array: NDArray, signature: Signature, allow_nan: bool = False) -> None:
     # JSON cannot carry NaN or Infinity; this guards arrays built any other way, and
     # numbers too big for a double (1e999 parses as inf).
-    if not allow_nan and math.isfinite(np.add.reduce(array, axis=None)):
-        # A finite sum means every value is finite (NaN and infinities carry through
-        # a sum): one C reduction instead of a mask; an overflowing sum of finite
-        # values just takes the exact check below.
+    good = ~np.isinf(array) if allow_nan else np.isfinite(array)
+    # The ufunc's reduce, not good.all(): the method goes through a Python wrapper that
+    # cost more than the check itself on one-row requests.
+    if np.logical_and.reduce(good, axis=None):
         return
-    bad = np.isinf(array) if allow_nan else ~np.isfinite(array)
-    if bad.any():
-        row, col = (int(i) for i in np.argwhere(bad)[0])
-        names = signature.feature_names
-        where = f"feature '{names[col]}'" if names else f"column {col}"
-        raise InvalidInputError(f"row {row}, {where}: value is not a finite number")
+    row, col = (int(i) for i in np.argwhere(~good)[0])
+    names = signature.feature_names
+    where = f"feature '{names[col]}'" if names else f"column {col}"
+    raise InvalidInputError(f"row {row}, {where}: value is not a finite number")
 
 
 def _finish_numeric(array: NDArray, signature: Signature) -> Batch:

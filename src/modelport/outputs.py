@@ -32,7 +32,7 @@ def run_model(
     if len(predictions) != rows:
         raise ModelportError(f"the model returned {len(predictions)} predictions for {rows} row(s)")
     if signature.classes is not None and raw.ndim == 1:
-        predictions = [signature.label_of(value) for value in predictions]
+        predictions = signature.labels_of(predictions)
     if not probabilities or not signature.has_proba:
         return ModelOutputs(predictions)
     labels = signature.labels or ()

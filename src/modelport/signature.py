@@ -72,6 +72,13 @@ class Signature:
         """The display label of one predicted class value (the value itself if unmapped)."""
         return self._label_by_class.get(value, value)
 
+    def labels_of(self, values: list[Any]) -> list[Any]:
+        """:meth:`label_of` for a whole batch; the list itself when nothing is mapped."""
+        if not self._label_by_class:
+            return values
+        get = self._label_by_class.get
+        return list(map(get, values, values))
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-able description for metadata endpoints."""
         return {

@@ -11,8 +11,33 @@ from modelport.inputs import Records, Rows
 
 def test_rows_without_true_or_false_may_skip_the_per_value_checks() -> None:
     payload, parameters = decode_predict_body(b'{"instances": [[5.1, 3.5, 1.4, 0.2]]}')
-    assert payload == Rows([[5.1, 3.5, 1.4, 0.2]], no_booleans=True)
+    assert payload == Rows([[5.1, 3.5, 1.4, 0.2]], no_booleans=True, numbers_only=True)
     assert parameters == {}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"instances": [[5.1, "3.5", 1.4, 0.2]]}',
+        b'{"instances": [[5.1, null, 1.4, 0.2]]}',
+        b'{"instances": [[5.1, {"a": 1}, 1.4, 0.2]]}',
+        b'{"instances": [[5.1, 3.5, 1.4, 0.2]], "parameters": {}}',
+        b'{"inputs": [[5.1, 3.5, 1.4, 0.2]], "parameters": null}',
+    ],
+)
+def test_anything_but_numbers_keeps_numpy_inference_at_most(body: bytes) -> None:
+    payload, _ = decode_predict_body(body)
+    assert isinstance(payload, Rows)
+    assert (payload.numbers_only, payload.no_booleans) == (False, True)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"inputs":[[1e3,-2E-1]]}', b'{\n  "instances" : [ [ 1 , 2 ] ,\r\n\t[3,4] ]\n}'],
+)
+def test_numbers_in_any_spacing_are_numbers_only(body: bytes) -> None:
+    payload, _ = decode_predict_body(body)
+    assert isinstance(payload, Rows) and payload.numbers_only
 
 
 @pytest.mark.parametrize(

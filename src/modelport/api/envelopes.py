@@ -17,6 +17,14 @@ __all__ = ["ENVELOPES", "decode_predict_body", "parse_flag"]
 
 ENVELOPES = ("instances", "inputs", "dataframe_split", "dataframe_records")
 
+#: Every byte that may appear in JSON numbers, arrays of them, and whitespace.
+_NUMBER_TEXT = b"0123456789.eE+-,[] \t\n\r"
+#: What is left of ``{"instances": <rows of numbers>}`` once those bytes are deleted (the
+#: key loses its e's): a body that leaves exactly this holds numbers and lists only.
+_BARE_ENVELOPE = {
+    key: f'{{"{key}":}}'.encode().translate(None, _NUMBER_TEXT) for key in ("instances", "inputs")
+}
+
 
 def decode_predict_body(
     body: bytes, parameters_key: str = "parameters"
@@ -51,8 +59,11 @@ def decode_predict_body(
         raise InvalidRequestError(f"{parameters_key} must be an object")
     key = present[0]
     payload = _payload(key, document[key])
-    if isinstance(payload, Rows) and b"true" not in body and b"false" not in body:
-        payload = Rows(payload.rows, no_booleans=True)
+    if isinstance(payload, Rows):
+        if body.translate(None, _NUMBER_TEXT) == _BARE_ENVELOPE.get(key):
+            payload = Rows(payload.rows, no_booleans=True, numbers_only=True)
+        elif b"true" not in body and b"false" not in body:
+            payload = Rows(payload.rows, no_booleans=True)
     return payload, parameters
 
 
