@@ -60,11 +60,11 @@ bench-quick: bench-setup
 .PHONY: bench-log
 BENCH_LOG_ARGS ?=
 
-bench-log: $(STAMP)
+bench-log: bench-setup
 	$(BIN)/python bench/log_overhead.py $(BENCH_LOG_ARGS)
 
 # Cold start and memory with iris-lr alone (issue 8): medians over interleaved starts, the
 # import time by package, and what the libraries cost on their own. bench/coldstart.py --help.
 .PHONY: bench-coldstart
-bench-coldstart: $(STAMP)
+bench-coldstart: bench-setup
 	$(BIN)/python bench/coldstart.py --out bench/results/$$(date -u +%Y-%m-%dT%H-%M-%SZ)-coldstart $(BENCH_ARGS)

@@ -43,7 +43,9 @@ from machine import loadavg
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_DIR = BENCH_DIR.parent
-VENV_BIN = REPO_DIR / ".venv" / "bin"
+VENV_BIN = REPO_DIR / ".venv" / "bin"  # the development venv: trains the examples
+#: modelport as installed for a scikit-learn model (`make bench-setup`): serves and floors
+SERVE_BIN = BENCH_DIR / ".venvs" / "modelport" / "bin"
 BODY = b'{"instances":[[5.1,3.5,1.4,0.2]]}'
 PREDICT = "/v1/models/iris-lr:predict"
 TIMEOUT_S = 120.0
@@ -179,7 +181,7 @@ def start_once(
 ) -> procs.Server:
     port = procs.free_port()
     argv = [
-        str(VENV_BIN / "modelport"),
+        str(SERVE_BIN / "modelport"),
         "serve",
         str(models),
         "--host",
@@ -259,7 +261,7 @@ def measure_floor(code: str, artifact: Path) -> tuple[float, float]:
     )
     began = time.monotonic()  # CLOCK_MONOTONIC: the same clock in the child
     done = subprocess.run(
-        [str(VENV_BIN / "python"), "-c", script, str(artifact)],
+        [str(SERVE_BIN / "python"), "-c", script, str(artifact)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -278,7 +280,7 @@ def installed(names: list[str]) -> set[str]:
         "print(' '.join(n for n in sys.argv[1:] if importlib.util.find_spec(n)))\n"
     )
     done = subprocess.run(
-        [str(VENV_BIN / "python"), "-c", code, *names],
+        [str(SERVE_BIN / "python"), "-c", code, *names],
         capture_output=True,
         text=True,
         timeout=60,
@@ -384,6 +386,7 @@ def main(argv: list[str] | None = None) -> int:
     meta: dict[str, Any] = {
         "started": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "load_start": loadavg(),
+        "serving_venv": str(SERVE_BIN.parent),
         "runs": args.runs,
         "requests": args.requests,
         "threads": args.threads,

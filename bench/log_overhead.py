@@ -35,7 +35,7 @@ from setup_env import ensure_wrk
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_DIR = BENCH_DIR.parent
-MODELPORT = REPO_DIR / ".venv" / "bin" / "modelport"
+MODELPORT = REPO_DIR / "bench" / ".venvs" / "modelport" / "bin" / "modelport"  # make bench-setup
 BODY = {"instances": [[5.1, 3.5, 1.4, 0.2]]}
 PATH = "/v1/models/iris-lr:predict"
 TARGET = 0.90
@@ -89,7 +89,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, Any] = {
         "meta": {
             "started": datetime.now(UTC).isoformat(timespec="seconds"),
-            "machine": describe([REPO_DIR / ".venv"]),
+            "machine": describe([MODELPORT.parent.parent]),
             "load_at_start": loadavg(),
             "seconds": args.seconds,
             "repeats": args.repeats,

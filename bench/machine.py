@@ -53,7 +53,7 @@ def describe(venvs: list[Path]) -> dict[str, Any]:
     ]
     versions: dict[str, dict[str, str]] = {}
     for venv in sorted(set(venvs)):
-        name = "modelport" if venv.name == ".venv" else venv.name
+        name = "development" if venv.name == ".venv" else venv.name
         versions[f"{name} venv"] = _versions(venv, dists)
     wrk = subprocess.run(
         ["wrk", "--version"], capture_output=True, text=True, timeout=10, check=False

@@ -30,7 +30,15 @@ import procs
 from loadgen import Sample, run_wrk
 from machine import describe, loadavg
 from report import render
-from servers import BENCH_DIR, REPO_DIR, SERVERS, WORKER_SPECS, Context, ServerSpec
+from servers import (
+    BENCH_DIR,
+    DEV_VENV,
+    EVERY_RUNTIME_SPEC,
+    SERVERS,
+    WORKER_SPECS,
+    Context,
+    ServerSpec,
+)
 from workloads import WORKLOADS, Prepared, prepare, request_path
 
 READY_TIMEOUT_S = 120.0
@@ -149,7 +157,8 @@ def measure_cold_starts(
     runs: list[tuple[str, ServerSpec, Path]] = [
         (s.key, s, prepared.lr_models) for s in plan.servers
     ]
-    runs += [(f"{s.key}@all", s, prepared.all_models) for s in plan.servers if s.key == "modelport"]
+    if any(s.key == "modelport" for s in plan.servers):
+        runs.append(("modelport@all", EVERY_RUNTIME_SPEC, prepared.all_models))
     for repeat in range(plan.cold_repeats):
         for key, spec, models in runs:
             if key in res.errors:
@@ -365,12 +374,12 @@ def main(argv: list[str] | None = None) -> int:
         "wrk_cpus": plan.wrk_cpus,
         "modelport_args": list(plan.modelport_args),
         "loadavg_start": loadavg(),
-        "machine": describe([spec.venv for spec in SERVERS]),
+        "machine": describe([spec.venv for spec in [*SERVERS, EVERY_RUNTIME_SPEC]]),
     }
     res = Results(meta, {s.key: s.title for s in [*plan.servers, *WORKER_SPECS]})
     try:
         log(f"work dir {workdir}; training models")
-        prepared = prepare(workdir, REPO_DIR / ".venv" / "bin" / "modelport")
+        prepared = prepare(workdir, DEV_VENV / "bin" / "modelport")
         res.meta["all_models"] = sorted(p.name for p in prepared.all_models.iterdir())
         if plan.cold_start:
             measure_cold_starts(plan, fleet, ctx, prepared, res)

@@ -11,12 +11,25 @@ from pathlib import Path
 
 from procs import HOST, Launch, free_port
 
-__all__ = ["BENCH_DIR", "REPO_DIR", "SERVERS", "WORKER_SPECS", "Context", "ServerSpec"]
+__all__ = [
+    "BENCH_DIR",
+    "DEV_VENV",
+    "EVERY_RUNTIME_SPEC",
+    "REPO_DIR",
+    "SERVERS",
+    "WORKER_SPECS",
+    "Context",
+    "ServerSpec",
+]
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_DIR = BENCH_DIR.parent
 VENVS = BENCH_DIR / ".venvs"
 BASELINES = BENCH_DIR / "baselines"
+#: modelport installed as `modelport[sklearn]` (setup_env.py); the development venv
+#: (REPO_DIR / ".venv") trains the models and serves "every example".
+MODELPORT_VENV = VENVS / "modelport"
+DEV_VENV = REPO_DIR / ".venv"
 ALL_WORKLOADS = frozenset({"lr-1", "rf-1", "lr-1000"})
 
 
@@ -53,10 +66,12 @@ def _clean_env(**extra: str) -> dict[str, str]:
     return {**env, **extra}
 
 
-def _modelport(*flags: str, workers: int = 1) -> Callable[[Context, Path, int], Launch]:
+def _modelport(
+    *flags: str, workers: int = 1, venv: Path = MODELPORT_VENV
+) -> Callable[[Context, Path, int], Launch]:
     def launch(ctx: Context, models: Path, port: int) -> Launch:
         argv = [
-            str(REPO_DIR / ".venv" / "bin" / "modelport"),
+            str(venv / "bin" / "modelport"),
             "serve",
             str(models),
             "--host",
@@ -140,14 +155,14 @@ def _uvicorn(app: str) -> Callable[[Context, Path, int], Launch]:
 
 
 SERVERS: list[ServerSpec] = [
-    ServerSpec("modelport", "modelport", "native", ALL_WORKLOADS, _modelport(), REPO_DIR / ".venv"),
+    ServerSpec("modelport", "modelport", "native", ALL_WORKLOADS, _modelport(), MODELPORT_VENV),
     ServerSpec(
         "modelport-nobatch",
         "modelport, batching off",
         "native",
         ALL_WORKLOADS,
         _modelport("--no-batching"),
-        REPO_DIR / ".venv",
+        MODELPORT_VENV,
     ),
     ServerSpec(
         "mlserver",
@@ -191,6 +206,16 @@ SERVERS: list[ServerSpec] = [
     ),
 ]
 
+#: modelport with every runtime installed (the development venv): the "every example" starts
+EVERY_RUNTIME_SPEC = ServerSpec(
+    "modelport",
+    "modelport, every runtime installed",
+    "native",
+    ALL_WORKLOADS,
+    _modelport(venv=DEV_VENV),
+    DEV_VENV,
+)
+
 #: modelport with N workers, unpinned: the many-workers comparison
 WORKER_SPECS: list[ServerSpec] = [
     ServerSpec(
@@ -199,7 +224,7 @@ WORKER_SPECS: list[ServerSpec] = [
         "native",
         frozenset({"lr-1"}),
         _modelport(workers=n),
-        REPO_DIR / ".venv",
+        MODELPORT_VENV,
     )
     for n in (1, 2)
 ]
