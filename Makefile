@@ -63,6 +63,12 @@ BENCH_LOG_ARGS ?=
 bench-log: bench-setup
 	$(BIN)/python bench/log_overhead.py $(BENCH_LOG_ARGS)
 
+# Where the time goes (issue 8): py-spy profiles of one worker under wrk, written to
+# bench/results/<stamp>-profile.md. bench/hotpath.py --help.
+.PHONY: bench-profile
+bench-profile: bench-setup
+	$(BIN)/python bench/hotpath.py $(BENCH_ARGS)
+
 # Cold start and memory with iris-lr alone (issue 8): medians over interleaved starts, the
 # import time by package, and what the libraries cost on their own. bench/coldstart.py --help.
 .PHONY: bench-coldstart

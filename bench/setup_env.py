@@ -62,6 +62,8 @@ def requirements() -> dict[str, list[str]]:
             sklearn,
         ],
         "flask": ["flask", "gunicorn", sklearn],
+        # The sampling profiler of `make bench-profile` (it reads another process's stacks).
+        "tools": ["py-spy==0.4.3"],
         "asgi": [
             _pinned("uvicorn"),
             _pinned("uvloop"),
