@@ -229,6 +229,14 @@ class Settings(BaseSettings):
         description="Predictions held in memory waiting to be written (per worker); when "
         "the database is slow or down and it is full, new ones are counted and dropped.",
     )
+    log_buffer_rows: int = Field(
+        default=100_000,
+        ge=1,
+        le=100_000_000,
+        description="Input rows those buffered predictions may hold in all (per worker): "
+        "bounds the buffer's memory when requests are big; past it the oldest are dropped "
+        "(counted) as when log_buffer_size is reached.",
+    )
     log_flush_interval: float = Field(
         default=0.5,
         gt=0,

@@ -44,6 +44,9 @@ log = logging.getLogger(__name__)
 
 #: Rows per INSERT transaction.
 BATCH_ROWS = 1000
+#: Most input rows one write carries (1,000 predictions of 1,000 rows would be a 40 MB
+#: INSERT); the writer also wakes early once this many wait.
+WRITE_ROWS = 20_000
 #: Rows turned into driver parameters between two looks at the event loop (~1 ms).
 PREPARE_SLICE = 64
 #: Longest wait between two write attempts while the database is down: short, so that
@@ -97,6 +100,7 @@ class PredictionLog:
         self.sample_rate = settings.log_sample_rate
         self.full_inputs = settings.log_inputs == "full"
         self.capacity = settings.log_buffer_size
+        self.row_capacity = settings.log_buffer_rows
         self.flush_interval_s = settings.log_flush_interval
         self.retention = (
             timedelta(days=settings.log_retention_days) if settings.log_retention_days else None
@@ -104,6 +108,8 @@ class PredictionLog:
         self.stats = LogStats()
         self.database_up = True
         self._buffer: deque[_Pending] = deque()
+        #: Input rows the buffered predictions hold: a 1,000-row request weighs 1,000.
+        self._rows = 0
         self._seq = 0
         #: Rows of the write in flight (sequence numbers up to this) that a full buffer
         #: pushed out meanwhile: dropped if that write fails, written if it succeeds.
@@ -136,7 +142,10 @@ class PredictionLog:
         if rate < 1.0 and random.random() >= rate:
             self.stats.sampled_out += 1
             return
-        if len(self._buffer) >= self.capacity:
+        rows = _rows_of(batch)
+        while self._buffer and (
+            len(self._buffer) >= self.capacity or self._rows + rows > self.row_capacity
+        ):
             self._evict_oldest()
         full = own.inputs == "full" if own.inputs is not None else self.full_inputs
         self._seq += 1
@@ -156,11 +165,13 @@ class PredictionLog:
                 full,
             )
         )
-        if len(self._buffer) >= BATCH_ROWS:
+        self._rows += rows
+        if len(self._buffer) >= BATCH_ROWS or self._rows >= WRITE_ROWS:
             self._wake.set()
 
     def _evict_oldest(self) -> None:
         oldest = self._buffer.popleft()
+        self._rows -= _rows_of(oldest[7])
         if oldest[0] <= self._inflight_upto:
             self._evicted_inflight += 1  # being written right now: count it once we know
         else:
@@ -171,7 +182,7 @@ class PredictionLog:
             log.warning(
                 "prediction log: buffer full (%d waiting, database %s); %d older "
                 "prediction(s) dropped from it since the last report (setting "
-                "log_buffer_size); see GET /v1/admin/stats",
+                "log_buffer_size, log_buffer_rows); see GET /v1/admin/stats",
                 len(self._buffer),
                 "up but slow" if self.database_up else "unavailable",
                 self._overflow_since_report,
@@ -225,7 +236,7 @@ class PredictionLog:
         backoff = 0.25
         while self._buffer:
             if self._inflight is None or self._inflight.done():
-                chunk = list(itertools.islice(self._buffer, BATCH_ROWS))
+                chunk = self._next_chunk()
                 self._inflight = asyncio.ensure_future(self._write_chunk(chunk))
             try:
                 # Shielded: a cancelled flush (shutdown) leaves the write to finish, so its
@@ -250,6 +261,18 @@ class PredictionLog:
                 log.info("prediction log: the database is back; writing resumed")
                 self.database_up = True
         return written
+
+    def _next_chunk(self) -> list[_Pending]:
+        """The oldest predictions, up to BATCH_ROWS of them and WRITE_ROWS input rows (but
+        at least one): one INSERT's worth."""
+        chunk: list[_Pending] = []
+        rows = 0
+        for item in itertools.islice(self._buffer, BATCH_ROWS):
+            rows += _rows_of(item[7])
+            if chunk and rows > WRITE_ROWS:
+                break
+            chunk.append(item)
+        return chunk
 
     async def _write_chunk(self, chunk: list[_Pending]) -> int:
         """Write ``chunk`` (the buffer's oldest rows) and take it off the buffer."""
@@ -278,7 +301,7 @@ class PredictionLog:
             self._evicted_inflight = 0
         last = chunk[-1][0]
         while self._buffer and self._buffer[0][0] <= last:
-            self._buffer.popleft()
+            self._rows -= _rows_of(self._buffer.popleft()[7])
         return count
 
     async def _prepare(self, chunk: list[_Pending]) -> list[Any]:
@@ -354,6 +377,7 @@ class PredictionLog:
             "enabled": self.enabled,
             "sample_rate": self.sample_rate,
             "buffered": len(self._buffer),
+            "buffered_rows": self._rows,
             "capacity": self.capacity,
             "database_up": self.database_up,
             **asdict(self.stats),
@@ -400,3 +424,8 @@ def _input_rows(batch: Batch) -> Any:
             return np.ascontiguousarray(batch)
         return batch.tolist()
     return batch.to_dict(orient="records")
+
+
+def _rows_of(batch: Batch | None) -> int:
+    """Input rows of a buffered prediction (one for a request that failed validation)."""
+    return 1 if batch is None else max(1, len(batch))

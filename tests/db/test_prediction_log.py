@@ -135,6 +135,41 @@ def test_a_full_buffer_counts_what_it_drops(
     assert run(log.flush()) == 1
 
 
+def test_big_requests_are_bounded_by_their_rows_and_written_in_parts(
+    engine: Engine, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    log = make_log(engine, tmp_path, log_buffer_rows=25_000)
+    big = np.tile(ROW, (1000, 1))
+    answer = ModelOutputs(["setosa"] * 1000)
+    with caplog.at_level(logging.WARNING, logger="modelport.predlog"):
+        for i in range(40):
+            record(log, version(), i, batch=big, outputs=answer)
+    # 40,000 rows asked for, 25,000 may wait: the 15 oldest requests went, counted.
+    assert log.describe()["buffered"] == 25
+    assert log.describe()["buffered_rows"] == 25_000
+    assert log.stats.dropped == 15
+    assert "log_buffer_rows" in caplog.text
+    # One request holding more rows than the buffer may is still kept, alone.
+    record(log, version(), 99, batch=np.tile(ROW, (30_000, 1)), outputs=None)
+    assert (log.describe()["buffered"], log.stats.dropped) == (1, 40)
+    record(log, version(), 100)
+    assert log.describe()["buffered_rows"] == 1  # the big one made room
+    assert log.stats.dropped == 41
+
+
+def test_a_write_carries_a_bounded_number_of_rows(engine: Engine, tmp_path: Path) -> None:
+    log = make_log(engine, tmp_path)
+    for i in range(50):
+        record(log, version(), i, batch=np.tile(ROW, (1000, 1)), outputs=None)
+    chunk = log._next_chunk()
+    assert len(chunk) == 20  # 20 x 1,000 rows: the most one write carries
+    assert run(log.flush()) == 50
+    assert log.describe()["buffered_rows"] == 0
+    logged = store.list_predictions(engine, "iris", limit=100)
+    assert [r.request_id for r in logged] == [f"req-{i}" for i in range(50)]
+    assert len(logged[-1].input) == 1000
+
+
 def test_rows_wait_for_an_unreachable_database(engine: Engine, tmp_path: Path) -> None:
     down = make_engine(f"mysql+pymysql://root@127.0.0.1:{free_port()}/nowhere")
     log = make_log(down, tmp_path)

@@ -179,3 +179,36 @@ def test_sigterm_finishes_in_flight_requests_first(
     assert response.status_code == 200, (response.text, server.log())
     assert response.json()["predictions"] == [2.0]
     assert server.process.wait(timeout=30) == 0
+
+
+def test_a_full_queue_answers_429_with_retry_after_and_keeps_serving(
+    start_server: StartServer, tmp_path: Path
+) -> None:
+    models = tmp_path / "models"
+    make_quirky_model(models / "quirky" / "1" / "model.pkl")
+    server = start_server([str(models)], env={"MODELPORT_MAX_QUEUE_SIZE": "2"})
+    server.wait_ready()
+    url = f"{server.url}/v1/models/quirky:predict"
+
+    def ask(first: float) -> tuple[httpx.Response, float]:
+        answer = httpx.post(url, json={"instances": [[first, 0]]}, timeout=30)
+        return answer, time.monotonic()
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        # Two slow calls (2 s each) take both of the model's call slots ...
+        slow = [pool.submit(ask, 2.0) for _ in range(2)]
+        time.sleep(0.5)
+        # ... so these wait in the queue: two fit, the other four are refused.
+        queued = [future.result() for future in [pool.submit(ask, 0) for _ in range(6)]]
+        slow_done = [future.result() for future in slow]
+    assert [answer.status_code for answer, _ in slow_done] == [200, 200]
+    assert sorted(answer.status_code for answer, _ in queued) == [200, 200, 429, 429, 429, 429]
+    refused = [(answer, at) for answer, at in queued if answer.status_code == 429]
+    for answer, at in refused:
+        assert answer.headers["retry-after"] == "1"
+        assert answer.json()["error"] == "queue_full"
+        assert "max_queue_size" in answer.json()["message"]
+        # Refused at once: while the slow calls still held the model, not after them.
+        assert at < min(done_at for _, done_at in slow_done)
+    answer, _ = ask(0)
+    assert answer.status_code == 200  # and the server goes on
