@@ -196,7 +196,32 @@ def _table(results: dict[str, Any], columns: list[str]) -> list[str]:
                 text += f" ({_ratio(value / one)} of 1 worker)"
             label = f"iris-lr 1 row, c=64, unpinned, {titles.get(key, key)}: req/s"
             lines.append(f"| {label} | {text} | " + " | ".join(blank) + " |")
+        for key in WORKER_KEYS:
+            use = _cpu_use(results, key)
+            if use is None:
+                continue
+            server_cores, wrk_cores, per_core = use
+            label = (
+                f"the same, {titles.get(key, key)}: "
+                "cores used by server / wrk; req/s per server core"
+            )
+            text = f"{server_cores:.2f} / {wrk_cores:.2f}; {_num(per_core)}"
+            lines.append(f"| {label} | {text} | " + " | ".join(blank) + " |")
     return lines
+
+
+def _cpu_use(results: dict[str, Any], key: str) -> tuple[float, float, float] | None:
+    """Median (server cores, wrk cores, req/s per server core) of a workers run."""
+    runs = results.get("cpu_s", {}).get(key)
+    rps = [s["rps"] for s in results["samples"] if s["server"] == key]
+    if not runs or len(rps) != len(runs):
+        return None
+    server = statistics.median(r["server"] / r["wall"] for r in runs)
+    wrk = statistics.median(r["wrk"] / r["wall"] for r in runs)
+    per_core = statistics.median(
+        rate / (r["server"] / r["wall"]) for rate, r in zip(rps, runs, strict=True) if r["server"]
+    )
+    return server, wrk, per_core
 
 
 def _targets(results: dict[str, Any]) -> list[str]:

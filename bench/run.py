@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import signal
 import sys
@@ -85,6 +86,8 @@ class Results:
     ready_rss_mb: dict[str, list[float]] = field(default_factory=dict)
     rss_after_load_mb: dict[str, float] = field(default_factory=dict)
     all_ready_s: dict[str, list[float]] = field(default_factory=dict)  # /health/ready
+    #: Workers runs: CPU seconds of the server tree and of wrk, and wall seconds, per run.
+    cpu_s: dict[str, list[dict[str, float]]] = field(default_factory=dict)
 
     def add(self, server: str, workload: str, connections: int, repeat: int, s: Sample) -> None:
         self.samples.append(
@@ -107,6 +110,7 @@ class Results:
             "ready_rss_mb": self.ready_rss_mb,
             "rss_after_load_mb": self.rss_after_load_mb,
             "all_ready_s": self.all_ready_s,
+            "cpu_s": self.cpu_s,
         }
 
 
@@ -290,14 +294,31 @@ def measure_workers(
     if plan.warmup_s > 0:
         for spec in specs:
             _wrk(spec, started[spec.key], prepared, workload, c, plan.warmup_s, None)
+    hz = os.sysconf("SC_CLK_TCK")
     for repeat in range(plan.repeats):
         for spec in specs:
+            # CPU used meanwhile, by the server's processes and by wrk (the harness's child):
+            # on two cores they share, how much of the machine each worker count got.
+            server_before = procs.cpu_ticks(started[spec.key].proc.pid)
+            wrk_before = _children_cpu_s()
             sample = _wrk(spec, started[spec.key], prepared, workload, c, plan.seconds, None)
+            server_s = (procs.cpu_ticks(started[spec.key].proc.pid) - server_before) / hz
             res.add(spec.key, workload, c, repeat, sample)
-            log(f"{workload} c={c} #{repeat + 1} {spec.key} (unpinned): {sample.rps:,.0f} req/s")
+            res.cpu_s.setdefault(spec.key, []).append(
+                {"server": server_s, "wrk": _children_cpu_s() - wrk_before, "wall": sample.seconds}
+            )
+            log(
+                f"{workload} c={c} #{repeat + 1} {spec.key} (unpinned): {sample.rps:,.0f} req/s; "
+                f"server {server_s / sample.seconds:.2f} cores"
+            )
     for spec in specs:
         res.rss_after_load_mb[spec.key] = procs.rss_mb(started[spec.key].proc.pid)
     fleet.stop_all()
+
+
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def make_plan(args: argparse.Namespace) -> Plan:
