@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from modelport.cache import input_digest
 from modelport.config import Settings
 from modelport.db import make_engine, migrate, store
+from modelport.db.prediction_rows import sqlite_insert_sizes
 from modelport.errors import DatabaseUnavailableError
 from modelport.outputs import ModelOutputs
 from modelport.predlog import BATCH_ROWS, PredictionLog
@@ -285,3 +286,16 @@ def test_a_migrated_sqlite_file_works_as_well(tmp_path: Path) -> None:
     (row,) = store.list_predictions(engine, "iris")
     assert (row.input, row.input_hash, row.status) == (None, None, "timeout")
     engine.dispose()
+
+
+@pytest.mark.parametrize("count", [0, 1, 7, 2978, 2979, 6000, 10_000])
+def test_sqlite_inserts_cover_every_row_once_in_few_shapes(count: int) -> None:
+    parts = list(sqlite_insert_sizes(count, 2978))
+    covered = [row for start, size in parts for row in range(start, start + size)]
+    assert covered == list(range(count))
+    assert all(size == 2978 or size & (size - 1) == 0 for _, size in parts)
+
+
+def test_sqlite_statement_shapes_stay_few_whatever_the_batch_sizes() -> None:
+    shapes = {size for count in range(1, 5000) for _, size in sqlite_insert_sizes(count, 2978)}
+    assert len(shapes) <= 13
