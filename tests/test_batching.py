@@ -242,9 +242,10 @@ def test_a_request_that_fills_a_batch_alone_skips_the_queue() -> None:
     assert service._queue_for(version, 1000) is None
 
 
-def test_timed_out_request_is_dropped_and_others_go_on() -> None:
+@pytest.mark.parametrize("batching", [True, False])
+def test_timed_out_request_is_dropped_and_others_go_on(batching: bool) -> None:
     runtime = EchoRuntime()
-    registry_service = service_with(served(runtime))
+    registry_service = service_with(served(runtime), batching=batching)
     registry_service.timeout_s = 0.2
 
     async def scenario() -> tuple[Any, Any]:
@@ -256,6 +257,28 @@ def test_timed_out_request_is_dropped_and_others_go_on() -> None:
     stuck, fine = asyncio.run(scenario())
     assert getattr(stuck, "status_code", None) == 504
     assert fine.outputs.predictions == [2.0]
+
+
+def test_a_cancelled_caller_is_cancelled_not_timed_out_and_the_batch_goes_on() -> None:
+    # The client left: its task is cancelled. That must stay a cancellation (no 504, no
+    # warning), and the other requests of the same batch still get their answers.
+    runtime = EchoRuntime()
+    service = service_with(served(runtime))
+
+    async def scenario() -> tuple[BaseException | None, Any]:
+        runtime.gate.clear()
+        leaving = asyncio.ensure_future(predict(service, 1))
+        staying = asyncio.ensure_future(predict(service, 2))
+        await asyncio.sleep(0.05)
+        leaving.cancel()
+        await asyncio.sleep(0.05)
+        runtime.gate.set()
+        left = await gather(leaving)
+        return left[0], await staying
+
+    left, stayed = asyncio.run(scenario())
+    assert isinstance(left, asyncio.CancelledError)
+    assert stayed.outputs.predictions == [2.0]
 
 
 def test_concat_batches_keeps_row_order() -> None:

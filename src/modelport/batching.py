@@ -86,6 +86,16 @@ class BatchQueue(Generic[T]):
         self, context: T, batch: Batch, rows: int, probabilities: bool
     ) -> ModelOutputs:
         """Queue one request's rows and wait for its share of a batched model call."""
+        return await self.enqueue(context, batch, rows, probabilities)
+
+    def enqueue(
+        self, context: T, batch: Batch, rows: int, probabilities: bool
+    ) -> asyncio.Future[ModelOutputs]:
+        """Queue one request's rows; the future gets its share of a batched model call.
+
+        Cancelling the future (a deadline, the client gone) takes the request out: the
+        worker skips it, or drops its share of a call already running.
+        """
         if len(self._pending) >= self.policy.max_queue_size:
             raise QueueFullError(
                 f"{self.label}: {len(self._pending)} requests already waiting "
@@ -97,8 +107,7 @@ class BatchQueue(Generic[T]):
         self._arrived.set()
         if self._worker is None or self._worker.done():
             self._worker = loop.create_task(self._work(), name=f"batch {self.label}")
-        # Cancelling the caller (timeout, disconnect) cancels the future; the worker skips it.
-        return await future
+        return future
 
     async def _work(self) -> None:
         try:

@@ -171,6 +171,24 @@ def test_a_write_carries_a_bounded_number_of_rows(engine: Engine, tmp_path: Path
     assert len(logged[-1].input) == 1000
 
 
+def test_the_writer_wakes_and_writes_a_small_batch_at_a_time(
+    engine: Engine, tmp_path: Path
+) -> None:
+    # Small writes keep the tail latency of requests in flight short (predlog.BATCH_ROWS).
+    log = make_log(engine, tmp_path)
+    for i in range(BATCH_ROWS - 1):
+        record(log, version(), i)
+    assert not log._wake.is_set()  # not yet: the flush interval will do
+    record(log, version(), BATCH_ROWS - 1)
+    assert log._wake.is_set()
+    for i in range(BATCH_ROWS, BATCH_ROWS * 3 + 1):
+        record(log, version(), i)
+    assert len(log._next_chunk()) == BATCH_ROWS
+    assert run(log.flush()) == BATCH_ROWS * 3 + 1
+    logged = store.list_predictions(engine, "iris", limit=10_000)
+    assert [r.request_id for r in logged] == [f"req-{i}" for i in range(BATCH_ROWS * 3 + 1)]
+
+
 def test_rows_wait_for_an_unreachable_database(engine: Engine, tmp_path: Path) -> None:
     down = make_engine(f"mysql+pymysql://root@127.0.0.1:{free_port()}/nowhere")
     log = make_log(down, tmp_path)
