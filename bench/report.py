@@ -273,6 +273,13 @@ def _targets(results: dict[str, Any]) -> list[str]:
             True,
             "x",
         ),
+        check(
+            f"1,000-row rows/s, the same V2 body, vs MLServer best (c={batch_c})",
+            ratio(rps("modelport-v2", "lr-1000", batch_c), rps("mlserver-pw0", "lr-1000", batch_c)),
+            2.5,
+            True,
+            "x",
+        ),
         check("cold start, iris-lr alone", cold_mp, 1, False, " s"),
         check("RSS of one worker after load", after.get("modelport"), 150, False, " MB"),
         check(

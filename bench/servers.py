@@ -164,6 +164,16 @@ SERVERS: list[ServerSpec] = [
         _modelport("--no-batching"),
         MODELPORT_VENV,
     ),
+    # The 1,000-row body MLServer gets (one flat V2 tensor), so that the rows/s compare
+    # the same request, not only the same rows.
+    ServerSpec(
+        "modelport-v2",
+        "modelport, V2 body (as MLServer)",
+        "v2",
+        frozenset({"lr-1000"}),
+        _modelport(),
+        MODELPORT_VENV,
+    ),
     ServerSpec(
         "mlserver",
         "MLServer, defaults",

@@ -102,8 +102,10 @@ class Prepared:
             answer = json.loads(body)
             if protocol == "native":
                 got, want = answer["predictions"], self.labels[workload]
-            elif protocol == "v2":
-                got, want = answer["outputs"][0]["data"], self.class_ids[workload]
+            elif protocol == "v2":  # modelport answers a model's labels, MLServer class ids
+                got = answer["outputs"][0]["data"]
+                labelled = bool(got) and isinstance(got[0], str)
+                want = self.labels[workload] if labelled else self.class_ids[workload]
             else:
                 got, want = answer["predictions"], self.class_ids[workload]
         except (ValueError, KeyError, IndexError, TypeError) as exc:
