@@ -11,6 +11,7 @@ from modelport.api.v2_codec import (
     DATATYPES,
     array_datatype,
     deserialize_bytes,
+    predictions_array,
     serialize_bytes,
     tensor_from_json,
     tensor_from_raw,
@@ -129,6 +130,35 @@ def test_output_datatypes_and_round_trips(values: list[Any], datatype: str) -> N
     assert back.tolist() == expected
     data = tensor_to_json(array, datatype)
     assert list(data) == list(np.asarray(values).reshape(-1).tolist())
+
+
+@pytest.mark.parametrize(
+    ("predictions", "datatype", "json_data"),
+    [
+        (["setosa", "virginica"], "BYTES", ["setosa", "virginica"]),
+        (["a", b"b"], "BYTES", ["a", "b"]),  # not all str: NumPy's typing, as before
+        ([0, 2], "INT64", [0, 2]),
+        ([0.5, 1.5], "FP64", [0.5, 1.5]),
+        (np.array([1, 0]), "INT64", [1, 0]),
+    ],
+)
+def test_predictions_become_output_tensors(
+    predictions: Any, datatype: str, json_data: list[Any]
+) -> None:
+    array = predictions_array(predictions)
+    assert array.shape == (2,)
+    assert array_datatype(array) == datatype
+    assert list(tensor_to_json(array, datatype)) == json_data
+    raw = tensor_to_raw(array, datatype)
+    back = tensor_from_raw("out", datatype, [2], raw).tolist()
+    assert back == ([str(v).encode() if isinstance(v, str) else v for v in json_data])
+
+
+def test_labels_stay_python_strings_of_any_length() -> None:
+    labels = ["x" * 300, "é", ""]
+    array = predictions_array(labels)
+    assert array.dtype == object and array.tolist() == labels
+    assert tensor_to_json(array, "BYTES") == labels
 
 
 def test_unsigned_outputs_keep_their_range() -> None:

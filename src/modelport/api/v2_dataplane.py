@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from modelport import __version__
-from modelport.api.v2_codec import array_datatype
+from modelport.api.v2_codec import array_datatype, predictions_array
 from modelport.errors import InvalidRequestError, ModelNotReadyError
 from modelport.inference import InferenceService, PredictRequest
 from modelport.inputs import Tensors
@@ -160,7 +160,7 @@ async def infer(
     tensors_out: list[OutputTensor] = []
     for output in wanted:
         if output == "predict":
-            array = np.asarray(result.outputs.predictions)
+            array = predictions_array(result.outputs.predictions)
             datatype = array_datatype(array)
         else:
             rows = result.outputs.probabilities or []
