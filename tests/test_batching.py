@@ -260,8 +260,8 @@ def test_timed_out_request_is_dropped_and_others_go_on(batching: bool) -> None:
 
 
 def test_a_cancelled_caller_is_cancelled_not_timed_out_and_the_batch_goes_on() -> None:
-    # The client left: its task is cancelled. That must stay a cancellation (no 504, no
-    # warning), and the other requests of the same batch still get their answers.
+    # The client left while its call ran: its task is cancelled. That must stay a
+    # cancellation (not a 504), and the request queued behind it still gets its answer.
     runtime = EchoRuntime()
     service = service_with(served(runtime))
 
@@ -299,7 +299,7 @@ def test_queue_runs_calls_in_threads_not_on_the_loop() -> None:
     async def scenario() -> ModelOutputs:
         with ThreadPoolExecutor(1, thread_name_prefix="pool") as pool:
             queue: BatchQueue[None] = BatchQueue("q", BatchPolicy(4, 0, 4), run, pool)
-            return await queue.submit(None, np.zeros((2, 1)), 2, False)
+            return await queue.enqueue(None, np.zeros((2, 1)), 2, False)
 
     assert asyncio.run(scenario()).predictions == [0, 0]
     assert seen[0].startswith("pool")

@@ -82,12 +82,6 @@ class BatchQueue(Generic[T]):
     def waiting(self) -> int:
         return len(self._pending)
 
-    async def submit(
-        self, context: T, batch: Batch, rows: int, probabilities: bool
-    ) -> ModelOutputs:
-        """Queue one request's rows and wait for its share of a batched model call."""
-        return await self.enqueue(context, batch, rows, probabilities)
-
     def enqueue(
         self, context: T, batch: Batch, rows: int, probabilities: bool
     ) -> asyncio.Future[ModelOutputs]:

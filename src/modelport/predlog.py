@@ -48,10 +48,11 @@ log = logging.getLogger(__name__)
 #: ~8 ms on the p99 of single-row requests at c=64 and 128-row writes about 1-2 ms, for the
 #: same throughput (bench/results, make bench; a commit costs ~0.1 ms on SQLite).
 BATCH_ROWS = 128
-#: Most input rows one write carries (1,000 predictions of 1,000 rows would be a 40 MB
-#: INSERT); the writer also wakes early once this many wait.
+#: Most input rows one write carries (128 predictions of 10,000 rows each would be a
+#: 50 MB INSERT); the writer also wakes early once this many wait.
 WRITE_ROWS = 20_000
-#: Rows turned into driver parameters between two looks at the event loop (~1 ms).
+#: Input rows turned into driver parameters between two looks at the event loop (under
+#: 1 ms; a 1,000-row prediction is one slice of its own).
 PREPARE_SLICE = 64
 #: Longest wait between two write attempts while the database is down: short, so that
 #: writing resumes soon after it is back (a refused connection costs next to nothing).
@@ -316,9 +317,13 @@ class PredictionLog:
         loop to about a millisecond."""
         make = store.row_maker(self.engine)
         values: list[Any] = []
-        for start in range(0, len(chunk), PREPARE_SLICE):
-            values += [_values(make, item) for item in chunk[start : start + PREPARE_SLICE]]
-            await asyncio.sleep(0)
+        weight = 0
+        for item in chunk:
+            values.append(_values(make, item))
+            weight += _rows_of(item[7])
+            if weight >= PREPARE_SLICE:  # by rows: 20 1,000-row predictions were one 4 ms pause
+                weight = 0
+                await asyncio.sleep(0)
         return values
 
     async def _prune_loop(self) -> None:

@@ -136,7 +136,8 @@ def test_output_datatypes_and_round_trips(values: list[Any], datatype: str) -> N
     ("predictions", "datatype", "json_data"),
     [
         (["setosa", "virginica"], "BYTES", ["setosa", "virginica"]),
-        (["a", b"b"], "BYTES", ["a", "b"]),  # not all str: NumPy's typing, as before
+        (["a", b"b"], "BYTES", ["a", "b"]),  # bytes among labels are decoded
+        (["a", 1], "BYTES", ["a", "1"]),  # as NumPy's typing would have it
         ([0, 2], "INT64", [0, 2]),
         ([0.5, 1.5], "FP64", [0.5, 1.5]),
         (np.array([1, 0]), "INT64", [1, 0]),

@@ -189,6 +189,31 @@ def test_the_writer_wakes_and_writes_a_small_batch_at_a_time(
     assert [r.request_id for r in logged] == [f"req-{i}" for i in range(BATCH_ROWS * 3 + 1)]
 
 
+def test_building_big_rows_gives_the_loop_a_turn_between_predictions(
+    engine: Engine, tmp_path: Path
+) -> None:
+    log = make_log(engine, tmp_path)
+    for i in range(3):
+        record(log, version(), i, batch=np.tile(ROW, (1000, 1)), outputs=None)
+    turns = 0
+
+    async def scenario() -> list[Any]:
+        async def count_turns() -> None:
+            nonlocal turns
+            while True:
+                turns += 1
+                await asyncio.sleep(0)
+
+        counter = asyncio.ensure_future(count_turns())
+        await asyncio.sleep(0)
+        values = await log._prepare(log._next_chunk())
+        counter.cancel()
+        return values
+
+    assert len(run(scenario())) == 3
+    assert turns >= 3  # a look at the loop after each 1,000-row prediction, not one for all
+
+
 def test_rows_wait_for_an_unreachable_database(engine: Engine, tmp_path: Path) -> None:
     down = make_engine(f"mysql+pymysql://root@127.0.0.1:{free_port()}/nowhere")
     log = make_log(down, tmp_path)

@@ -215,11 +215,12 @@ def array_datatype(array: NDArray) -> str:
 def predictions_array(predictions: Sequence[Any]) -> NDArray:
     """A model's predictions as an output tensor's array.
 
-    Labels (a list of str) become an object array without NumPy's string typing, which
-    measures every label and copies it into a fixed-width array: for 1,000 labels that
-    and turning them back into str cost more than the model call (make bench-profile).
+    Labels (a list holding str) become an object array without NumPy's string typing,
+    which measures every label and copies it into a fixed-width array: for 1,000 labels
+    that and turning them back into str cost more than the model call (make
+    bench-profile). Either way the tensor is BYTES and every value is sent as its str.
     """
-    if isinstance(predictions, list) and predictions and set(map(type, predictions)) == {str}:
+    if isinstance(predictions, list) and predictions and type(predictions[0]) is str:
         array = np.empty(len(predictions), dtype=object)
         array[:] = predictions
         return array
