@@ -63,6 +63,9 @@ class LoadContext:
     code_files: tuple[Path, ...] = ()
     #: skops: type names trusted beyond skops' own safe defaults (model.yaml).
     trusted_types: tuple[str, ...] = ()
+    #: scikit-learn: answer a plain linear model with NumPy, without importing scikit-learn
+    #: (model.yaml ``numpy_linear``).
+    numpy_linear: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +170,11 @@ def load_context(source: VersionSource, config: ModelConfig) -> LoadContext:
     for path in source.code:
         if path not in files:
             files.append(path)
-    return LoadContext(code_files=tuple(files), trusted_types=tuple(config.trusted_types or ()))
+    return LoadContext(
+        code_files=tuple(files),
+        trusted_types=tuple(config.trusted_types or ()),
+        numpy_linear=config.numpy_linear,
+    )
 
 
 def require(module: str, extra: str) -> ModuleType:

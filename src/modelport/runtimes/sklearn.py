@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from modelport.errors import ModelLoadError
+from modelport.runtimes import sklearn_numpy
 from modelport.runtimes.base import LoadContext, missing_dependency
 from modelport.runtimes.code import import_code_files, unpickle_with_code
 from modelport.signature import ModelHints
@@ -50,8 +51,18 @@ class SklearnRuntime:
 
 
 def load(artifact: Path, context: LoadContext | None = None) -> SklearnRuntime:
-    """Unpickle ``artifact`` (joblib, pickle, or gzip-compressed pickle)."""
-    modules = import_code_files(context.code_files if context else ())
+    """Unpickle ``artifact`` (joblib, pickle, or gzip-compressed pickle).
+
+    A plain linear model is answered with NumPy alone when model.yaml allows it (see
+    ``sklearn_numpy``); a model with code files of its own is always unpickled in full,
+    so that its code is imported as the owner expects.
+    """
+    context = context or LoadContext()
+    if context.numpy_linear and not context.code_files:
+        linear = sklearn_numpy.try_load(artifact)
+        if linear is not None:
+            return SklearnRuntime(linear)
+    modules = import_code_files(context.code_files)
     try:
         model = unpickle_with_code(lambda: _unpickle(artifact), modules)
     except ModelLoadError:
