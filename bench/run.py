@@ -54,6 +54,8 @@ FULL_POINTS: list[tuple[str, list[int]]] = [
 ]
 QUICK_POINTS: list[tuple[str, list[int]]] = [("lr-1", [1, 64]), ("rf-1", [64]), ("lr-1000", [4])]
 WORKERS_POINT = ("lr-1", 64)
+#: What a cold-start server (iris-lr alone) serves before its memory is read once more.
+LR_LOAD_POINTS = [("lr-1", 64), ("lr-1000", 4)]
 
 
 @dataclass
@@ -85,6 +87,8 @@ class Results:
     cold_start_s: dict[str, list[float]] = field(default_factory=dict)
     ready_rss_mb: dict[str, list[float]] = field(default_factory=dict)
     rss_after_load_mb: dict[str, float] = field(default_factory=dict)
+    #: iris-lr alone (the cold-start servers), after that model's load points once.
+    rss_after_lr_load_mb: dict[str, float] = field(default_factory=dict)
     all_ready_s: dict[str, list[float]] = field(default_factory=dict)  # /health/ready
     #: Workers runs: CPU seconds of the server tree and of wrk, and wall seconds, per run.
     cpu_s: dict[str, list[dict[str, float]]] = field(default_factory=dict)
@@ -109,6 +113,7 @@ class Results:
             "cold_start_s": self.cold_start_s,
             "ready_rss_mb": self.ready_rss_mb,
             "rss_after_load_mb": self.rss_after_load_mb,
+            "rss_after_lr_load_mb": self.rss_after_lr_load_mb,
             "all_ready_s": self.all_ready_s,
             "cpu_s": self.cpu_s,
         }
@@ -176,6 +181,10 @@ def measure_cold_starts(
                     ready = procs.wait_get_200(server, "/health/ready", READY_TIMEOUT_S)
                     res.all_ready_s.setdefault(key, []).append(ready)
                 rss = procs.rss_mb(server.proc.pid)
+                if repeat == plan.cold_repeats - 1 and not key.endswith("@all"):
+                    after = _rss_after_lr_load(plan, spec, server, prepared)
+                    res.rss_after_lr_load_mb[key] = after
+                    log(f"{key}, iris-lr alone: {after:.0f} MB after its load points")
             except RuntimeError as exc:
                 res.errors[key] = f"cold start failed: {exc}"
                 log(f"cold start {key}: FAILED {exc}")
@@ -185,6 +194,17 @@ def measure_cold_starts(
             res.cold_start_s.setdefault(key, []).append(seconds)
             res.ready_rss_mb.setdefault(key, []).append(rss)
             log(f"cold start {key}: {seconds:.2f} s, {rss:.0f} MB")
+
+
+def _rss_after_lr_load(
+    plan: Plan, spec: ServerSpec, server: procs.Server, prepared: Prepared
+) -> float:
+    """RSS of a server holding iris-lr alone after iris-lr's load points (c=64 single rows,
+    then 1,000-row requests), once each: issue 8's memory target, one model, after load."""
+    for workload, c in LR_LOAD_POINTS:
+        if workload in spec.workloads:
+            _wrk(spec, server, prepared, workload, c, plan.seconds, plan.wrk_cpus)
+    return procs.rss_mb(server.proc.pid)
 
 
 def check_answers(spec: ServerSpec, server: procs.Server, prepared: Prepared) -> str | None:

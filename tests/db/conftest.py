@@ -14,7 +14,7 @@ from sqlalchemy import Engine, delete
 
 from databases import BACKENDS, Server, start_backend
 from modelport.db import migrate
-from modelport.db.models import Alias, ApiToken, AuditEntry, ModelVersionRow, PredictionRow
+from modelport.db.models import aliases, api_tokens, audit_log, model_versions, prediction_log
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -38,7 +38,7 @@ def migrated_url(server: Server) -> str:
 
 
 # Children first, so that foreign keys never object.
-_TABLES: list[Any] = [Alias, ModelVersionRow, AuditEntry, ApiToken, PredictionRow]
+_TABLES: list[Any] = [aliases, model_versions, audit_log, api_tokens, prediction_log]
 
 
 @pytest.fixture

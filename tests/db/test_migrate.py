@@ -20,7 +20,7 @@ from modelport.db.migrate import (
     current_revision,
     head_revision,
 )
-from modelport.db.models import Base
+from modelport.db.models import metadata
 from modelport.errors import ModelportError
 
 TABLES = {"model_versions", "aliases", "audit_log", "api_tokens", "prediction_log"}
@@ -119,6 +119,6 @@ def test_migrations_create_exactly_the_models(server: Server, migrated_url: str)
             context = MigrationContext.configure(
                 connection, opts={"compare_type": True, "version_table": VERSION_TABLE}
             )
-            assert compare_metadata(context, Base.metadata) == []
+            assert compare_metadata(context, metadata) == []
     finally:
         engine.dispose()

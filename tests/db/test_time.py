@@ -9,7 +9,7 @@ from sqlalchemy import Engine, insert
 from sqlalchemy.exc import StatementError
 
 from modelport.db import store
-from modelport.db.models import AuditEntry
+from modelport.db.models import audit_log
 from modelport.errors import InvalidRequestError
 
 INDIA = timezone(timedelta(hours=5, minutes=30))
@@ -60,4 +60,4 @@ def test_naive_datetimes_are_refused(engine: Engine) -> None:
     # Even past the store, the column type refuses to guess.
     values = {"at": naive, "actor": "a", "action": "x", "target": "t", "outcome": "ok"}
     with pytest.raises(StatementError, match="naive datetime"), engine.begin() as connection:
-        connection.execute(insert(AuditEntry).values(**values))
+        connection.execute(insert(audit_log).values(**values))

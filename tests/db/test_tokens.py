@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from modelport.db import store
-from modelport.db.models import ApiToken
+from modelport.db.models import api_tokens
 from modelport.errors import ConflictError, InvalidRequestError
 
 
@@ -26,7 +26,7 @@ def test_only_a_salted_hash_is_stored(engine: Engine) -> None:
     prefix, token_id, secret = token.split("_", 2)
     assert (prefix, len(secret)) == ("mpt", 43) and token_id.isdecimal()
     with engine.connect() as connection:
-        stored = connection.scalar(select(ApiToken.token_hash))
+        stored = connection.scalar(select(api_tokens.c.token_hash))
     assert stored is not None
     assert secret not in stored
     assert stored.startswith("hmac-sha256$")

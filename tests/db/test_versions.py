@@ -10,7 +10,7 @@ from sqlalchemy import Engine, delete
 from sqlalchemy.exc import IntegrityError
 
 from modelport.db import store
-from modelport.db.models import ModelVersionRow
+from modelport.db.models import model_versions
 from modelport.errors import ConflictError, InvalidRequestError, VersionNotFoundError
 
 SHA = "ab" * 32
@@ -184,7 +184,7 @@ def test_the_database_itself_protects_aliased_versions(engine: Engine) -> None:
     number = _ready(engine)
     store.set_alias(engine, "iris", "production", number)
     with pytest.raises(IntegrityError), engine.begin() as connection:
-        connection.execute(delete(ModelVersionRow).where(ModelVersionRow.name == "iris"))
+        connection.execute(delete(model_versions).where(model_versions.c.name == "iris"))
 
 
 def test_names_compare_case_sensitively(engine: Engine) -> None:

@@ -7,14 +7,14 @@ from typing import Any
 
 from sqlalchemy import Engine, func, insert, select
 
-from modelport.db.models import AuditEntry
+from modelport.db.models import audit_log
 from modelport.db.records import AuditRecord
 from modelport.db.tx import as_utc, guarded, now, reading, writing
 from modelport.errors import InvalidRequestError
 
 __all__ = ["add_audit", "audit_after", "last_audit_id", "list_audit"]
 
-_A = AuditEntry
+_A = audit_log.c
 MAX_LIMIT = 10_000
 
 
@@ -42,7 +42,7 @@ def add_audit(
         "detail": detail,
     }
     with writing(engine) as connection:
-        result = connection.execute(insert(_A).values(**values))
+        result = connection.execute(insert(audit_log).values(**values))
         key = result.inserted_primary_key
     assert key is not None  # a single-row INSERT always reports its key
     return AuditRecord(id=int(key[0]), **values)

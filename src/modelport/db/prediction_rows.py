@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Dialect, Engine, bindparam, insert
 
-from modelport.db.models import PredictionRow
+from modelport.db.models import prediction_log
 from modelport.db.records import NewPrediction
 from modelport.db.tx import as_utc, guarded, writing
 
@@ -166,7 +166,7 @@ def _stored_forms(
 ) -> tuple[bool, Callable[[datetime], Any], Callable[[float], Any]]:
     """(positional parameters?, stored time from a UTC datetime, ... from Unix time)."""
     compiled = (
-        insert(PredictionRow).values({n: bindparam(n) for n in _FIELDS}).compile(dialect=dialect)
+        insert(prediction_log).values({n: bindparam(n) for n in _FIELDS}).compile(dialect=dialect)
     )
     assert not compiled.positional or tuple(compiled.positiontup or ()) == _FIELDS
     if dialect.name == "postgresql":
@@ -178,7 +178,7 @@ def _stored_forms(
 
 @functools.cache
 def _insert_sql(dialect: Dialect) -> str:
-    statement = insert(PredictionRow).values({n: bindparam(n) for n in _FIELDS})
+    statement = insert(prediction_log).values({n: bindparam(n) for n in _FIELDS})
     return str(statement.compile(dialect=dialect))
 
 
@@ -187,7 +187,7 @@ def _sqlite_multi_insert(dialect: Dialect, rows: int) -> str:
     quote = dialect.identifier_preparer.quote
     columns = ", ".join(quote(name) for name in _FIELDS)
     one = "(" + ", ".join("?" * len(_FIELDS)) + ")"
-    table = quote(PredictionRow.__tablename__)
+    table = quote(prediction_log.name)
     return f"INSERT INTO {table} ({columns}) VALUES " + ", ".join([one] * rows)
 
 

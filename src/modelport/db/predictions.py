@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine, and_, delete, or_, select
 
-from modelport.db.models import PredictionRow
+from modelport.db.models import prediction_log
 from modelport.db.prediction_rows import insert_prepared, prepare_predictions
 from modelport.db.records import NewPrediction, PredictionRecord
 from modelport.db.tx import as_utc, guarded, reading, writing
@@ -15,7 +15,7 @@ from modelport.errors import InvalidRequestError
 
 __all__ = ["insert_predictions", "list_predictions", "prune_predictions"]
 
-_P = PredictionRow
+_P = prediction_log.c
 MAX_LIMIT = 10_000
 # Rows removed per transaction when pruning, so that no lock is held for long.
 PRUNE_BATCH = 5_000
@@ -88,7 +88,7 @@ def prune_predictions(engine: Engine, older_than: datetime) -> int:
                 )
             )
             if ids:
-                connection.execute(delete(_P).where(_P.id.in_(ids)))
+                connection.execute(delete(prediction_log).where(_P.id.in_(ids)))
         removed += len(ids)
         if len(ids) < PRUNE_BATCH:
             return removed

@@ -16,7 +16,7 @@ from datetime import timedelta
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from modelport.db.models import ApiToken
+from modelport.db.models import api_tokens
 from modelport.db.records import TokenInfo
 from modelport.db.tx import guarded, now, reading, writing
 from modelport.errors import ConflictError, InvalidRequestError
@@ -28,7 +28,7 @@ _TOKEN = re.compile(r"mpt_([0-9]{1,18})_([A-Za-z0-9_-]{43})")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@:-]{0,127}")
 # Recording every use would turn each authenticated request into a write.
 _TOUCH_EVERY = timedelta(minutes=1)
-_T = ApiToken
+_T = api_tokens.c
 
 
 def _digest(salt: bytes, secret: str) -> str:
@@ -64,7 +64,7 @@ def create_token(engine: Engine, name: str) -> str:
     row = {"name": name, "token_hash": _hash(secret), "created_at": now(), "revoked": False}
     try:
         with writing(engine) as connection:
-            result = connection.execute(insert(_T).values(**row))
+            result = connection.execute(insert(api_tokens).values(**row))
             key = result.inserted_primary_key
     except IntegrityError as exc:
         raise ConflictError(f"a token named '{name}' already exists; pick another name") from exc
@@ -91,7 +91,9 @@ def verify_token(engine: Engine, token: str) -> str | None:
     stamp = now()
     if row.last_used_at is None or stamp - row.last_used_at >= _TOUCH_EVERY:
         with writing(engine) as connection:
-            connection.execute(update(_T).where(_T.id == token_id).values(last_used_at=stamp))
+            connection.execute(
+                update(api_tokens).where(_T.id == token_id).values(last_used_at=stamp)
+            )
     return str(row.name)
 
 
@@ -100,7 +102,7 @@ def revoke_token(engine: Engine, name: str) -> bool:
     """Revoke the token called ``name``; False when there is no such live token."""
     with writing(engine) as connection:
         result = connection.execute(
-            update(_T).where(_T.name == name, _T.revoked.is_(False)).values(revoked=True)
+            update(api_tokens).where(_T.name == name, _T.revoked.is_(False)).values(revoked=True)
         )
         return result.rowcount > 0
 

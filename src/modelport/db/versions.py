@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Row, delete, func, insert, select, update
 
-from modelport.db.models import Alias, ModelVersionRow
+from modelport.db import models
 from modelport.db.records import VERSION_STATES, AliasRecord, VersionRecord, VersionState
 from modelport.db.tx import as_utc, guarded, now, reading, retrying, writing
 from modelport.errors import ConflictError, InvalidRequestError, VersionNotFoundError
@@ -34,7 +34,8 @@ __all__ = [
 LATEST = "latest"  # not stored: always the newest ready version
 # Starts with a letter, so an alias is never mistaken for a version number in a URL.
 _ALIAS = re.compile(r"[a-z][a-z0-9_.-]{0,63}")
-_V = ModelVersionRow
+_V = models.model_versions.c
+_AL = models.aliases.c
 _COLUMNS = (
     _V.name,
     _V.version,
@@ -104,7 +105,7 @@ def next_version_number(
             top = connection.scalar(select(func.max(_V.version)).where(_V.name == name))
             number = max((top or 0) + 1, floor)
             connection.execute(
-                insert(_V).values(
+                insert(models.model_versions).values(
                     name=name,
                     version=number,
                     state="pending",
@@ -153,9 +154,9 @@ def record_version(
             found = connection.execute(select(_V.id).where(*where).with_for_update()).first()
             if found is None:
                 fresh = {"name": name, "version": version, "created_at": now(), "created_by": None}
-                connection.execute(insert(_V).values({**fresh, **values}))
+                connection.execute(insert(models.model_versions).values({**fresh, **values}))
             else:
-                connection.execute(update(_V).where(*where).values(**values))
+                connection.execute(update(models.model_versions).where(*where).values(**values))
             return _version(connection.execute(select(*_COLUMNS).where(*where)).one())
 
     return retrying(upsert)
@@ -170,7 +171,9 @@ def set_version_state(
     with writing(engine) as connection:
         _locked(connection, name, version)
         where = (_V.name == name, _V.version == version)
-        connection.execute(update(_V).where(*where).values(state=state, error=error))
+        connection.execute(
+            update(models.model_versions).where(*where).values(state=state, error=error)
+        )
         return _version(connection.execute(select(*_COLUMNS).where(*where)).one())
 
 
@@ -210,9 +213,9 @@ def delete_version(engine: Engine, name: str, version: int) -> VersionRecord:
         _locked(connection, name, version)
         aliases = list(
             connection.scalars(
-                select(Alias.alias)
-                .where(Alias.name == name, Alias.version == version)
-                .order_by(Alias.alias)
+                select(_AL.alias)
+                .where(_AL.name == name, _AL.version == version)
+                .order_by(_AL.alias)
             )
         )
         if aliases:
@@ -221,7 +224,7 @@ def delete_version(engine: Engine, name: str, version: int) -> VersionRecord:
                 f"{', '.join(aliases)}; move or delete the alias first"
             )
         where = (_V.name == name, _V.version == version)
-        connection.execute(update(_V).where(*where).values(state="deleted"))
+        connection.execute(update(models.model_versions).where(*where).values(state="deleted"))
         return _version(connection.execute(select(*_COLUMNS).where(*where)).one())
 
 
@@ -236,10 +239,12 @@ def discard_version(engine: Engine, name: str, version: int, reason: str) -> lis
         where = (_V.name == name, _V.version == version)
         if connection.execute(select(_V.id).where(*where).with_for_update()).first() is None:
             return []
-        on_it = (Alias.name == name, Alias.version == version)
-        aliases = list(connection.scalars(select(Alias.alias).where(*on_it)))
-        connection.execute(delete(Alias).where(*on_it))
-        connection.execute(update(_V).where(*where).values(state="deleted", error=reason))
+        on_it = (_AL.name == name, _AL.version == version)
+        aliases = list(connection.scalars(select(_AL.alias).where(*on_it)))
+        connection.execute(delete(models.aliases).where(*on_it))
+        connection.execute(
+            update(models.model_versions).where(*where).values(state="deleted", error=reason)
+        )
         return sorted(aliases)
 
 
@@ -255,7 +260,9 @@ def abandon_pending(engine: Engine, older_than: datetime) -> list[tuple[str, int
         found = connection.execute(select(_V.name, _V.version).where(*stale)).all()
         if found:
             connection.execute(
-                update(_V).where(*stale).values(state="deleted", error="upload did not finish")
+                update(models.model_versions)
+                .where(*stale)
+                .values(state="deleted", error="upload did not finish")
             )
     return sorted((name, version) for name, version in found)
 
@@ -290,11 +297,11 @@ def set_alias(
                     "an alias can only point at a ready version"
                 )
             stamp = now()
-            where = (Alias.name == name, Alias.alias == alias)
+            where = (_AL.name == name, _AL.alias == alias)
             values = {"version": version, "updated_at": stamp, "updated_by": updated_by}
-            moved = connection.execute(update(Alias).where(*where).values(**values))
+            moved = connection.execute(update(models.aliases).where(*where).values(**values))
             if moved.rowcount == 0:
-                connection.execute(insert(Alias).values(name=name, alias=alias, **values))
+                connection.execute(insert(models.aliases).values(name=name, alias=alias, **values))
             return AliasRecord(name, alias, version, stamp, updated_by)
 
     return retrying(move)
@@ -304,7 +311,9 @@ def set_alias(
 def delete_alias(engine: Engine, name: str, alias: str) -> bool:
     """Remove an alias; False when it did not exist."""
     with writing(engine) as connection:
-        result = connection.execute(delete(Alias).where(Alias.name == name, Alias.alias == alias))
+        result = connection.execute(
+            delete(models.aliases).where(_AL.name == name, _AL.alias == alias)
+        )
         return result.rowcount > 0
 
 
@@ -312,9 +321,9 @@ def delete_alias(engine: Engine, name: str, alias: str) -> bool:
 def get_aliases(engine: Engine, name: str) -> list[AliasRecord]:
     """The model's aliases, by alias name."""
     query = (
-        select(Alias.name, Alias.alias, Alias.version, Alias.updated_at, Alias.updated_by)
-        .where(Alias.name == name)
-        .order_by(Alias.alias)
+        select(_AL.name, _AL.alias, _AL.version, _AL.updated_at, _AL.updated_by)
+        .where(_AL.name == name)
+        .order_by(_AL.alias)
     )
     with reading(engine) as connection:
         return [AliasRecord(**row._asdict()) for row in connection.execute(query)]
@@ -327,5 +336,6 @@ def resolve_alias(engine: Engine, name: str, alias: str) -> int | None:
         if alias == LATEST:
             query = select(func.max(_V.version)).where(_V.name == name, _V.state == "ready")
         else:
-            query = select(Alias.version).where(Alias.name == name, Alias.alias == alias)
-        return connection.scalar(query)
+            query = select(_AL.version).where(_AL.name == name, _AL.alias == alias)
+        found = connection.scalar(query)
+        return None if found is None else int(found)

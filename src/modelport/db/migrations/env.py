@@ -6,7 +6,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 from modelport.db.migrate import VERSION_TABLE
-from modelport.db.models import Base
+from modelport.db.models import metadata
 from modelport.errors import ModelportError
 
 connection = context.config.attributes.get("connection")
@@ -17,7 +17,7 @@ if not isinstance(connection, Connection):
 
 context.configure(
     connection=connection,
-    target_metadata=Base.metadata,
+    target_metadata=metadata,
     version_table=VERSION_TABLE,
     # SQLite cannot ALTER most things: batch mode recreates the table instead.
     render_as_batch=connection.dialect.name == "sqlite",
