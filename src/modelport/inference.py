@@ -20,7 +20,7 @@ from modelport.batching import BatchPolicy, BatchQueue
 from modelport.cache import ServingCache
 from modelport.config import Settings
 from modelport.errors import InvalidInputError, ModelportError, PredictionTimeoutError
-from modelport.inputs import Payload, count_rows, to_batch
+from modelport.inputs import Payload, Rows, count_rows, to_batch
 from modelport.outputs import ModelOutputs, run_model
 from modelport.predlog import PredictionLog
 from modelport.registry import ModelRegistry, ModelVersion
@@ -138,6 +138,7 @@ class InferenceService:
                 outputs,
                 status,
                 latency_ms,
+                request.payload.text if type(request.payload) is Rows else None,
             )
 
     async def _run(

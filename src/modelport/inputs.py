@@ -35,6 +35,9 @@ class Rows:
     #: commas and spaces: every value is a number or a list (no string, null, boolean or
     #: object anywhere), so the values may be read without asking each for its type.
     numbers_only: bool = False
+    #: With ``numbers_only``: the rows' JSON text exactly as the client sent it, which the
+    #: prediction log keeps instead of encoding the rows again.
+    text: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeAlias
 
 import numpy as np
+import orjson
 from sqlalchemy import Engine
 
 from modelport.cache import input_digest
@@ -66,11 +67,11 @@ PRUNE_EVERY_S = 3600.0
 _REQUEST_ID, _PROTOCOL, _STATUS, _ADDRESS = 64, 16, 32, 64
 
 # (sequence number, time.time(), request_id, model, version, protocol, client, batch,
-#  outputs, status, latency_ms, keep the input rows?) -- a tuple: the cheapest thing to
-#  build per request.
+#  outputs, status, latency_ms, keep the input rows?, the rows' JSON as sent or None)
+#  -- a tuple: the cheapest thing to build per request.
 _Pending: TypeAlias = (
     "tuple[int, float, str, str, int, str, str | None, Batch | None, ModelOutputs | None, str,"
-    " float, bool]"
+    " float, bool, bytes | None]"
 )
 
 
@@ -138,8 +139,13 @@ class PredictionLog:
         outputs: ModelOutputs | None,
         status: str,
         latency_ms: float,
+        text: bytes | None = None,
     ) -> None:
-        """Queue one prediction for the log, if this model logs it; never blocks."""
+        """Queue one prediction for the log, if this model logs it; never blocks.
+
+        ``text`` is the input rows' JSON exactly as the client sent it, when the request
+        held nothing but numbers and lists; it is logged instead of encoding ``batch``.
+        """
         own = served.log
         if not (own.enabled if own.enabled is not None else self.enabled):
             return
@@ -168,6 +174,7 @@ class PredictionLog:
                 status,
                 latency_ms,
                 full,
+                text if full else None,
             )
         )
         self._rows += rows
@@ -395,9 +402,21 @@ class PredictionLog:
 
 def _values(make: store.RowMaker, item: _Pending) -> Any:
     """One buffered prediction as the driver's parameters for its row."""
-    _, at, request_id, model, version, protocol, client, batch, outputs, status, latency, full = (
-        item
-    )
+    (
+        _,
+        at,
+        request_id,
+        model,
+        version,
+        protocol,
+        client,
+        batch,
+        outputs,
+        status,
+        latency,
+        full,
+        text,
+    ) = item
     output: dict[str, Any] | None = None
     if outputs is not None:
         output = {"predictions": outputs.predictions}
@@ -408,7 +427,7 @@ def _values(make: store.RowMaker, item: _Pending) -> Any:
     rows = hashed = None
     if batch is not None:
         if full:
-            rows = _input_rows(batch)
+            rows = _input_rows(batch, text)
         else:
             hashed = input_digest(batch)
     return make(
@@ -426,9 +445,14 @@ def _values(make: store.RowMaker, item: _Pending) -> Any:
     )
 
 
-def _input_rows(batch: Batch) -> Any:
+def _input_rows(batch: Batch, text: bytes | None) -> Any:
     """The validated input, for JSON: rows of numbers, or records (name -> value)."""
     if isinstance(batch, np.ndarray):
+        if text is not None and batch.dtype == np.float64:
+            # The client's own JSON of exactly these values (numbers and lists only, so
+            # the float64 rows are its numbers): written as it is, since encoding 1,000
+            # rows of floats again cost about a fifth of such a request's time.
+            return orjson.Fragment(text)
         if batch.dtype.kind in "biuf":  # the store writes such arrays directly (orjson)
             return np.ascontiguousarray(batch)
         return batch.tolist()

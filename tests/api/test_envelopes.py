@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import orjson
 import pytest
 
 from modelport.api.envelopes import decode_predict_body
@@ -11,7 +12,12 @@ from modelport.inputs import Records, Rows
 
 def test_rows_without_true_or_false_may_skip_the_per_value_checks() -> None:
     payload, parameters = decode_predict_body(b'{"instances": [[5.1, 3.5, 1.4, 0.2]]}')
-    assert payload == Rows([[5.1, 3.5, 1.4, 0.2]], no_booleans=True, numbers_only=True)
+    assert payload == Rows(
+        [[5.1, 3.5, 1.4, 0.2]],
+        no_booleans=True,
+        numbers_only=True,
+        text=b"[[5.1, 3.5, 1.4, 0.2]]",
+    )
     assert parameters == {}
 
 
@@ -29,6 +35,7 @@ def test_anything_but_numbers_keeps_numpy_inference_at_most(body: bytes) -> None
     payload, _ = decode_predict_body(body)
     assert isinstance(payload, Rows)
     assert (payload.numbers_only, payload.no_booleans) == (False, True)
+    assert payload.text is None  # the log encodes such rows itself
 
 
 @pytest.mark.parametrize(
@@ -38,6 +45,10 @@ def test_anything_but_numbers_keeps_numpy_inference_at_most(body: bytes) -> None
 def test_numbers_in_any_spacing_are_numbers_only(body: bytes) -> None:
     payload, _ = decode_predict_body(body)
     assert isinstance(payload, Rows) and payload.numbers_only
+    # The rows' own text, as sent: the JSON of exactly the decoded rows.
+    assert payload.text is not None and payload.text in body
+    assert orjson.loads(payload.text) == payload.rows
+    assert payload.text[:1] == b"[" and payload.text[-1:] == b"]"
 
 
 @pytest.mark.parametrize(

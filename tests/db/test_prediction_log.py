@@ -93,6 +93,30 @@ def test_inputs_logged_as_hash_only_when_asked(engine: Engine, tmp_path: Path) -
     assert full.input == [[5.1, 3.5, 1.4, 0.2]] and full.input_hash is None
 
 
+def test_the_clients_own_rows_text_is_logged_as_sent(engine: Engine, tmp_path: Path) -> None:
+    # The decoder hands over the rows' JSON when the body held numbers and lists only:
+    # written as it is, not encoded again from the array (same values, the client's spelling).
+    text = b"[[5.10, 35e-1, 1.4, 0.2],\n [6, 2.9, 4.5, 1.5]]"
+    rows = np.array([[5.1, 3.5, 1.4, 0.2], [6.0, 2.9, 4.5, 1.5]])
+    log = make_log(engine, tmp_path)
+    record(log, version(), 1, batch=rows, text=text)
+    record(log, version("hashed", inputs="hash"), 2, batch=rows, text=text)
+    # Integer rows (a model typed int) are the validated values, not the text.
+    record(log, version("ints"), 3, batch=rows.astype(np.int64), text=text)
+    run(log.flush())
+    (raw,) = store.list_predictions(engine, "iris")
+    assert raw.input == [[5.1, 3.5, 1.4, 0.2], [6, 2.9, 4.5, 1.5]]
+    with engine.connect() as connection:
+        stored = connection.exec_driver_sql(
+            "SELECT input FROM prediction_log WHERE request_id = 'req-1'"
+        ).scalar()
+    assert stored == text.decode()
+    (hashed,) = store.list_predictions(engine, "hashed")
+    assert hashed.input is None and hashed.input_hash == input_digest(rows)
+    (ints,) = store.list_predictions(engine, "ints")
+    assert ints.input == [[5, 3, 1, 0], [6, 2, 4, 1]]
+
+
 def test_model_yaml_turns_logging_off_or_on(engine: Engine, tmp_path: Path) -> None:
     on = make_log(engine, tmp_path)
     record(on, version("quiet", enabled=False))

@@ -61,7 +61,10 @@ def decode_predict_body(
     payload = _payload(key, document[key])
     if isinstance(payload, Rows):
         if body.translate(None, _NUMBER_TEXT) == _BARE_ENVELOPE.get(key):
-            payload = Rows(payload.rows, no_booleans=True, numbers_only=True)
+            # Nothing but the key, numbers and lists: the rows' text is all between the
+            # key's colon (the only one) and the closing brace.
+            text = body[body.index(b":") + 1 : body.rindex(b"}")].strip()
+            payload = Rows(payload.rows, no_booleans=True, numbers_only=True, text=text)
         elif b"true" not in body and b"false" not in body:
             payload = Rows(payload.rows, no_booleans=True)
     return payload, parameters
