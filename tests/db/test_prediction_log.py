@@ -117,6 +117,23 @@ def test_the_clients_own_rows_text_is_logged_as_sent(engine: Engine, tmp_path: P
     assert ints.input == [[5, 3, 1, 0], [6, 2, 4, 1]]
 
 
+@pytest.mark.parametrize(
+    "text",
+    [b"[[1.5" + b" " * 200 + b", 2.5]]", b"[[1.5" + b"0" * 200 + b", 2.5]]"],
+    ids=["spaces", "digits"],
+)
+def test_padded_row_text_is_not_kept(engine: Engine, tmp_path: Path, text: bytes) -> None:
+    # Valid JSON, but far longer than its two values need: kept as sent, one such row
+    # could hold any amount of buffer and log. The values are encoded instead.
+    log = make_log(engine, tmp_path)
+    record(log, version(), 1, batch=np.array([[1.5, 2.5]]), text=text)
+    assert log._buffer[0][-1] is None
+    run(log.flush())
+    with engine.connect() as connection:
+        stored = connection.exec_driver_sql("SELECT input FROM prediction_log").scalar()
+    assert stored == "[[1.5,2.5]]"
+
+
 def test_model_yaml_turns_logging_off_or_on(engine: Engine, tmp_path: Path) -> None:
     on = make_log(engine, tmp_path)
     record(on, version("quiet", enabled=False))
