@@ -170,9 +170,61 @@ class Settings(BaseSettings):
         description="Largest accepted model upload in bytes; enforced while streaming.",
     )
     allow_pickle_uploads: bool = Field(
-        default=True,
-        description="Accept uploads that run code when loaded (pickle, joblib, model.py); "
-        "false leaves skops, ONNX and the libraries' native formats.",
+        default=False,
+        description="Accept uploads that run code when loaded (pickle, joblib, model.py, "
+        "model.yaml code: and skops trusted_types); off by default, which leaves skops, "
+        "ONNX and the libraries' native formats. Files put in model_dir by hand are not "
+        "affected.",
+    )
+    upload_trusted_types: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="skops types an uploaded model.yaml may list in trusted_types while "
+        "allow_pickle_uploads is off (e.g. sklearn.ensemble._forest.RandomForestClassifier), "
+        "comma-separated; any other is refused.",
+    )
+    allowed_hosts: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="Host header values the server answers (names or addresses, port "
+        "ignored; '*' for any), comma-separated; others get 400, which stops DNS "
+        "rebinding. Empty: localhost, 127.0.0.1, ::1 and the bound host; no check when "
+        "bound to a wildcard address (0.0.0.0 or ::).",
+    )
+    proxy_headers: bool = Field(
+        default=False,
+        description="Trust X-Forwarded-For / X-Forwarded-Proto from the addresses in "
+        "forwarded_allow_ips (behind a reverse proxy).",
+    )
+    forwarded_allow_ips: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=("127.0.0.1",),
+        description="Proxy addresses (or networks) whose X-Forwarded-* headers are trusted "
+        "when proxy_headers is on, comma-separated; '*' trusts any.",
+    )
+    header_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        le=3600,
+        description="Seconds a client has to send a request's headers; slower ones get "
+        "408 and the connection is closed.",
+    )
+    body_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="Seconds a client may go without sending any of a request's body; "
+        "then it gets 408.",
+    )
+    max_connections: int = Field(
+        default=1000,
+        ge=1,
+        le=1_000_000,
+        description="Open connections and requests in progress per worker; past it new "
+        "ones get 503.",
+    )
+    keep_alive_timeout: float = Field(
+        default=5.0,
+        gt=0,
+        le=3600,
+        description="Seconds an idle keep-alive connection is kept open.",
     )
 
     cors_origins: Annotated[tuple[str, ...], NoDecode] = Field(
@@ -182,12 +234,15 @@ class Settings(BaseSettings):
         "route's cors: overrides it.",
     )
 
+    @field_validator("upload_trusted_types", "allowed_hosts", "forwarded_allow_ips", mode="before")
+    @classmethod
+    def _comma_list(cls, value: Any) -> Any:
+        return _split_commas(value)
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _origins(cls, value: Any) -> Any:
-        # A flag or an environment variable gives one comma-separated string.
-        if isinstance(value, str):
-            value = [part.strip() for part in value.split(",") if part.strip()]
+        value = _split_commas(value)
         if isinstance(value, list | tuple):
             bad = [
                 o for o in value if not isinstance(o, str) or (o != "*" and not _ORIGIN.match(o))
@@ -221,6 +276,13 @@ class Settings(BaseSettings):
         ge=0,
         description="Days logged predictions are kept; older ones are pruned in the "
         "background (0 keeps them forever).",
+    )
+    log_max_input_bytes: int = Field(
+        default=64 * 1024,
+        ge=256,
+        le=100 * 1024 * 1024,
+        description="Most bytes of input logged for one prediction; a larger input is "
+        "logged as its sha256 with a 'truncated' mark (strings are cut first).",
     )
     log_buffer_size: int = Field(
         default=10_000,
@@ -331,6 +393,15 @@ class _TomlFileSource(PydanticBaseSettingsSource):
                 "put every setting inside it"
             )
         return table
+
+
+def _split_commas(value: Any) -> Any:
+    """A flag or an environment variable gives one comma-separated string: split it."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    if isinstance(value, list):
+        return tuple(value)
+    return value
 
 
 def load_settings(**flags: Any) -> Settings:
