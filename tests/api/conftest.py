@@ -20,6 +20,9 @@ from fastapi import FastAPI
 from modelport.api import create_app
 from modelport.config import Settings
 
+#: The management token of apps built here, unless a test gives its own.
+TEST_ADMIN_TOKEN = "admin-token-of-in-process-tests"
+
 
 class AppClient:
     """A synchronous face on ``httpx.AsyncClient(transport=ASGITransport(app))``."""
@@ -28,7 +31,13 @@ class AppClient:
         self.app = app
         self.portal = portal
         transport = httpx.ASGITransport(app=app)
-        self._client = httpx.AsyncClient(transport=transport, base_url="http://modelport")
+        # A host name the server answers to by default (its Host allow-list).
+        self._client = httpx.AsyncClient(transport=transport, base_url="http://localhost")
+
+    @property
+    def admin(self) -> dict[str, str]:
+        """Headers of a management request: the app's admin token."""
+        return {"Authorization": f"Bearer {self.app.state.settings.admin_token}"}
 
     def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         return self.portal.call(partial(self._client.request, method, url, **kwargs))
@@ -46,7 +55,12 @@ class AppClient:
 @contextlib.contextmanager
 def running_app(model_dir: Path, **settings: Any) -> Iterator[AppClient]:
     """The app, lifespan started and every model tried; gRPC off unless asked for."""
-    options: dict[str, Any] = {"grpc_port": 0, "data_dir": model_dir.parent, **settings}
+    options: dict[str, Any] = {
+        "grpc_port": 0,
+        "data_dir": model_dir.parent,
+        "admin_token": TEST_ADMIN_TOKEN,
+        **settings,
+    }
     app = create_app(Settings(model_dir=model_dir, **options))
     with (
         anyio.from_thread.start_blocking_portal() as portal,

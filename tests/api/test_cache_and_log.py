@@ -40,7 +40,11 @@ def logged(client: AppClient, name: str, want: int, **params: Any) -> list[dict[
     """The model's log rows once ``want`` of them are written (the writer is async)."""
     deadline = time.monotonic() + 10
     while True:
-        answer = client.get(f"/v1/models/{name}/predictions", params={"limit": 1000, **params})
+        answer = client.get(
+            f"/v1/models/{name}/predictions",
+            params={"limit": 1000, **params},
+            headers=client.admin,
+        )
         assert answer.status_code == 200, answer.text
         rows: list[dict[str, Any]] = answer.json()["predictions"]
         if len(rows) >= want or time.monotonic() > deadline:
@@ -85,7 +89,7 @@ def test_each_protocol_says_miss_then_hit(make_client: MakeClient, iris_models: 
         "x-modelport-cache"
         not in predict(client, {"instances": [SETOSA]}, "iris-dt:predict").headers
     )
-    stats = client.get("/v1/admin/stats").json()["response_cache"]
+    stats = client.get("/v1/admin/stats", headers=client.admin).json()["response_cache"]
     assert stats["backend"] == "memory" and stats["hits"] >= 5 and stats["misses"] >= 3
 
 
@@ -114,7 +118,10 @@ def test_size_limit_and_ttl(make_client: MakeClient, iris_models: Path) -> None:
     ]
     time.sleep(0.3)
     assert predict(client, {"instances": [SETOSA]}).headers["x-modelport-cache"] == "miss"
-    assert client.get("/v1/admin/stats").json()["response_cache"]["too_large"] == 2
+    assert (
+        client.get("/v1/admin/stats", headers=client.admin).json()["response_cache"]["too_large"]
+        == 2
+    )
 
 
 def test_a_reload_with_new_labels_never_serves_the_old_answer(
@@ -125,7 +132,7 @@ def test_a_reload_with_new_labels_never_serves_the_old_answer(
     assert predict(client, {"instances": [SETOSA]}).headers["x-modelport-cache"] == "hit"
     config = iris_models / "iris-lr" / "model.yaml"
     config.write_text(config.read_text().replace("- setosa", "- SETOSA"))
-    assert client.post("/v1/admin/reload", json={}).status_code == 200
+    assert client.post("/v1/admin/reload", json={}, headers=client.admin).status_code == 200
     after = predict(client, {"instances": [SETOSA]})
     assert after.json()["predictions"] == ["SETOSA"]
     assert after.headers["x-modelport-cache"] == "miss"
@@ -134,7 +141,7 @@ def test_a_reload_with_new_labels_never_serves_the_old_answer(
 def test_upload_and_alias_moves_never_serve_another_versions_answer(
     make_client: MakeClient, iris_models: Path
 ) -> None:
-    client = make_client(caching(iris_models), cache=True)
+    client = make_client(caching(iris_models), cache=True, allow_pickle_uploads=True)
     before = predict(client, {"instances": [VIRGINICA]}, params={"probabilities": "true"})
     assert before.json()["model_version"] == 1
     assert (
@@ -146,7 +153,10 @@ def test_upload_and_alias_moves_never_serve_another_versions_answer(
     # Version 2 is the decision tree: certain where the regression is not.
     data = (iris_models / "iris-dt" / "1" / "model.joblib").read_bytes()
     uploaded = client.post(
-        "/v1/admin/models/iris-lr/versions", params={"filename": "model.joblib"}, content=data
+        "/v1/admin/models/iris-lr/versions",
+        params={"filename": "model.joblib"},
+        content=data,
+        headers=client.admin,
     )
     assert uploaded.status_code == 201, uploaded.text
     after = predict(client, {"instances": [VIRGINICA]}, params={"probabilities": "true"})
@@ -154,14 +164,22 @@ def test_upload_and_alias_moves_never_serve_another_versions_answer(
     assert after.headers["x-modelport-cache"] == "miss"
     assert after.json()["probabilities"] != before.json()["probabilities"]
     moved = client.request(
-        "PUT", "/v1/admin/models/iris-lr/aliases/production", json={"version": 1}
+        "PUT",
+        "/v1/admin/models/iris-lr/aliases/production",
+        json={"version": 1},
+        headers=client.admin,
     )
     assert moved.status_code == 200, moved.text
     path = "iris-lr/versions/production:predict"
     first = predict(client, {"instances": [VIRGINICA]}, path, params={"probabilities": "true"})
     assert first.json()["model_version"] == 1
     assert first.json()["probabilities"] == before.json()["probabilities"]
-    client.request("PUT", "/v1/admin/models/iris-lr/aliases/production", json={"version": 2})
+    client.request(
+        "PUT",
+        "/v1/admin/models/iris-lr/aliases/production",
+        json={"version": 2},
+        headers=client.admin,
+    )
     second = predict(client, {"instances": [VIRGINICA]}, path, params={"probabilities": "true"})
     assert second.json()["model_version"] == 2
     assert second.json()["probabilities"] == after.json()["probabilities"]
@@ -241,18 +259,29 @@ def test_paging_follows_next_to_the_end(make_client: MakeClient, iris_models: Pa
     url: str | None = "/v1/models/iris-lr/predictions?limit=3"
     pages = 0
     while url is not None:
-        page = client.get(url).json()
+        page = client.get(url, headers=client.admin).json()
         seen += [row["request_id"] for row in page["predictions"]]
         url = page["next"]
         pages += 1
     assert seen == [f"r{i}" for i in range(7)] and pages == 3
-    since = client.get("/v1/models/iris-lr/predictions").json()["predictions"][4]["at"]
-    later = client.get("/v1/models/iris-lr/predictions", params={"since": since}).json()
+    since = client.get("/v1/models/iris-lr/predictions", headers=client.admin).json()[
+        "predictions"
+    ][4]["at"]
+    later = client.get(
+        "/v1/models/iris-lr/predictions", params={"since": since}, headers=client.admin
+    ).json()
     assert [row["request_id"] for row in later["predictions"]] == ["r4", "r5", "r6"]
     naive = since.replace("+00:00", "")  # no offset: UTC
-    assert client.get("/v1/models/iris-lr/predictions", params={"since": naive}).json() == later
     assert (
-        client.get("/v1/models/iris-lr/predictions", params={"version": 2}).json()["predictions"]
+        client.get(
+            "/v1/models/iris-lr/predictions", params={"since": naive}, headers=client.admin
+        ).json()
+        == later
+    )
+    assert (
+        client.get(
+            "/v1/models/iris-lr/predictions", params={"version": 2}, headers=client.admin
+        ).json()["predictions"]
         == []
     )
 
@@ -276,19 +305,19 @@ def test_paging_follows_next_to_the_end(make_client: MakeClient, iris_models: Pa
 def test_bad_paging_parameters_answer_400(
     iris: AppClient, params: dict[str, str], fragment: str
 ) -> None:
-    answer = iris.get("/v1/models/iris-lr/predictions", params=params)
+    answer = iris.get("/v1/models/iris-lr/predictions", params=params, headers=iris.admin)
     assert answer.status_code == 400, answer.text
     assert answer.json()["error"] == "bad_request"
     assert fragment in answer.json()["message"]
 
 
 def test_unknown_and_invalid_model_names(iris: AppClient) -> None:
-    unknown = iris.get("/v1/models/nope/predictions")
+    unknown = iris.get("/v1/models/nope/predictions", headers=iris.admin)
     assert unknown.status_code == 404
     assert (
         unknown.json()["error"] == "not_found" and "'nope' not found" in unknown.json()["message"]
     )
-    invalid = iris.get("/v1/models/Not..Valid/predictions")
+    invalid = iris.get("/v1/models/Not..Valid/predictions", headers=iris.admin)
     assert invalid.status_code == 400 and "invalid model name" in invalid.json()["message"]
 
 
@@ -313,19 +342,21 @@ def test_admin_rules_guard_the_log_and_the_stats(
     assert answer.status_code == 200, answer.text
 
 
-def test_without_a_token_only_loopback_clients_read_the_log(
+def test_no_address_reads_the_log_without_a_token(
     make_client: MakeClient, iris_models: Path
 ) -> None:
+    """A loopback client is no one in particular (any local user, any web page through
+    the user's browser): it needs the token like everyone else."""
     client = make_client(iris_models)
-    transport = httpx.ASGITransport(app=client.app, client=("203.0.113.7", 5000))
-    remote = httpx.AsyncClient(transport=transport, base_url="http://modelport")
+    transport = httpx.ASGITransport(app=client.app, client=("127.0.0.1", 5000))
+    local = httpx.AsyncClient(transport=transport, base_url="http://localhost")
     try:
         for path in ("/v1/models/iris-lr/predictions", "/v1/admin/stats"):
-            assert client.get(path).status_code == 200
-            answer = client.portal.call(partial(remote.get, path))
-            assert answer.status_code == 403 and "loopback" in answer.json()["message"]
+            answer = client.portal.call(partial(local.get, path))
+            assert answer.status_code == 401 and answer.json()["error"] == "unauthorized"
+            assert client.get(path, headers=client.admin).status_code == 200
     finally:
-        client.portal.call(remote.aclose)
+        client.portal.call(local.aclose)
 
 
 def test_grpc_answers_say_hit_or_miss_in_initial_metadata(

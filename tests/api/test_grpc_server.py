@@ -15,7 +15,7 @@ import pytest
 from modelport.api.proto import grpc_predict_v2_pb2 as pb
 from modelport.api.proto import grpc_predict_v2_pb2_grpc as pb_grpc
 
-from .conftest import MakeClient
+from .conftest import TEST_ADMIN_TOKEN, MakeClient
 
 SETOSA = [5.1, 3.5, 1.4, 0.2]
 VIRGINICA = [6.7, 3.0, 5.2, 2.3]
@@ -120,7 +120,12 @@ def test_status_codes(
 
 
 def test_repository_rpcs(stub: pb_grpc.GRPCInferenceServiceStub) -> None:
-    stub.RepositoryModelUnload(pb.RepositoryModelUnloadRequest(model_name="iris-dt"))
+    admin = (("authorization", f"Bearer {TEST_ADMIN_TOKEN}"),)
+    unload = pb.RepositoryModelUnloadRequest(model_name="iris-dt")
+    with pytest.raises(grpc.RpcError) as caught:
+        stub.RepositoryModelUnload(unload)  # no token: no one in particular
+    assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    stub.RepositoryModelUnload(unload, metadata=admin)
     index = stub.RepositoryIndex(pb.RepositoryIndexRequest()).models
     assert [(m.name, m.state, m.reason) for m in index] == [
         ("iris-dt", "UNAVAILABLE", "unloaded"),
@@ -129,14 +134,14 @@ def test_repository_rpcs(stub: pb_grpc.GRPCInferenceServiceStub) -> None:
     with pytest.raises(grpc.RpcError) as caught:
         stub.ModelMetadata(pb.ModelMetadataRequest(name="iris-dt"))
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
-    stub.RepositoryModelLoad(pb.RepositoryModelLoadRequest(model_name="iris-dt"))
+    stub.RepositoryModelLoad(pb.RepositoryModelLoadRequest(model_name="iris-dt"), metadata=admin)
     metadata = stub.ModelMetadata(pb.ModelMetadataRequest(name="iris-dt"))
     assert metadata.platform == "sklearn" and list(metadata.versions) == ["1"]
     refused = pb.RepositoryModelLoadRequest(
         model_name="iris-dt", parameters={"config": pb.ModelRepositoryParameter(string_param="{}")}
     )
     with pytest.raises(grpc.RpcError) as caught:
-        stub.RepositoryModelLoad(refused)
+        stub.RepositoryModelLoad(refused, metadata=admin)
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 

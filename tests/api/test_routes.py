@@ -242,7 +242,7 @@ def test_a_refusal_uses_the_route_template_and_flask_style(client: AppClient) ->
     answer = client.post("/refuse", json=[])
     assert answer.status_code == 400
     assert answer.content == (
-        b'{"message":"Bad Request: http://modelport/refuse--> Please check your data '
+        b'{"message":"Bad Request: http://localhost/refuse--> Please check your data '
         b'payload...","status":400}\n'
     )
 
@@ -305,8 +305,9 @@ def test_management_needs_an_admin_route(client: AppClient) -> None:
     answer = client.get("/sneaky")
     assert answer.status_code == 403
     assert "declare it with admin: true" in answer.json()["error"]
-    # The in-process client comes from 127.0.0.1: the loopback rule lets it in.
-    assert client.get("/reload", params={"model": "iris-lr"}).json() == {
+    # Coming from 127.0.0.1 is not enough: an admin route needs the token.
+    assert client.get("/reload", params={"model": "iris-lr"}).status_code == 401
+    assert client.get("/reload", params={"model": "iris-lr"}, headers=client.admin).json() == {
         "report": {"iris-lr": "unchanged"}
     }
 
@@ -316,7 +317,7 @@ def test_admin_routes_with_a_token(
 ) -> None:
     models = tmp_path / "models"
     shutil.copytree(route_models, models)
-    client = make_client(models, admin_token="s3cret")
+    client = make_client(models, admin_token="s3cret", allow_pickle_uploads=True)
     refused = client.get("/reload")
     assert refused.status_code == 401
     assert refused.json()["status"] == 401

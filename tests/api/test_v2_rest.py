@@ -257,28 +257,43 @@ def test_repository_index_unload_and_load(make_client: MakeClient, iris_models: 
         {"name": "iris-dt", "version": "1", "state": "READY"},
         {"name": "iris-lr", "version": "1", "state": "READY"},
     ]
-    assert client.post("/v2/repository/models/iris-dt/unload").json() == {}
+    assert client.post("/v2/repository/models/iris-dt/unload", headers=client.admin).json() == {}
     assert_v2_error(client.post("/v2/models/iris-dt/infer", content=good_json()), 404, "not found")
     assert client.post("/v2/repository/index", json={"ready": True}).json() == [index[1]]
     assert {"name": "iris-dt", "state": "UNAVAILABLE", "reason": "unloaded"} in client.post(
         "/v2/repository/index"
     ).json()
-    assert_v2_error(client.post("/v2/repository/models/iris-dt/unload"), 404, "not found")
-    assert client.post("/v2/repository/models/iris-dt/load", json={}).status_code == 200
+    assert_v2_error(
+        client.post("/v2/repository/models/iris-dt/unload", headers=client.admin), 404, "not found"
+    )
+    assert (
+        client.post("/v2/repository/models/iris-dt/load", json={}, headers=client.admin).status_code
+        == 200
+    )
     answer = client.post("/v2/models/iris-dt/infer", content=good_json()).json()
     assert answer["outputs"][0]["data"] == ["setosa"]
 
 
 def test_load_refusals(make_client: MakeClient, iris_models: Path) -> None:
     client = make_client(iris_models)
-    assert_v2_error(client.post("/v2/repository/models/nope/load"), 404, "'nope' not found")
+    assert_v2_error(
+        client.post("/v2/repository/models/nope/load", headers=client.admin),
+        404,
+        "'nope' not found",
+    )
     refused = client.post(
-        "/v2/repository/models/iris-lr/load", json={"parameters": {"config": "{}"}}
+        "/v2/repository/models/iris-lr/load",
+        json={"parameters": {"config": "{}"}},
+        headers=client.admin,
     )
     assert_v2_error(refused, 400, "only from its model folder")
     (iris_models / "broken" / "1").mkdir(parents=True)
     (iris_models / "broken" / "1" / "model.joblib").write_bytes(b"not a pickle")
-    assert_v2_error(client.post("/v2/repository/models/broken/load"), 400, "failed to load")
+    assert_v2_error(
+        client.post("/v2/repository/models/broken/load", headers=client.admin),
+        400,
+        "failed to load",
+    )
     index = client.post("/v2/repository/index").json()
     assert index[0]["name"] == "broken" and index[0]["state"] == "UNAVAILABLE"
 
@@ -289,9 +304,13 @@ def test_reload_keeps_the_served_version_when_its_file_breaks(
     client = make_client(iris_models)
     (iris_models / "iris-lr" / "1" / "model.joblib").write_bytes(b"garbage now")
     shutil.copytree(iris_models / "iris-dt" / "1", iris_models / "iris-dt" / "2")
-    assert_v2_error(client.post("/v2/repository/models/iris-lr/load"), 400, "stay")
+    assert_v2_error(
+        client.post("/v2/repository/models/iris-lr/load", headers=client.admin), 400, "stay"
+    )
     assert client.post("/v2/models/iris-lr/infer", content=good_json()).status_code == 200
-    assert client.post("/v2/repository/models/iris-dt/load").status_code == 200
+    assert (
+        client.post("/v2/repository/models/iris-dt/load", headers=client.admin).status_code == 200
+    )
     assert client.get("/v2/models/iris-dt").json()["versions"] == ["1", "2"]
 
 

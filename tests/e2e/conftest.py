@@ -43,11 +43,16 @@ class Server:
         self.grpc_target = f"127.0.0.1:{self.grpc_port}"
         grpc_args = [] if chosen else ["--grpc-port", str(self.grpc_port)]
         self.log_path = cwd / f"server-{self.port}.log"
+        # Where a server without an admin_token saves the one it makes (see admin_token).
+        self.runtime_dir = cwd / f"run-{self.port}"
         full_env = {
             **os.environ,
             "PYTHONPATH": os.pathsep.join([str(SRC), str(SUPPORT)]),
+            "XDG_RUNTIME_DIR": str(self.runtime_dir),
             **(env or {}),
         }
+        self.env = full_env
+        self.args = args
         # Settings must come only from what each test passes.
         for key in list(full_env):
             if key.startswith("MODELPORT_") and key not in (env or {}):
@@ -73,6 +78,21 @@ class Server:
                 pass
             time.sleep(0.1)
         raise RuntimeError(f"server not ready after {timeout_s}s:\n{self.log()}")
+
+    @property
+    def admin_token(self) -> str:
+        """The management token: the test's own, else the one the server made at start."""
+        if "--admin-token" in self.args:
+            return self.args[self.args.index("--admin-token") + 1]
+        if "MODELPORT_ADMIN_TOKEN" in self.env:
+            return self.env["MODELPORT_ADMIN_TOKEN"]
+        saved = Path(self.env["XDG_RUNTIME_DIR"]) / "modelport" / f"admin-token-{self.port}"
+        return saved.read_text().strip()
+
+    @property
+    def admin(self) -> dict[str, str]:
+        """Headers of a management request."""
+        return {"Authorization": f"Bearer {self.admin_token}"}
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")

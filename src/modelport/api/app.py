@@ -14,9 +14,8 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from modelport import __version__
-from modelport.access import admin_mode
 from modelport.api import admin, health, mlflow, native, predictions, v2
-from modelport.api.auth import ApiTokenMiddleware
+from modelport.api.auth import AccessMiddleware
 from modelport.api.cors import CorsMiddleware
 from modelport.api.docs import install_docs
 from modelport.api.errors import error_response, install_error_handlers
@@ -67,7 +66,6 @@ def create_app(settings: Settings) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        log.info(admin_mode(settings))
         # One process: load in the background, so /health/live answers at once while big
         # models load and /health/ready says 503 until every model has been tried.
         # Several workers share one port, and a worker that answered before loading would
@@ -132,8 +130,7 @@ def create_app(settings: Settings) -> FastAPI:
         return error_response(exc, path, custom.shape_for(path))
 
     # Added last = outermost: every response, 413s included, carries the request id.
-    if settings.api_token is not None:
-        app.add_middleware(ApiTokenMiddleware, settings=settings, reject=reject)
+    app.add_middleware(AccessMiddleware, settings=settings, reject=reject)
     app.add_middleware(
         BodyLimitMiddleware,
         limit=settings.max_body_size,

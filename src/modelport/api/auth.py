@@ -1,5 +1,6 @@
-"""HTTP side of access control: read the bearer token and client address, then ask
-``modelport.access``; plus the ASGI middleware that guards predictions with api_token."""
+"""HTTP side of the access policy (``modelport.access``): read the bearer token, the
+Host and the browser's origin headers, then ask the policy; before routing, in one
+middleware, so that every path — built-in or custom — gets the same decision."""
 
 from __future__ import annotations
 
@@ -9,23 +10,24 @@ from typing import Any
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from modelport.access import authorize_admin, authorize_api
+from modelport.access import (
+    Access,
+    access_for,
+    authorize_admin,
+    authorize_api,
+    check_admin_origin,
+    check_host,
+    host_check_for,
+)
 from modelport.api.state import manager_of, settings_of
 from modelport.config import Settings
-from modelport.errors import ModelportError
+from modelport.errors import ModelportError, UnauthorizedError
 from modelport.management import Actor
 
-__all__ = ["ApiTokenMiddleware", "bearer_token", "require_admin"]
+__all__ = ["AccessMiddleware", "bearer_token", "require_admin"]
 
-#: Paths that never need the API token: health probes, docs, and the management API
-#: (which has its own, stricter rule).
-_OPEN_PREFIXES = ("/health", "/v2/health", "/docs", "/openapi.json", "/v1/admin", "/static")
-
-
-def _admin_read(path: str) -> bool:
-    # The prediction log (api/predictions.py) lives beside the models' paths, but it is
-    # management: require_admin guards it, and a database admin token must reach it.
-    return path.startswith("/v1/models/") and path.endswith("/predictions")
+#: Methods that change nothing; every other one on a management path is a state change.
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -38,7 +40,12 @@ def bearer_token(authorization: str | None) -> str | None:
 
 
 async def require_admin(request: Request) -> Actor:
-    """Authorize a management request; raises 401/403 (or 503 without the database)."""
+    """Authorize a management request; raises 401/403 (or 503 without the database).
+
+    The origin rule again, for custom routes declared ``admin: true`` (their paths are
+    not management paths to the middleware)."""
+    headers = request.headers
+    check_admin_origin(headers.get("host"), headers.get("origin"), headers.get("sec-fetch-site"))
     address = request.client.host if request.client else None
     return await authorize_admin(
         settings_of(request),
@@ -48,25 +55,53 @@ async def require_admin(request: Request) -> Actor:
     )
 
 
-class ApiTokenMiddleware:
-    """Refuses prediction and metadata requests without the API token (when one is set)."""
+class AccessMiddleware:
+    """Host allow-list on every request; on management paths, no other web site and no
+    state change without a token header; on the others, the API token when one is set."""
 
     def __init__(
         self, app: ASGIApp, settings: Settings, reject: Callable[[ModelportError, str], Any]
     ) -> None:
         self.app = app
         self.settings = settings
+        self.hosts = host_check_for(settings)
         self.reject = reject
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "")
-        if scope["type"] != "http" or path.startswith(_OPEN_PREFIXES) or _admin_read(path):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        header = dict(scope["headers"]).get(b"authorization")
+        path: str = scope["path"]
         try:
-            authorize_api(self.settings, bearer_token(header.decode("latin-1") if header else None))
+            self.check(scope, path)
         except ModelportError as exc:
             await self.reject(exc, path)(scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+    def check(self, scope: Scope, path: str) -> None:
+        headers = dict(scope["headers"])  # the last of repeated headers wins
+        host = _text(headers.get(b"host"))
+        access = access_for(path)
+        # Health probes and the docs hold nothing to steal, and an orchestrator's probe
+        # names the pod's address, which allowed_hosts rarely lists.
+        if access is not Access.OPEN:
+            check_host(self.hosts, host)
+        authorization = _text(headers.get(b"authorization"))
+        if access is Access.ADMIN:
+            check_admin_origin(
+                host, _text(headers.get(b"origin")), _text(headers.get(b"sec-fetch-site"))
+            )
+            # A browser sends an Authorization header to another origin only after a
+            # preflight, which management paths never grant: so a state change must carry
+            # one. Refused here, before an upload's body is read.
+            if scope["method"] not in _SAFE_METHODS and bearer_token(authorization) is None:
+                raise UnauthorizedError(
+                    "the management API needs a token: send 'Authorization: Bearer <token>'"
+                )
+        elif access is Access.API:
+            authorize_api(self.settings, bearer_token(authorization))
+
+
+def _text(value: bytes | None) -> str | None:
+    return value.decode("latin-1") if value is not None else None

@@ -5,7 +5,8 @@ overrides it for its own path (a list, ``'*'``, or ``false``). Preflight request
 allowed origin are answered here (200, the asked-for method and headers allowed, cached
 for 10 minutes); other requests get ``Access-Control-Allow-Origin`` on their response,
 errors included, so a browser client can read them. No credentials are allowed: tokens
-travel in the Authorization header, which a preflight allows.
+travel in the Authorization header, which a preflight allows. Management paths never get
+CORS, whatever the settings say.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from collections.abc import Callable, Sequence
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from modelport.access import Access, access_for
 
 __all__ = ["CorsMiddleware"]
 
@@ -76,6 +79,10 @@ class CorsMiddleware:
         await self.app(scope, receive, send_with_cors)
 
     def _allowed(self, path: str, method: str) -> tuple[str, ...]:
+        if access_for(path) is Access.ADMIN:
+            # Never: a page on another site must not manage models through the user's
+            # browser, whatever cors_origins says (the access policy also refuses it).
+            return ()
         override = self.route_cors(path, method) if self.route_cors is not None else None
         if override is None:
             return self.origins

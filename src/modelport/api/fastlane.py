@@ -3,7 +3,7 @@
 Profiling the server under load (``make bench-profile``) showed most of each request's
 time in layers around one decode, one core call and one encode: FastAPI's routing and
 dependency solving first; then, once those were bypassed, four nested middleware
-(request id, body limit, API token, catch-all), each wrapping ``receive``/``send`` in a
+(request id, body limit, access policy, catch-all), each wrapping ``receive``/``send`` in a
 closure, and a Starlette response object. The fast lane answers
 ``POST /v1/models/{name}[/versions/{v}]:predict`` doing those same four jobs inline, with
 the same helpers and error mapper as the middleware, and the very same predict code as
@@ -19,7 +19,7 @@ from urllib.parse import parse_qs
 
 from starlette.types import Message, Receive, Scope, Send
 
-from modelport.access import authorize_api
+from modelport.access import authorize_api, check_host, host_check_for
 from modelport.api.auth import bearer_token
 from modelport.api.errors import error_response, internal_error_response
 from modelport.api.middleware import (
@@ -58,7 +58,7 @@ class FastLane:
 
     Does what the app's middleware does for every other path, in the same order: a
     request id on every answer, the body size limit (by header, then while reading),
-    the API token when one is set, and a JSON 500 for anything unexpected.
+    the Host allow-list and the API token when one is set, and a JSON 500 for anything unexpected.
     """
 
     def __init__(self, inference: InferenceService, settings: Settings) -> None:
@@ -66,9 +66,10 @@ class FastLane:
         self.limit = settings.max_body_size
         #: Only kept when predictions need the API token.
         self.token_settings = settings if settings.api_token is not None else None
+        self.hosts = host_check_for(settings)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        given_id = declared = authorization = None
+        given_id = declared = authorization = host = None
         for key, value in scope["headers"]:  # the last of repeated headers wins
             if key == b"x-request-id":
                 given_id = value
@@ -76,10 +77,14 @@ class FastLane:
                 declared = value
             elif key == b"authorization":
                 authorization = value
+            elif key == b"host":
+                host = value
         raw_id = request_id_from(given_id)
         set_request_id(scope, raw_id)
         path: str = scope["path"]
         try:
+            if self.hosts is not None:
+                check_host(self.hosts, host.decode("latin-1") if host is not None else None)
             if declared is not None and declared.isdigit() and int(declared) > self.limit:
                 raise PayloadTooLargeError(self.limit, "max_body_size")
             if self.token_settings is not None:

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 import grpc
 
-from modelport.access import authorize_admin, authorize_api
+from modelport.access import GRPC_METHODS, Access, authorize_admin, authorize_api
 from modelport.api import v2_dataplane as dataplane
 from modelport.api.auth import bearer_token
 from modelport.api.errors import grpc_status
@@ -61,13 +61,16 @@ CACHE_METADATA = "x-modelport-cache"
 
 
 def _rpc(method: _Method) -> _Method:
-    """Turn modelport's errors into gRPC status codes; log anything unexpected."""
+    """Turn modelport's errors into gRPC status codes; log anything unexpected; apply the
+    access policy's decision for the method (a method without one fails at import)."""
+    access = GRPC_METHODS[method.__name__]
 
     @functools.wraps(method)
     async def wrapper(self: Any, request: Any, context: Any) -> Any:
         try:
-            if not method.__name__.startswith(("Server", "Repository")):
+            if access is Access.API:
                 authorize_api(self.settings, _token(context))
+            # Access.ADMIN: the method asks for its actor first (self._admin).
             return await method(self, request, context)
         except ModelportError as exc:
             if exc.status_code >= 500:
@@ -168,8 +171,9 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
 
     @_rpc
     async def RepositoryModelLoad(self, request: Any, context: Any) -> Any:
+        actor = await self._admin(context)  # before looking at anything the client sent
         dataplane.check_load_parameters(dict(request.parameters))
-        await self.manager.load(request.model_name, await self._admin(context))
+        await self.manager.load(request.model_name, actor)
         return pb.RepositoryModelLoadResponse()
 
     @_rpc

@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match, compile_path
 
+from modelport.access import ADMIN_PREFIXES, OPEN_PATHS, OPEN_PREFIXES, Access, access_for
 from modelport.api.auth import require_admin
 from modelport.api.cors import RouteCors
 from modelport.api.errors import ErrorShape, internal_error_message, shaped_error_response
@@ -49,8 +50,8 @@ log = logging.getLogger(__name__)
 
 TAG = "custom routes"
 #: Namespaces modelport keeps for its own endpoints, present and future.
-_RESERVED_PREFIXES = ("/v1/models/", "/v1/admin/", "/v2/", "/health/", "/static/")
-_RESERVED_PATHS = frozenset({"/v1/models", "/v1/admin", "/v2", "/metrics", "/docs"})
+_RESERVED_PREFIXES = ("/v1/models/", "/v2/", "/health/", "/ui/", *OPEN_PREFIXES, *ADMIN_PREFIXES)
+_RESERVED_PATHS = frozenset({"/v1/models", "/v1/admin", "/v2", "/metrics", "/ui", *OPEN_PATHS})
 _PARAM = re.compile(r"\{(\w+)(?::path)?\}")
 #: A form may carry this many files and fields (the body limit applies as well).
 _MAX_FORM_FILES = 16
@@ -76,6 +77,8 @@ class CustomRoutes:
 
     def cors_for(self, path: str, method: str) -> RouteCors:
         route = self.find(path, method)
+        if route is not None and route.admin:
+            return False  # management, whatever its cors: says (as for built-in admin paths)
         return None if route is None else route.cors
 
     def any_cors(self) -> bool:
@@ -123,6 +126,10 @@ def _clash(route: BoundRoute, builtins: list[Any]) -> str | None:
         match, _ = builtin.matches(scope)
         if match is not Match.NONE:  # FULL, or PARTIAL: the same path, another method
             return f"a built-in endpoint (modelport answers {route.method} {sample})"
+    if access_for(sample) is not Access.API:
+        # Open (health, docs) or management: a custom route there would change who may
+        # call it, so the access policy's own lists decide (the middleware reads them too).
+        return "a path the access policy keeps for health checks, docs or management"
     if sample in _RESERVED_PATHS or sample.startswith(_RESERVED_PREFIXES):
         kept = ", ".join([*(f"{p}..." for p in _RESERVED_PREFIXES), *sorted(_RESERVED_PATHS)])
         return f"the paths modelport keeps for its own endpoints ({kept})"

@@ -25,8 +25,10 @@ from pydantic.fields import FieldInfo
 from uvicorn.config import LOGGING_CONFIG
 
 from modelport import __version__
+from modelport.access import admin_mode
 from modelport.config import ConfigError, Settings, load_settings, settings_to_env
 from modelport.errors import ModelportError
+from modelport.localtoken import forget_token, new_token, save_token
 
 __all__ = ["main"]
 
@@ -106,8 +108,9 @@ def serve(model_dir: Path | None, **flags: Any) -> None:
         "access_log": settings.access_log,
         "timeout_graceful_shutdown": max(1, int(settings.request_timeout)),
     }
+    settings, generated = _with_admin_token(settings)
     _exit_zero_after_graceful_shutdown()
-    with _pid_file(settings.pid_file):
+    with _pid_file(settings.pid_file), _saved_token(settings, generated):
         if settings.workers == 1:
             with _collector_paused():
                 from modelport.api import create_app
@@ -123,6 +126,41 @@ def serve(model_dir: Path | None, **flags: Any) -> None:
             workers=settings.workers,
             **common,
         )
+
+
+def _with_admin_token(settings: Settings) -> tuple[Settings, bool]:
+    """The settings with an admin token: the operator's, or a new one (then True)."""
+    if settings.admin_token is not None:
+        click.echo(admin_mode(settings, generated=False), err=True)
+        return settings, False
+    # No address is trusted, so a server without a token makes one (as Jupyter does).
+    return settings.model_copy(update={"admin_token": new_token()}), True
+
+
+@contextlib.contextmanager
+def _saved_token(settings: Settings, generated: bool) -> Iterator[None]:
+    """Keep a generated admin token where this user's ``modelport`` commands find it."""
+    if not generated:
+        yield
+        return
+    token = settings.admin_token
+    assert token is not None
+    click.echo(admin_mode(settings, generated=True), err=True)
+    saved = save_token(settings.port, token)
+    if saved is not None:
+        click.echo(
+            f"admin token saved in {saved} (readable by you only); `modelport upload` and "
+            "`modelport models` use it; for curl: "
+            '-H "Authorization: Bearer $(modelport admin-token)"',
+            err=True,
+        )
+    # The terminal's owner may see the token; a log file collected elsewhere may not.
+    if saved is None or sys.stderr.isatty():
+        click.echo(f"admin token: {token}", err=True)
+    try:
+        yield
+    finally:
+        forget_token(settings.port, token)
 
 
 @contextlib.contextmanager
@@ -207,9 +245,9 @@ def train_examples_command(target: Path) -> None:
 
 
 def _register_admin_commands() -> None:
-    from modelport.cli.admin import models_command, tokens, upload_command
+    from modelport.cli.admin import admin_token_command, models_command, tokens, upload_command
 
-    for command in (upload_command, models_command, tokens):
+    for command in (upload_command, models_command, tokens, admin_token_command):
         main.add_command(command)
     from modelport.cli.predictions import predictions
 

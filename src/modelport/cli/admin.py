@@ -17,9 +17,11 @@ from typing import Any
 
 import click
 
+from modelport.access import is_loopback
 from modelport.config import ConfigError, load_settings
+from modelport.localtoken import read_token
 
-__all__ = ["models_command", "tokens", "upload_command"]
+__all__ = ["admin_token_command", "models_command", "tokens", "upload_command"]
 
 _DEFAULT_URL = "http://127.0.0.1:8000"
 _CHUNK = 1 << 20
@@ -30,7 +32,8 @@ def _url_option(func: Any) -> Any:
         "--token",
         envvar="MODELPORT_ADMIN_TOKEN",
         default=None,
-        help="Admin bearer token [env MODELPORT_ADMIN_TOKEN].",
+        help="Admin bearer token [env MODELPORT_ADMIN_TOKEN; default: the one a server on "
+        "this machine saved for you at start].",
     )(func)
     return click.option(
         "--url",
@@ -39,6 +42,20 @@ def _url_option(func: Any) -> Any:
         show_default=True,
         help="The server [env MODELPORT_URL].",
     )(func)
+
+
+def _resolve_token(url: str, token: str | None) -> str | None:
+    """The token given, else the one a server on this machine saved for this user."""
+    if token:
+        return token
+    parsed = urllib.parse.urlsplit(url)
+    if not is_loopback(parsed.hostname):
+        return None
+    try:
+        port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    except ValueError:
+        return None
+    return read_token(port)
 
 
 def _connection(url: str) -> tuple[http.client.HTTPConnection, str]:
@@ -82,6 +99,7 @@ def _fail(status: int, body: Any) -> None:
 @_url_option
 def upload_command(file: Path, model: str, alias: str | None, url: str, token: str | None) -> None:
     """Upload FILE as the next version of a model on a running server."""
+    token = _resolve_token(url, token)
     query = {"filename": file.name, **({"alias": alias} if alias else {})}
     path = f"/v1/admin/models/{urllib.parse.quote(model, safe='')}/versions"
     path += "?" + urllib.parse.urlencode(query)
@@ -119,6 +137,7 @@ def upload_command(file: Path, model: str, alias: str | None, url: str, token: s
 @_url_option
 def models_command(url: str, token: str | None) -> None:
     """Table of a running server's models: versions, state and aliases."""
+    token = _resolve_token(url, token)
     status, body = _request(url, "GET", "/v1/models", token)
     if status != 200:
         _fail(status, body)
@@ -139,6 +158,29 @@ def models_command(url: str, token: str | None) -> None:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+
+
+@click.command("admin-token")
+@click.option(
+    "--url",
+    envvar="MODELPORT_URL",
+    default=_DEFAULT_URL,
+    show_default=True,
+    help="The server on this machine [env MODELPORT_URL].",
+)
+def admin_token_command(url: str) -> None:
+    """Print the admin token that the server on this machine made at start.
+
+    For curl: -H "Authorization: Bearer $(modelport admin-token)". Only the user who
+    started the server can read it; a server started with an admin_token saves none.
+    """
+    token = _resolve_token(url, None)
+    if token is None:
+        raise click.ClickException(
+            f"no saved admin token for {url}: is a server running there, started by you "
+            "without an admin_token? (with one, use that token)"
+        )
+    click.echo(token)
 
 
 @click.group("tokens")
@@ -208,8 +250,16 @@ def revoke_token(name: str, database_url: str | None, data_dir: Path | None) -> 
     engine = _engine(database_url, data_dir)
     try:
         revoked = store.revoke_token(engine, name)
+        remaining = any(not info.revoked for info in store.list_tokens(engine))
     finally:
         engine.dispose()
     if not revoked:
         raise click.ClickException(f"no live token called '{name}'")
     click.echo(f"token '{name}' revoked")
+    if not remaining:
+        # Loud on purpose: who may manage the server has changed.
+        click.echo(
+            "warning: no database token is left; the management API now takes only the "
+            "server's own admin token (its admin_token setting, or the one it made at start)",
+            err=True,
+        )
