@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .conftest import StartServer
+from .conftest import Server, StartServer
 
 pytestmark = pytest.mark.e2e
 
@@ -22,11 +22,12 @@ ROWS = {"instances": [[5.1, 3.5, 1.4, 0.2]]}
 WITHIN_S = 2.0
 
 
-def upload(url: str, data: bytes, name: str = "iris-lr") -> httpx.Response:
+def upload(server: Server, data: bytes, name: str = "iris-lr") -> httpx.Response:
     return httpx.post(
-        f"{url}/v1/admin/models/{name}/versions",
+        f"{server.url}/v1/admin/models/{name}/versions",
         params={"filename": "model.joblib"},
         content=data,
+        headers=server.admin,
         timeout=60,
     )
 
@@ -41,11 +42,13 @@ def served_version(url: str, name: str = "iris-lr", alias: str | None = None) ->
 def test_concurrent_uploads_get_distinct_consecutive_versions(
     start_server: StartServer, model_dir: Path, trained_models: Path, database_url: str
 ) -> None:
-    server = start_server([str(model_dir), "--workers", "2", "--database-url", database_url])
+    server = start_server(
+        [str(model_dir), "--workers", "2", "--database-url", database_url, "--allow-pickle-uploads"]
+    )
     server.wait_ready()
     data = (trained_models / "iris-dt" / "1" / "model.joblib").read_bytes()
     with ThreadPoolExecutor(6) as pool:
-        answers = list(pool.map(lambda _: upload(server.url, data), range(6)))
+        answers = list(pool.map(lambda _: upload(server, data), range(6)))
     assert [a.status_code for a in answers] == [201] * 6, [a.text for a in answers]
     assert sorted(a.json()["version"] for a in answers) == [2, 3, 4, 5, 6, 7]
     assert sorted(p.name for p in (model_dir / "iris-lr").iterdir() if p.is_dir()) == [
@@ -77,7 +80,7 @@ def converged_after(url: str, expected: int, since: float, alias: str | None = N
 def test_every_worker_serves_an_upload_within_2_s(
     start_server: StartServer, model_dir: Path, trained_models: Path, redis: bool
 ) -> None:
-    args = [str(model_dir), "--workers", "4"]
+    args = [str(model_dir), "--workers", "4", "--allow-pickle-uploads"]
     if redis:
         from services import port_open, unavailable
 
@@ -89,14 +92,16 @@ def test_every_worker_serves_an_upload_within_2_s(
     for _ in range(20):  # every worker has served iris-lr version 1 at least once
         assert served_version(server.url) == 1
     data = (trained_models / "iris-dt" / "1" / "model.joblib").read_bytes()
-    created = upload(server.url, data)
+    created = upload(server, data)
     assert created.status_code == 201, created.text
     lag = converged_after(server.url, 2, time.monotonic())
     assert lag <= WITHIN_S, f"a worker served version 1 for {lag:.2f} s after the upload"
 
     # An alias move reaches every worker the same way.
     moved = httpx.put(
-        f"{server.url}/v1/admin/models/iris-lr/aliases/production", json={"version": 1}
+        f"{server.url}/v1/admin/models/iris-lr/aliases/production",
+        json={"version": 1},
+        headers=server.admin,
     )
     assert moved.status_code == 200
     lag = converged_after(server.url, 1, time.monotonic(), alias="production")
@@ -142,7 +147,7 @@ def test_watch_serves_a_copied_model_within_2_s(
 def test_killing_the_server_during_an_upload_leaves_no_partial_version(
     start_server: StartServer, model_dir: Path, trained_models: Path, tmp_path: Path
 ) -> None:
-    server = start_server([str(model_dir)])
+    server = start_server([str(model_dir), "--allow-pickle-uploads"])
     server.wait_ready()
     data = (trained_models / "iris-dt" / "1" / "model.joblib").read_bytes()
     sent = threading.Event()
@@ -162,6 +167,7 @@ def test_killing_the_server_during_an_upload_leaves_no_partial_version(
                 f"{server.url}/v1/admin/models/iris-lr/versions",
                 params={"filename": "model.joblib"},
                 content=slow_body(),
+                headers=server.admin,
                 timeout=30,
             )
             answered.append(answer)
@@ -175,13 +181,13 @@ def test_killing_the_server_during_an_upload_leaves_no_partial_version(
     sender.join(30)
     assert answered == [], "the upload finished before the kill: make the body slower"
 
-    again = start_server([str(model_dir)])
+    again = start_server([str(model_dir), "--allow-pickle-uploads"])
     again.wait_ready()
-    history = httpx.get(f"{again.url}/v1/admin/models/iris-lr/versions").json()
+    history = httpx.get(f"{again.url}/v1/admin/models/iris-lr/versions", headers=again.admin).json()
     assert [v["version"] for v in history["versions"]] == [1]
     assert sorted(p.name for p in (model_dir / "iris-lr").iterdir() if p.is_dir()) == ["1"]
     assert served_version(again.url) == 1
     # and the next upload is whole
-    created = upload(again.url, data)
+    created = upload(again, data)
     assert created.status_code == 201 and created.json()["version"] == 2
     assert served_version(again.url) == 2

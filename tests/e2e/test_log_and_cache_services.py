@@ -26,7 +26,7 @@ from databases import empty_database
 from services import unavailable
 from throwaway import ThrowawayMariaDB, ThrowawayRedis
 
-from .conftest import StartServer
+from .conftest import Server, StartServer
 
 pytestmark = pytest.mark.e2e
 
@@ -60,9 +60,8 @@ def post(url: str, row: list[float], request_id: str, model: str = "iris-lr") ->
     )
 
 
-def stats(url: str, token: str | None = None) -> dict[str, Any]:
-    headers = {"authorization": f"Bearer {token}"} if token else {}
-    answer = _HTTP.get(f"{url}/v1/admin/stats", headers=headers)
+def stats(server: Server) -> dict[str, Any]:
+    answer = _HTTP.get(f"{server.url}/v1/admin/stats", headers=server.admin)
     assert answer.status_code == 200, answer.text
     result: dict[str, Any] = answer.json()
     return result
@@ -146,7 +145,7 @@ def test_1000_predictions_make_1000_rows_and_workers_share_cached_answers(
     for i in range(200):
         answer = post(first.url, SETOSA, f"cache-{i + 1}", "iris-dt")
         assert answer.headers["x-modelport-cache"] == "hit", f"request {i + 1} missed"
-        seen = stats(first.url)
+        seen = stats(first)
         workers[seen["pid"]] = seen["response_cache"]
         if len(workers) == 2 and all(w["hits"] > 0 for w in workers.values()):
             break
@@ -234,7 +233,7 @@ def test_stopping_redis_and_the_database_fails_no_prediction(
             time.sleep(1.5)
             mariadb.stop()
             time.sleep(4.0)
-            during = stats(server.url, ADMIN)["prediction_log"]
+            during = stats(server)["prediction_log"]
             mariadb.start()  # back: it accepts connections from here on
             back = time.monotonic()
             time.sleep(3.0)
@@ -249,7 +248,7 @@ def test_stopping_redis_and_the_database_fails_no_prediction(
         # The overflow was counted, and exposed while the database was down.
         assert during["database_up"] is False and during["dropped"] > 0, during
         deadline = time.monotonic() + 30
-        while (final := stats(server.url, ADMIN)["prediction_log"])["buffered"] and (
+        while (final := stats(server)["prediction_log"])["buffered"] and (
             time.monotonic() < deadline
         ):
             time.sleep(0.2)
@@ -270,7 +269,7 @@ def test_stopping_redis_and_the_database_fails_no_prediction(
         # Redis is back too: the cache answers again.
         repeat = [post(server.url, [7.0, 3.2, 4.7, 1.4], f"r-{i}") for i in range(2)]
         assert [r.headers["x-modelport-cache"] for r in repeat] == ["miss", "hit"]
-        cache = stats(server.url, ADMIN)["response_cache"]
+        cache = stats(server)["response_cache"]
         assert cache["redis_failures"] >= 1 and cache["hits"] > 0
         assert "buffer full" in server.log()
     finally:
@@ -288,7 +287,7 @@ def test_every_database_logs_pages_and_exports(
     got: list[dict[str, Any]] = []
     deadline = time.monotonic() + 30
     while len(got) < 30 and time.monotonic() < deadline:
-        answer = _HTTP.get(f"{server.url}/v1/models/iris-lr/predictions")
+        answer = _HTTP.get(f"{server.url}/v1/models/iris-lr/predictions", headers=server.admin)
         got = answer.json()["predictions"]
         time.sleep(0.1)
     assert [row["request_id"] for row in got] == [f"db-{i}" for i in range(30)]

@@ -202,7 +202,7 @@ def test_seed000_iris_defaults_to_two(seed000: tuple[Server, Path], route: str, 
         page = httpx.get(
             f"{server.url}/v1/models/{model}/predictions",
             params={"limit": 1000},
-            headers={"Authorization": "Bearer seed-token"},
+            headers=server.admin,
         )
         assert page.status_code == 200, page.text
         logged = [row for row in page.json()["predictions"] if row["request_id"] == request_id]
