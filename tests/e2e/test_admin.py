@@ -59,7 +59,9 @@ def test_lifecycle(
     db: Engine,
 ) -> None:
     """Upload, alias, rollback, a broken upload, delete, unload and load, on one backend."""
-    server = start_server([str(model_dir), "--database-url", database_url, "--admin-token", ADMIN])
+    # It uploads joblib files, which only --allow-pickle-uploads accepts.
+    args = [str(model_dir), "--database-url", database_url, "--allow-pickle-uploads"]
+    server = start_server([*args, "--admin-token", ADMIN])
     server.wait_ready()
     with httpx.Client(base_url=server.url, headers=AUTH, timeout=60) as http:
         history = http.get("/v1/admin/models/iris-lr/versions").json()
@@ -162,7 +164,7 @@ def test_a_database_that_is_down_does_not_stop_serving(
     server.wait_ready()
     with httpx.Client(base_url=server.url, timeout=60) as http:
         assert predict_version(http, "iris-lr") == 1
-        history = http.get("/v1/admin/models/iris-lr/versions")
+        history = http.get("/v1/admin/models/iris-lr/versions", headers=server.admin)
         assert history.status_code == 503, history.text
         assert history.json()["error"] == "database_unavailable"
         assert predict_version(http, "iris-lr") == 1

@@ -196,11 +196,12 @@ def test_repository_rpcs(start_server: StartServer, trained_models: Path, tmp_pa
             ("iris-dt", "READY"),
             ("iris-lr", "READY"),
         ]
-        client.unload_model("iris-lr")
+        admin = {"authorization": f"Bearer {server.admin_token}"}
+        client.unload_model("iris-lr", headers=admin)
         assert not client.is_model_ready("iris-lr")
         index = client.get_model_repository_index(as_json=True)["models"]
         assert {"name": "iris-lr", "state": "UNAVAILABLE", "reason": "unloaded"} in index
-        client.load_model("iris-lr")
+        client.load_model("iris-lr", headers=admin)
         assert client.is_model_ready("iris-lr")
         result = client.infer("iris-lr", [matrix_input(ROWS.astype(np.float32))])
         assert result.as_numpy("predict").tolist() == [b"setosa", b"virginica"]
