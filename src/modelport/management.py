@@ -32,7 +32,6 @@ from modelport.db.records import AuditRecord, VersionRecord
 from modelport.errors import (
     ConflictError,
     DatabaseUnavailableError,
-    ForbiddenError,
     InvalidRequestError,
     ModelportError,
     UploadRejectedError,
@@ -42,6 +41,7 @@ from modelport.repository import ModelConfig, new_version_folder, read_model_yam
 from modelport.repository.model_yaml import MODEL_YAML, parse_model_yaml
 from modelport.repository.scan import CODE_FILE, validate_file_name, validate_model_name
 from modelport.runtimes.base import runtime_for
+from modelport.upload_policy import check_upload_runs_no_code
 
 __all__ = ["UPLOADS_DIR", "Actor", "ModelManager", "Upload"]
 
@@ -52,8 +52,6 @@ T = TypeVar("T")
 #: Hidden folder under MODEL_DIR where uploads stream before they become a version
 #: (same filesystem, so the move into the version folder is a rename).
 UPLOADS_DIR = ".uploads"
-#: Runtimes whose files run code when loaded.
-_CODE_RUNNING_KINDS = {"sklearn", "function"}
 #: Reserved version numbers older than this, whose upload never finished, are dropped.
 _STALE_PENDING = timedelta(hours=1)
 
@@ -451,17 +449,14 @@ class ModelManager:
             ) from exc
         if upload.filename == CODE_FILE:
             kind = "function"
-        runs_code = (
-            kind in _CODE_RUNNING_KINDS
-            or any(extra.endswith(".py") for extra in upload.files)
-            or bool(config.code)
+        check_upload_runs_no_code(
+            upload.filename,
+            kind,
+            upload.files,
+            config,
+            upload.model_yaml is not None,
+            self.settings,
         )
-        if runs_code and not self.settings.allow_pickle_uploads:
-            raise ForbiddenError(
-                f"'{upload.filename}' would run code when loaded ({kind} runtime or Python "
-                "files), and this server refuses such uploads (allow_pickle_uploads = false); "
-                f"upload a skops, ONNX or native model file ({', '.join(_SAFE_ENDINGS)})"
-            )
 
     def _write_version(self, upload: Upload, number: int) -> None:
         with new_version_folder(self.model_dir, upload.name, number) as staging:
@@ -489,7 +484,6 @@ class ModelManager:
 
 _FINE = ("loaded", "unchanged", "dropped")
 _REPLAYED = {"upload", "version.delete", "alias.set", "alias.delete", "reload", "load", "unload"}
-_SAFE_ENDINGS = (".skops", ".onnx", ".ubj", ".json (xgboost)", ".txt (lightgbm)")
 
 
 def _parse_yaml(data: bytes) -> ModelConfig:

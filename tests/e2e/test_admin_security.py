@@ -15,6 +15,7 @@ from .conftest import MODELPORT, Server, StartServer
 pytestmark = pytest.mark.e2e
 
 ADMIN = "admin-secret-for-tests"
+AUTH = {"Authorization": f"Bearer {ADMIN}"}
 ROWS = {"instances": [[5.1, 3.5, 1.4, 0.2]]}
 
 
@@ -116,7 +117,7 @@ def test_bad_names_answer_400_and_write_nothing(
 ) -> None:
     base, models = shared_admin_server
     before = sorted(str(p.relative_to(models.parent)) for p in models.parent.rglob("*"))
-    with httpx.Client(base_url=base, timeout=30) as http:
+    with httpx.Client(base_url=base, headers=AUTH, timeout=30) as http:
         if files is None:
             response = http.post(url, params=params, content=b"not really a model")
         else:
@@ -139,7 +140,7 @@ def shared_admin_server(
     root = tmp_path_factory.mktemp("admin-server")
     models = root / "models"
     shutil.copytree(trained_models, models)
-    server = Server([str(models), "--allow-pickle-uploads"], cwd=root)
+    server = Server([str(models), "--allow-pickle-uploads", "--admin-token", ADMIN], cwd=root)
     try:
         server.wait_ready()
         yield server.url, models
@@ -150,7 +151,7 @@ def shared_admin_server(
 def test_upload_limit_is_enforced_while_streaming(
     start_server: StartServer, model_dir: Path
 ) -> None:
-    server = start_server([str(model_dir), "--max-upload-size", "100000"])
+    server = start_server([str(model_dir), "--max-upload-size", "100000", "--admin-token", ADMIN])
     server.wait_ready()
 
     def body() -> Iterator[bytes]:
@@ -161,6 +162,7 @@ def test_upload_limit_is_enforced_while_streaming(
         f"{server.url}/v1/admin/models/big/versions",
         params={"filename": "model.joblib"},
         content=body(),
+        headers=AUTH,
         timeout=30,
     )
     assert response.status_code == 413
@@ -170,13 +172,13 @@ def test_upload_limit_is_enforced_while_streaming(
     assert httpx.post(f"{server.url}/v1/models/iris-lr:predict", json=ROWS).status_code == 200
 
 
-def test_pickle_uploads_can_be_refused(
+def test_pickle_uploads_are_refused_by_default(
     start_server: StartServer, model_dir: Path, trained_models: Path, tmp_path: Path
 ) -> None:
-    server = start_server([str(model_dir), "--no-allow-pickle-uploads"])
+    server = start_server([str(model_dir), "--admin-token", ADMIN])
     server.wait_ready()
     data = (trained_models / "iris-dt" / "1" / "model.joblib").read_bytes()
-    with httpx.Client(base_url=server.url, timeout=30) as http:
+    with httpx.Client(base_url=server.url, headers=AUTH, timeout=30) as http:
         for filename in ("model.joblib", "model.pkl", "model.py"):
             response = http.post(
                 "/v1/admin/models/iris-lr/versions", params={"filename": filename}, content=data
@@ -194,7 +196,7 @@ def test_pickle_uploads_can_be_refused(
 def test_cli_upload_and_models(
     start_server: StartServer, model_dir: Path, trained_models: Path, tmp_path: Path
 ) -> None:
-    server = start_server([str(model_dir), "--admin-token", ADMIN])
+    server = start_server([str(model_dir), "--admin-token", ADMIN, "--allow-pickle-uploads"])
     server.wait_ready()
     artifact = trained_models / "iris-dt" / "1" / "model.joblib"
     env = {"MODELPORT_URL": server.url, "MODELPORT_ADMIN_TOKEN": ADMIN, "PATH": "/usr/bin:/bin"}

@@ -254,3 +254,41 @@ def test_no_model_library_is_imported_until_a_model_needs_it() -> None:
     )
 
     assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("entry", ["/etc/hostname", "../../outside.py", "../1/../../x.py", "."])
+def test_load_context_refuses_code_outside_the_version_folder(tmp_path: Path, entry: str) -> None:
+    folder = tmp_path / "models" / "m" / "1"
+    folder.mkdir(parents=True)
+    (tmp_path / "models" / "outside.py").write_text("")
+    source = VersionSource(1, folder / "model.joblib", folder)
+
+    with pytest.raises(ModelLoadError) as info:
+        load_context(source, ModelConfig(code=[entry]))
+
+    assert f"model.yaml code: '{entry}' is outside the version folder 1/" in info.value.message
+
+
+def test_load_context_refuses_a_symlink_pointing_out(tmp_path: Path) -> None:
+    folder = tmp_path / "m" / "1"
+    folder.mkdir(parents=True)
+    (tmp_path / "elsewhere.py").write_text("")
+    (folder / "prep.py").symlink_to(tmp_path / "elsewhere.py")
+    source = VersionSource(1, folder / "model.joblib", folder)
+
+    with pytest.raises(ModelLoadError) as info:
+        load_context(source, ModelConfig(code=["prep.py"]))
+
+    assert "'prep.py' is outside the version folder" in info.value.message
+
+
+def test_load_context_takes_a_subfolder_and_a_symlink_inside_once(tmp_path: Path) -> None:
+    folder = tmp_path / "m" / "1"
+    (folder / "lib").mkdir(parents=True)
+    (folder / "lib" / "prep.py").write_text("")
+    (folder / "alias.py").symlink_to(folder / "lib" / "prep.py")
+    source = VersionSource(1, folder / "model.joblib", folder)
+
+    context = load_context(source, ModelConfig(code=["lib/prep.py", "alias.py"]))
+
+    assert context.code_files == ((folder / "lib" / "prep.py").resolve(),)  # once

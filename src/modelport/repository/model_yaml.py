@@ -76,12 +76,15 @@ class ModelConfig(BaseModel):
     allow_missing: bool = Field(default=False, description="Let null (NaN) values reach the model.")
     code: list[str] | None = Field(
         default=None,
-        description="Python files (relative to the version folder) imported before the "
-        "artifact is loaded, e.g. a custom transformer's module; model.py is always imported.",
+        description="Python files (relative to the version folder, and inside it: no "
+        "absolute paths, '..' or symlinks out) imported before the artifact is loaded, e.g. "
+        "a custom transformer's module; model.py is always imported.",
     )
     trusted_types: list[str] | None = Field(
         default=None,
-        description="skops: fully qualified type names to trust beyond skops' safe defaults.",
+        description="skops: fully qualified type names to trust beyond skops' safe defaults "
+        "(skops calls them while loading; an upload may list only the server's "
+        "upload_trusted_types unless allow_pickle_uploads).",
     )
     numpy_linear: bool = Field(
         default=True,

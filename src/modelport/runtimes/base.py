@@ -158,23 +158,36 @@ def runtime_for(artifact: Path, declared_kind: str | None = None) -> RuntimeSpec
 
 def load_context(source: VersionSource, config: ModelConfig) -> LoadContext:
     """The custom code and options one version's loader gets (model.yaml + version folder)."""
-    files: list[Path] = []
-    for entry in config.code or ():
-        # Relative to the version folder: a version, code included, never changes.
-        path = source.folder / entry
-        if not path.is_file():
-            raise ModelLoadError(
-                f"model.yaml code: '{entry}' is not a file in {source.folder.name}/"
-            )
-        files.append(path)
+    # Each file once, in order: two entries (or a symlink) naming one file import it once.
+    files = list(dict.fromkeys(_code_file(source.folder, entry) for entry in config.code or ()))
     for path in source.code:
-        if path not in files:
+        if path.resolve() not in files:
             files.append(path)
     return LoadContext(
         code_files=tuple(files),
         trusted_types=tuple(config.trusted_types or ()),
         numpy_linear=config.numpy_linear,
     )
+
+
+def _code_file(folder: Path, entry: str) -> Path:
+    """model.yaml ``code:`` ``entry``, resolved, if it is a file inside the version folder.
+
+    Relative to the version folder, and confined to it: a version, code included, never
+    changes, and a model.yaml (an upload's, say) must not import a file from anywhere
+    else on the machine. Resolving first refuses an absolute path, ``..`` and a symlink
+    pointing out alike.
+    """
+    root = folder.resolve()
+    path = (folder / entry).resolve()
+    if not path.is_relative_to(root) or path == root:
+        raise ModelLoadError(
+            f"model.yaml code: '{entry}' is outside the version folder {folder.name}/; "
+            "code files must be inside it (no absolute paths, no '..', no symlinks out)"
+        )
+    if not path.is_file():
+        raise ModelLoadError(f"model.yaml code: '{entry}' is not a file in {folder.name}/")
+    return path
 
 
 def require(module: str, extra: str) -> ModuleType:

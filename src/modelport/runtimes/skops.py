@@ -2,7 +2,9 @@
 
 skops only rebuilds types it trusts: its own safe defaults (scikit-learn, NumPy, SciPy
 basics) plus the names model.yaml lists under ``trusted_types:``. Any other type in the
-file is refused with its name, never trusted silently.
+file is refused with its name, never trusted silently. A trusted type is *called* with
+arguments from the file (``posix.system`` would run a command), so an uploaded model.yaml
+may list only the operator's ``upload_trusted_types`` (upload_policy.py).
 """
 
 from __future__ import annotations
@@ -35,8 +37,11 @@ def load(artifact: Path, context: LoadContext | None = None) -> SklearnRuntime:
             "if you trust this file, list them in model.yaml under trusted_types:"
         )
     modules = import_code_files(context.code_files)
+    # skops is given the explicit list, never what it found in the file: its own audit
+    # then refuses anything else, even a type get_untrusted_types did not report.
+    trusted = list(context.trusted_types)
     try:
-        model: Any = unpickle_with_code(lambda: sio.load(artifact, trusted=untrusted), modules)
+        model: Any = unpickle_with_code(lambda: sio.load(artifact, trusted=trusted), modules)
     except ModelLoadError:
         raise
     except ModuleNotFoundError as exc:
