@@ -481,3 +481,18 @@ def _grpc_code(
     except grpc.RpcError as exc:
         return exc.code()  # type: ignore[no-any-return]
     return grpc.StatusCode.OK
+
+
+def test_the_docs_say_which_operations_need_the_token(default_server: Server) -> None:
+    """So the docs page's Authorize button sends the token where it is needed."""
+    document = httpx.get(f"{default_server.url}/openapi.json", timeout=30).json()
+    assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    paths = document["paths"]
+    for path, method in (
+        ("/v1/admin/reload", "post"),
+        ("/v1/models/{name}/predictions", "get"),
+        ("/v2/repository/models/{name}/unload", "post"),
+        ("/ops/reload", "post"),
+    ):
+        assert paths[path][method]["security"] == [{"bearer": []}], path
+    assert "security" not in paths["/v1/models/{name}:predict"]["post"]  # no api_token set

@@ -14,6 +14,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from modelport import __version__
+from modelport.access import Access, access_for
 from modelport.api import admin, health, mlflow, native, predictions, v2
 from modelport.api.auth import AccessMiddleware
 from modelport.api.cors import CorsMiddleware
@@ -120,6 +121,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(predictions.router)
     install_docs(app)
     custom = install_custom_routes(app, route_table, settings, inference, manager, store)
+    app.admin_routes = frozenset((r.method, r.path) for r in custom.routes if r.admin)
+    app.api_token_required = settings.api_token is not None
     app.state.store = store
     app.state.route_problems = route_table.problems
     app.state.error_shape_for = custom.shape_for
@@ -173,6 +176,27 @@ class ModelportApp(FastAPI):
     """FastAPI, plus the fast lane that serves native predictions without its routing."""
 
     fast_lane: ASGIApp | None = None
+    #: (METHOD, path) of the custom routes declared admin: true.
+    admin_routes: frozenset[tuple[str, str]] = frozenset()
+    #: Whether predictions need the API token (then the docs say so too).
+    api_token_required = False
+
+    def openapi(self) -> dict[str, Any]:
+        """The generated document, plus who may call each operation (the docs page's
+        Authorize button then sends the token)."""
+        if self.openapi_schema is not None:
+            return self.openapi_schema
+        schema = super().openapi()
+        schema.setdefault("components", {})["securitySchemes"] = {
+            "bearer": {"type": "http", "scheme": "bearer"}
+        }
+        for path, operations in schema.get("paths", {}).items():
+            for method, operation in operations.items():
+                access = access_for(path)
+                admin = access is Access.ADMIN or (method.upper(), path) in self.admin_routes
+                if admin or (access is Access.API and self.api_token_required):
+                    operation["security"] = [{"bearer": []}]
+        return schema
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.fast_lane is not None and is_fast_lane_request(scope):
