@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 from modelport.db import store
 from modelport.db.records import PredictionRecord
 from modelport.errors import MissingDependencyError, ModelNotFoundError
+from modelport.predlog_rows import truncation_fields
 
 __all__ = ["COLUMNS", "ExportFormat", "export_csv", "export_parquet", "iter_predictions"]
 
@@ -36,8 +37,15 @@ COLUMNS = (
     "latency_ms",
     "status",
     "client_address",
+    # Set when the input or output was too big to log whole (log_max_input_bytes).
+    "truncated",
+    "input_bytes",
+    "input_sha256",
+    "output_bytes",
+    "output_sha256",
 )
 PAGE = 5000
+_TRUNCATION = COLUMNS[COLUMNS.index("truncated") :]
 
 
 def iter_predictions(
@@ -89,6 +97,7 @@ def _cells(row: PredictionRecord) -> list[Any]:
         row.latency_ms,
         row.status,
         row.client_address,
+        *(truncation_fields(row.truncation)[name] for name in _TRUNCATION),
     ]
 
 
@@ -124,6 +133,11 @@ def export_parquet(pages: Iterator[list[PredictionRecord]], path: Path) -> int:
             ("latency_ms", pa.float64()),
             ("status", pa.string()),
             ("client_address", pa.string()),
+            ("truncated", pa.bool_()),
+            ("input_bytes", pa.int64()),
+            ("input_sha256", pa.string()),
+            ("output_bytes", pa.int64()),
+            ("output_sha256", pa.string()),
         ]
     )
     count = 0

@@ -7,9 +7,10 @@ in the buffer and the writes are retried (at least once a second); predictions a
 still answered all along. Once the buffer is full, the *oldest* waiting row makes room
 for each new one: it is counted (``dropped``) and a log line says so. The newest rows
 are kept because they are the ones written first when the database is back, so nothing
-predicted after its return is lost while the backlog drains. Turning inputs into JSON
-and hashing them happens in the writer thread too. Old rows are pruned in the
-background (``log_retention_days``).
+predicted after its return is lost while the backlog drains. Turning inputs into JSON,
+hashing them and bounding each row (``log_max_input_bytes``, predlog_rows.py) happens in
+the writer, not on the request path. Old rows are pruned in the background
+(``log_retention_days``).
 """
 
 from __future__ import annotations
@@ -24,18 +25,16 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeAlias
+from typing import Any
 
-import numpy as np
-import orjson
 from sqlalchemy import Engine
 
-from modelport.cache import input_digest
 from modelport.config import Settings
 from modelport.db import store
 from modelport.db.records import PredictionRecord
 from modelport.errors import ConflictError, DatabaseUnavailableError, ModelNotFoundError
 from modelport.outputs import ModelOutputs
+from modelport.predlog_rows import Pending, keeps_text, row_values
 from modelport.served import ModelVersion
 from modelport.types import Batch
 
@@ -55,11 +54,6 @@ WRITE_ROWS = 20_000
 #: Input rows turned into driver parameters between two looks at the event loop (under
 #: 1 ms; a 1,000-row prediction is one slice of its own).
 PREPARE_SLICE = 64
-#: Most bytes of the client's own row text kept per input value. A float64's shortest JSON
-#: is at most 24 characters, with its comma and brackets under 32; longer text is padding
-#: (spaces, needless digits) that would let a one-row request hold megabytes of buffer
-#: and log, so such rows are encoded from their values instead.
-TEXT_PER_VALUE = 32
 #: Longest wait between two write attempts while the database is down: short, so that
 #: writing resumes soon after it is back (a refused connection costs next to nothing).
 MAX_BACKOFF_S = 1.0
@@ -68,16 +62,6 @@ OVERFLOW_REPORT_S = 10.0
 #: Time the last writes may take at shutdown.
 CLOSE_TIMEOUT_S = 5.0
 PRUNE_EVERY_S = 3600.0
-# Column widths (db/models.py): longer values are cut rather than failing a whole batch.
-_REQUEST_ID, _PROTOCOL, _STATUS, _ADDRESS = 64, 16, 32, 64
-
-# (sequence number, time.time(), request_id, model, version, protocol, client, batch,
-#  outputs, status, latency_ms, keep the input rows?, the rows' JSON as sent or None)
-#  -- a tuple: the cheapest thing to build per request.
-_Pending: TypeAlias = (
-    "tuple[int, float, str, str, int, str, str | None, Batch | None, ModelOutputs | None, str,"
-    " float, bool, bytes | None]"
-)
 
 
 @dataclass
@@ -110,6 +94,8 @@ class PredictionLog:
         self.enabled = settings.log_predictions
         self.sample_rate = settings.log_sample_rate
         self.full_inputs = settings.log_inputs == "full"
+        #: Most bytes of JSON one prediction's input (and output) may put in a row.
+        self.max_input_bytes = settings.log_max_input_bytes
         self.capacity = settings.log_buffer_size
         self.row_capacity = settings.log_buffer_rows
         self.flush_interval_s = settings.log_flush_interval
@@ -118,7 +104,7 @@ class PredictionLog:
         )
         self.stats = LogStats()
         self.database_up = True
-        self._buffer: deque[_Pending] = deque()
+        self._buffer: deque[Pending] = deque()
         #: Input rows the buffered predictions hold: a 1,000-row request weighs 1,000.
         self._rows = 0
         self._seq = 0
@@ -179,7 +165,7 @@ class PredictionLog:
                 status,
                 latency_ms,
                 full,
-                text if full and _keeps_text(batch, text) else None,
+                text if full and keeps_text(batch, text) else None,
             )
         )
         self._rows += rows
@@ -279,10 +265,10 @@ class PredictionLog:
                 self.database_up = True
         return written
 
-    def _next_chunk(self) -> list[_Pending]:
+    def _next_chunk(self) -> list[Pending]:
         """The oldest predictions, up to BATCH_ROWS of them and WRITE_ROWS input rows (but
         at least one): one INSERT's worth."""
-        chunk: list[_Pending] = []
+        chunk: list[Pending] = []
         rows = 0
         for item in itertools.islice(self._buffer, BATCH_ROWS):
             rows += _rows_of(item[7])
@@ -291,7 +277,7 @@ class PredictionLog:
             chunk.append(item)
         return chunk
 
-    async def _write_chunk(self, chunk: list[_Pending]) -> int:
+    async def _write_chunk(self, chunk: list[Pending]) -> int:
         """Write ``chunk`` (the buffer's oldest rows) and take it off the buffer."""
         self._inflight_upto = chunk[-1][0]
         try:
@@ -321,7 +307,7 @@ class PredictionLog:
             self._rows -= _rows_of(self._buffer.popleft()[7])
         return count
 
-    async def _prepare(self, chunk: list[_Pending]) -> list[Any]:
+    async def _prepare(self, chunk: list[Pending]) -> list[Any]:
         """The rows as the driver takes them (JSON, hashes, times), built here on the loop
         a slice at a time. In the writer thread this Python work would fight the event
         loop for the GIL (a thread that waits for it waits a whole switch interval, 5 ms,
@@ -331,7 +317,7 @@ class PredictionLog:
         values: list[Any] = []
         weight = 0
         for item in chunk:
-            values.append(_values(make, item))
+            values.append(row_values(make, item, self.max_input_bytes))
             weight += _rows_of(item[7])
             if weight >= PREPARE_SLICE:  # by rows: 20 1,000-row predictions were one 4 ms pause
                 weight = 0
@@ -403,77 +389,6 @@ class PredictionLog:
             "database_up": self.database_up,
             **asdict(self.stats),
         }
-
-
-def _values(make: store.RowMaker, item: _Pending) -> Any:
-    """One buffered prediction as the driver's parameters for its row."""
-    (
-        _,
-        at,
-        request_id,
-        model,
-        version,
-        protocol,
-        client,
-        batch,
-        outputs,
-        status,
-        latency,
-        full,
-        text,
-    ) = item
-    output: dict[str, Any] | None = None
-    if outputs is not None:
-        output = {"predictions": outputs.predictions}
-        if outputs.probabilities is not None:
-            output["probabilities"] = outputs.probabilities
-    # The input rows, or (log_inputs = "hash") only their hash: one or the other, since
-    # hashing every row costs as much as writing it.
-    rows = hashed = None
-    if batch is not None:
-        if full:
-            rows = _input_rows(batch, text)
-        else:
-            hashed = input_digest(batch)
-    return make(
-        request_id[:_REQUEST_ID],
-        at,
-        model,
-        version,
-        protocol[:_PROTOCOL],
-        rows,
-        hashed,
-        output,
-        latency,
-        status[:_STATUS],
-        client[:_ADDRESS] if client else None,
-    )
-
-
-def _keeps_text(batch: Batch | None, text: bytes | None) -> bool:
-    """Whether the client's row text may stand for ``batch`` in the log: the float64 rows
-    decoded from exactly that text (numbers and lists only), and no longer than the
-    values need (TEXT_PER_VALUE)."""
-    return (
-        text is not None
-        and isinstance(batch, np.ndarray)
-        and batch.dtype == np.float64
-        and len(text) <= TEXT_PER_VALUE * batch.size
-    )
-
-
-def _input_rows(batch: Batch, text: bytes | None) -> Any:
-    """The validated input, for JSON: rows of numbers, or records (name -> value)."""
-    if text is not None:
-        # The client's own JSON of these very values (``_keeps_text``): written as it
-        # is, since encoding 1,000 rows of floats again cost about a fifth of such a
-        # request's time.
-        return orjson.Fragment(text)
-    if isinstance(batch, np.ndarray):
-        if batch.dtype.kind in "biuf":  # the store writes such arrays directly (orjson)
-            return np.ascontiguousarray(batch)
-        return batch.tolist()
-    return batch.to_dict(orient="records")
 
 
 def _rows_of(batch: Batch | None) -> int:

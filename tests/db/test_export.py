@@ -108,3 +108,41 @@ def test_errors(engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     code, _, err = export(engine, "iris", "--format", "parquet", "-o", str(tmp_path / "x.pq"))
     assert code == 1 and "pip install 'modelport[parquet]'" in err
     assert "Parquet export needs the Python package 'pyarrow'" in err
+
+
+def test_a_truncated_row_says_so_in_both_formats(engine: Engine, tmp_path: Path) -> None:
+    note = {"input": {"bytes": 9_437_311, "sha256": "ab" * 32, "strings_cut": 1}}
+    store.insert_predictions(
+        engine,
+        [
+            NewPrediction(
+                request_id="big",
+                at=START,
+                model="iris",
+                version=1,
+                protocol="native",
+                input=[{"Gender": "MMM…[cut: 9437184 characters]"}],
+                input_hash=None,
+                output=None,
+                latency_ms=1.0,
+                status="invalid_input",
+                truncation=note,
+            )
+        ],
+    )
+    fill(engine, 1)  # and a whole one
+    code, out, err = export(engine, "iris")
+    assert code == 0, err
+    cut, whole = csv.DictReader(io.StringIO(out))
+    assert (cut["truncated"], cut["input_bytes"], cut["input_sha256"]) == (
+        "True",
+        "9437311",
+        "ab" * 32,
+    )
+    assert (cut["output_bytes"], cut["output_sha256"]) == ("", "")
+    assert (whole["truncated"], whole["input_sha256"]) == ("False", "")
+    pq = pytest.importorskip("pyarrow.parquet")
+    target = tmp_path / "log.parquet"
+    assert export(engine, "iris", "--format", "parquet", "-o", str(target))[0] == 0
+    table = pq.read_table(target).to_pylist()
+    assert [(r["truncated"], r["input_bytes"]) for r in table] == [(True, 9_437_311), (False, None)]

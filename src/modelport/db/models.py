@@ -149,6 +149,9 @@ prediction_log = Table(
     Column("latency_ms", Double, nullable=False),
     Column("status", String(32), nullable=False),
     Column("client_address", String(ADDRESS_LENGTH)),
+    # Set only when the input or output was too big to log whole (log_max_input_bytes):
+    # the full JSON's size and sha256, per part (predlog_rows.py).
+    Column("truncation", JSONText, nullable=True),
     Index(None, "model", "at"),
     Index(None, "at"),
     **MYSQL_TABLE,

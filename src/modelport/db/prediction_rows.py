@@ -26,16 +26,40 @@ from modelport.db.models import prediction_log
 from modelport.db.records import NewPrediction
 from modelport.db.tx import as_utc, guarded, writing
 
-__all__ = ["RowMaker", "insert_prepared", "prepare_predictions", "row_maker"]
+__all__ = [
+    "JSON_OPTIONS",
+    "RowMaker",
+    "encode_json",
+    "insert_prepared",
+    "prepare_predictions",
+    "row_maker",
+]
 
-#: (request_id, at as Unix time in seconds, model, version, protocol, input, input_hash,
-#: output, latency_ms, status, client_address) -> the driver's parameters for one row.
+#: (request_id, at as Unix time in seconds, model, version, protocol, input JSON,
+#: input_hash, output JSON, latency_ms, status, client_address, truncation JSON) -> the
+#: driver's parameters for one row. The caller encodes the JSON (encode_json), so that it
+#: can bound what it logs by the encoded size.
 RowMaker = Callable[
-    [str, float, str, "int | None", str, Any, "str | None", Any, float, str, "str | None"], Any
+    [
+        str,
+        float,
+        str,
+        "int | None",
+        str,
+        "str | None",
+        "str | None",
+        "str | None",
+        float,
+        str,
+        "str | None",
+        "str | None",
+    ],
+    Any,
 ]
 
 _FIELDS = tuple(field.name for field in dataclasses.fields(NewPrediction))
-_JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+#: orjson's options for JSONText's stored form (encode_json).
+JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 # SQLite takes 32,766 parameters per statement since 3.32, 999 before.
 _SQLITE_ROWS_PER_INSERT = (32_766 if sqlite3.sqlite_version_info >= (3, 32) else 999) // len(
     _FIELDS
@@ -64,6 +88,7 @@ def prepare_predictions(engine: Engine, rows: Sequence[NewPrediction]) -> list[A
             row.latency_ms,
             row.status,
             row.client_address,
+            _json(row.truncation),
         )
         values.append(item if positional else dict(zip(_FIELDS, item, strict=True)))
     return values
@@ -105,20 +130,21 @@ def sqlite_insert_sizes(count: int, per: int) -> Iterator[tuple[int, int]]:
         start += size
 
 
-def _json(value: Any) -> str | None:
-    """JSONText's stored form (compact JSON text); NumPy arrays are written directly."""
-    if value is None:
-        return None
+def encode_json(value: Any) -> bytes:
+    """JSONText's stored form, as UTF-8 (compact JSON); NumPy arrays are written directly."""
     try:
-        return orjson.dumps(value, option=_JSON_OPTIONS).decode()
+        return orjson.dumps(value, option=JSON_OPTIONS)
     except TypeError:  # what orjson refuses (e.g. Decimal), the standard library may take
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else encode_json(value).decode()
 
 
 @functools.cache
 def _maker(dialect: Dialect) -> RowMaker:
     positional, _, from_unix = _stored_forms(dialect)
-    dumps, options = orjson.dumps, _JSON_OPTIONS
 
     def make(
         request_id: str,
@@ -126,18 +152,14 @@ def _maker(dialect: Dialect) -> RowMaker:
         model: str,
         version: int | None,
         protocol: str,
-        input_: Any,
+        input_json: str | None,
         input_hash: str | None,
-        output: Any,
+        output_json: str | None,
         latency_ms: float,
         status: str,
         client_address: str | None,
+        truncation_json: str | None,
     ) -> Any:
-        try:  # the common case inline: this runs thousands of times a second
-            input_json = None if input_ is None else dumps(input_, option=options).decode()
-            output_json = None if output is None else dumps(output, option=options).decode()
-        except TypeError:
-            input_json, output_json = _json(input_), _json(output)
         item = (
             request_id,
             from_unix(at),
@@ -150,6 +172,7 @@ def _maker(dialect: Dialect) -> RowMaker:
             latency_ms,
             status,
             client_address,
+            truncation_json,
         )
         return item if positional else dict(zip(_FIELDS, item, strict=True))
 

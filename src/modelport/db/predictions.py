@@ -32,6 +32,7 @@ _COLUMNS = (
     _P.latency_ms,
     _P.status,
     _P.client_address,
+    _P.truncation,
 )
 
 

@@ -84,6 +84,8 @@ class NewPrediction:
     latency_ms: float
     status: str
     client_address: str | None = None
+    #: What was left out of a too-big input or output (predlog_rows.py), else None.
+    truncation: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,3 +102,6 @@ class PredictionRecord:
     latency_ms: float
     status: str
     client_address: str | None
+    #: {"input": {"bytes", "sha256"[, "strings_cut"]}, "output": {...}} for the parts that
+    #: were too big to log whole; None for a row logged in full.
+    truncation: dict[str, Any] | None = None

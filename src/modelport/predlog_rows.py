@@ -1,0 +1,209 @@
+"""One buffered prediction as the prediction log stores it, bounded in size.
+
+The input is logged as the client's own row text (numbers only), as the validated rows,
+or (``log_inputs = "hash"``) as a hash; the output as its predictions and probabilities.
+Each of the two is at most ``log_max_input_bytes`` of JSON: one request used to be able to
+add its whole body to the database (a 9 MB string in a rejected request, 27 MB for a
+4 MB binary V2 tensor), so a few requests grew it by gigabytes. A bigger part is cut:
+
+1. string values longer than :data:`STRING_KEEP` characters keep their start and a mark
+   saying how long they were (a 9 MB string does not hide the rest of the row);
+2. if it is still too big, the part is left out (null).
+
+Either way the row's ``truncation`` says so: per part, the size in bytes and the sha256
+of the JSON it would have held, so equal inputs can still be recognised.
+
+The common row pays nothing extra: its JSON is encoded exactly once, as before, and only
+its length is compared; the client's row text is measured without encoding anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, TypeAlias
+
+import numpy as np
+from orjson import dumps
+
+from modelport.cache import input_digest
+from modelport.db import store
+from modelport.db.prediction_rows import JSON_OPTIONS, encode_json
+from modelport.outputs import ModelOutputs
+from modelport.types import Batch
+
+__all__ = [
+    "STRING_KEEP",
+    "TEXT_PER_VALUE",
+    "Pending",
+    "bound",
+    "keeps_text",
+    "row_values",
+    "truncation_fields",
+]
+
+#: Most bytes of the client's own row text kept per input value. A float64's shortest JSON
+#: is at most 24 characters, with its comma and brackets under 32; longer text is padding
+#: (spaces, needless digits) that would let a one-row request hold megabytes of buffer
+#: and log, so such rows are encoded from their values instead.
+TEXT_PER_VALUE = 32
+#: Characters kept of each string value when a part is too big to log whole.
+STRING_KEEP = 1024
+# Column widths (db/models.py): longer values are cut rather than failing a whole batch.
+_REQUEST_ID, _PROTOCOL, _STATUS, _ADDRESS = 64, 16, 32, 64
+
+# (sequence number, time.time(), request_id, model, version, protocol, client, batch,
+#  outputs, status, latency_ms, keep the input rows?, the rows' JSON as sent or None)
+#  -- a tuple: the cheapest thing to build per request.
+Pending: TypeAlias = (
+    "tuple[int, float, str, str, int, str, str | None, Batch | None, ModelOutputs | None, str,"
+    " float, bool, bytes | None]"
+)
+
+
+def row_values(make: store.RowMaker, item: Pending, limit: int) -> Any:
+    """One buffered prediction as the driver's parameters for its row; each of its input
+    and output at most ``limit`` bytes of JSON."""
+    (
+        _,
+        at,
+        request_id,
+        model,
+        version,
+        protocol,
+        client,
+        batch,
+        outputs,
+        status,
+        latency,
+        full,
+        text,
+    ) = item
+    truncation: dict[str, Any] | None = None  # made only when a part is cut
+    # The input rows, or (log_inputs = "hash") only their hash: one or the other, since
+    # hashing every row costs as much as writing it.
+    input_json = hashed = None
+    if batch is not None and full:
+        # The client's own JSON of these very values (keeps_text) is written as it is:
+        # encoding 1,000 rows of floats again cost about a fifth of such a request.
+        value = None if text is not None else _input_rows(batch)
+        # orjson called here, not through encode_json: at request rate the two extra
+        # calls a row were measurable (~0.1 us of 1.4).
+        try:
+            raw = text if text is not None else dumps(value, option=JSON_OPTIONS)
+        except TypeError:
+            raw = encode_json(value)
+        if len(raw) <= limit:  # the common case: one comparison
+            input_json = raw.decode()
+        else:
+            input_json, truncation = _cut(raw, value, limit, "input", truncation)
+    elif batch is not None:
+        hashed = input_digest(batch)
+    output_json = None
+    if outputs is not None:
+        output: dict[str, Any] = {"predictions": outputs.predictions}
+        if outputs.probabilities is not None:
+            output["probabilities"] = outputs.probabilities
+        try:
+            raw = dumps(output, option=JSON_OPTIONS)
+        except TypeError:
+            raw = encode_json(output)
+        if len(raw) <= limit:
+            output_json = raw.decode()
+        else:
+            output_json, truncation = _cut(raw, output, limit, "output", truncation)
+    return make(
+        request_id[:_REQUEST_ID],
+        at,
+        model,
+        version,
+        protocol[:_PROTOCOL],
+        input_json,
+        hashed,
+        output_json,
+        latency,
+        status[:_STATUS],
+        client[:_ADDRESS] if client else None,
+        encode_json(truncation).decode() if truncation else None,
+    )
+
+
+def _cut(
+    raw: bytes, value: Any, limit: int, part: str, truncation: dict[str, Any] | None
+) -> tuple[str | None, dict[str, Any]]:
+    """What :func:`bound` keeps of ``raw`` (over ``limit``) as text, and the row's
+    truncation with ``part``'s note added. ``value`` is what ``raw`` encodes (None: the
+    client's text, numbers only)."""
+    kept, note = bound(raw, value, limit)
+    return (None if kept is None else kept.decode()), {**(truncation or {}), part: note}
+
+
+def bound(raw: bytes, value: Any, limit: int) -> tuple[bytes | None, dict[str, Any]]:
+    """What to log of a part whose JSON ``raw`` (of ``value``) is over ``limit`` bytes:
+    the JSON with long strings cut, if that fits, else None; and the note for the row."""
+    note: dict[str, Any] = {"bytes": len(raw), "sha256": hashlib.sha256(raw).hexdigest()}
+    shortened, cut = _cut_strings(value)  # NumPy arrays (numbers) hold none
+    if cut:
+        kept = encode_json(shortened)
+        if len(kept) <= limit:
+            note["strings_cut"] = cut
+            return kept, note
+    return None, note
+
+
+def _cut_strings(value: Any) -> tuple[Any, int]:
+    """``value`` with every string longer than STRING_KEEP cut and marked; how many were."""
+    if isinstance(value, str):
+        if len(value) <= STRING_KEEP:
+            return value, 0
+        return f"{value[:STRING_KEEP]}…[cut: {len(value)} characters]", 1
+    if isinstance(value, list | tuple):
+        cut = 0
+        items = []
+        for item in value:
+            kept, count = _cut_strings(item)
+            items.append(kept)
+            cut += count
+        return (items, cut) if cut else (value, 0)
+    if isinstance(value, dict):
+        cut = 0
+        mapping = {}
+        for key, item in value.items():
+            mapping[key], count = _cut_strings(item)
+            cut += count
+        return (mapping, cut) if cut else (value, 0)
+    return value, 0
+
+
+def truncation_fields(truncation: dict[str, Any] | None) -> dict[str, Any]:
+    """A logged row's truncation as readers see it (the API, the export): ``truncated``,
+    and the full size and sha256 of each part that was cut."""
+    note = truncation or {}
+    given, made = note.get("input") or {}, note.get("output") or {}
+    return {
+        "truncated": bool(note),
+        "input_bytes": given.get("bytes"),
+        "input_sha256": given.get("sha256"),
+        "output_bytes": made.get("bytes"),
+        "output_sha256": made.get("sha256"),
+    }
+
+
+def keeps_text(batch: Batch | None, text: bytes | None) -> bool:
+    """Whether the client's row text may stand for ``batch`` in the log: the float64 rows
+    decoded from exactly that text (numbers and lists only), and no longer than the
+    values need (TEXT_PER_VALUE)."""
+    return (
+        text is not None
+        and isinstance(batch, np.ndarray)
+        and batch.dtype == np.float64
+        and len(text) <= TEXT_PER_VALUE * batch.size
+    )
+
+
+def _input_rows(batch: Batch) -> Any:
+    """The validated input, for JSON: rows of numbers, or records (name -> value)."""
+    if isinstance(batch, np.ndarray):
+        if batch.dtype.kind in "biuf":  # orjson writes such arrays directly
+            return np.ascontiguousarray(batch)
+        return batch.tolist()
+    return batch.to_dict(orient="records")
