@@ -18,6 +18,7 @@ from modelport.cache import (
     decode_outputs,
     encode_outputs,
     entry_key,
+    input_digest,
 )
 from modelport.outputs import ModelOutputs
 from services import free_port, unavailable
@@ -149,6 +150,63 @@ def test_key_is_canonical_for_the_validated_input() -> None:
     assert entry_key("ns", "m", 1, "ff" * 32, frame, False) != entry_key(
         "ns", "m", 1, "ff" * 32, other, False
     )
+
+
+#: Pairs of inputs a model tells apart, which the cache must too.
+_DIFFERENT_FRAMES: list[tuple[dict[str, Any], dict[str, Any]]] = [
+    ({"a": [1.0000000000000002]}, {"a": [1.0]}),  # the last bit: to_json(15 digits) lost it
+    ({"a": [0.30000000000000004]}, {"a": [0.3]}),
+    ({"a": [-0.0]}, {"a": [0.0]}),
+    ({"a": [1.0]}, {"a": [1]}),  # float64 and int64 columns
+    ({"a": [1.0]}, {"b": [1.0]}),  # the column's name
+    ({"a": [1.0], "b": [2.0]}, {"b": [1.0], "a": [2.0]}),
+    ({"s": ["1"]}, {"s": [1]}),  # text and a number in an object column
+    ({"s": [None]}, {"s": ["None"]}),
+    ({"s": [None]}, {"s": [float("nan")]}),
+    ({"s": ["a\nb"]}, {"s": ["a", "b"]}),
+    ({"s": ["ab"], "t": ["c"]}, {"s": ["a"], "t": ["bc"]}),  # where one column ends
+]
+
+
+@pytest.mark.parametrize(("first", "second"), _DIFFERENT_FRAMES)
+def test_frames_a_model_tells_apart_have_different_digests(
+    first: dict[str, Any], second: dict[str, Any]
+) -> None:
+    pandas = pytest.importorskip("pandas")
+    one, two = pandas.DataFrame(first), pandas.DataFrame(second)
+    assert input_digest(one) != input_digest(two)
+    assert input_digest(one) == input_digest(pandas.DataFrame(first))  # and stable
+
+
+def test_pandas_string_and_object_columns_have_different_digests() -> None:
+    pandas = pytest.importorskip("pandas")
+    text = pandas.DataFrame({"s": pandas.Series(["x"], dtype="string")})
+    objects = pandas.DataFrame({"s": pandas.Series(["x"], dtype=object)})
+    assert input_digest(text) != input_digest(objects)
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        (np.array([[1.0000000000000002]]), np.array([[1.0]])),
+        (np.array([[1.0, 2.0]]), np.array([[1.0], [2.0]])),  # the shape
+        (np.array([[1.0]]), np.array([[1.0]], dtype=np.float32)),  # the dtype
+        (np.array([["1"]], dtype=object), np.array([[1]], dtype=object)),
+        # Lone surrogates, which orjson refuses to encode
+        (np.array([["\ud800"]], dtype=object), np.array([["\udc00"]], dtype=object)),
+    ],
+)
+def test_arrays_a_model_tells_apart_have_different_digests(
+    first: np.ndarray, second: np.ndarray
+) -> None:
+    assert input_digest(first) != input_digest(second)
+
+
+def test_equal_object_arrays_share_a_digest() -> None:
+    # Their bytes are pointers, which differ; the digest reads the values.
+    one = np.array([["x" * 3, None]], dtype=object)
+    two = np.array([["".join("xxx"), None]], dtype=object)
+    assert input_digest(one) == input_digest(two)
 
 
 def test_outputs_round_trip() -> None:

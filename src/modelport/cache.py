@@ -3,16 +3,18 @@
 Two backends behind one small interface: an in-process LRU (the default) and Redis (when
 ``redis_url`` is set), so that every worker and server shares the entries. Keys name the
 model, the version number and the version's fingerprint (artifact sha256, model.yaml and
-code files), plus a hash of the *validated* input, so the payload's shape (rows, records,
-columns) does not matter, and an entry can never answer for another version, a replaced
-file or an edited model.yaml. A cache that fails (Redis down, slow) degrades to "no
-cache": it never fails or noticeably slows a prediction. :class:`ServingCache` is what
-the inference path uses: which models cache, the keys, the size limit and the counters.
+code files), plus an exact hash of the *validated* input (dtypes, names and value bytes),
+so the payload's shape (rows, records, columns) does not matter, and an entry can never
+answer for another input, another version, a replaced file or an edited model.yaml. A
+cache that fails (Redis down, slow) degrades to "no cache": it never fails or noticeably
+slows a prediction. :class:`ServingCache` is what the inference path uses: which models
+cache, the keys, the size limit and the counters.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import time
@@ -28,7 +30,7 @@ from modelport.config import Settings
 from modelport.errors import MissingDependencyError
 from modelport.outputs import ModelOutputs
 from modelport.served import ModelVersion
-from modelport.types import Batch
+from modelport.types import Batch, NDArray
 
 __all__ = [
     "CacheStats",
@@ -72,18 +74,48 @@ def entry_key(
 
 def input_digest(batch: Batch, *salt: bytes) -> str:
     """A hash of the *validated* input (its values, types and shape), whatever the
-    payload's format was; the prediction log keeps it when inputs are not logged."""
+    payload's format was; the prediction log keeps it when inputs are not logged.
+
+    Exact: two inputs share a digest only when the model would get the very same values
+    (1.0000000000000002 and 1 differ in their last bit, so they differ here).
+    """
     hasher = hashlib.blake2b(digest_size=16)
     for part in salt:
         hasher.update(part)
     if isinstance(batch, np.ndarray):
-        array = np.ascontiguousarray(batch)
-        hasher.update(f"{array.dtype.str}{array.shape}".encode())
-        hasher.update(array.tobytes())
-    else:  # a DataFrame: columns, dtypes and values, in a stable text form
-        hasher.update(orjson.dumps(list(map(str, batch.columns))))
-        hasher.update(batch.to_json(orient="values", double_precision=15).encode())
+        _hash_array(hasher, batch)
+    else:  # a DataFrame: its shape, then each column's name, dtype and values
+        hasher.update(b"frame%r" % (batch.shape,))
+        for name, column in batch.items():
+            # pandas' own dtype too: "str" and "object" columns give the same NumPy array
+            hasher.update(orjson.dumps([type(name).__name__, str(name), str(column.dtype)]))
+            _hash_array(hasher, column.to_numpy())
     return hasher.hexdigest()
+
+
+def _hash_array(hasher: Any, array: NDArray) -> None:
+    """dtype and shape, then the values: numbers as their bytes (one C pass); objects
+    (strings, None, NaN) each as its type and value."""
+    hasher.update(f"{array.dtype.str}{array.shape}".encode())
+    if array.dtype.hasobject:  # the bytes would be pointers
+        encoded = _object_values(array.reshape(-1).tolist())
+        # Its length first: the values' encoding must not run into the next column's.
+        hasher.update(len(encoded).to_bytes(8, "little"))
+        hasher.update(encoded)
+    else:  # dtype and shape fix the length
+        hasher.update(np.ascontiguousarray(array).tobytes())
+
+
+def _object_values(values: list[Any]) -> bytes:
+    """A stable, unambiguous encoding of an object column's values."""
+    if set(map(type, values)) <= {str, type(None)}:  # the usual string column: in C
+        with contextlib.suppress(orjson.JSONEncodeError):  # a lone surrogate: the slow way
+            return orjson.dumps(values)
+    # Type name and repr, one value a line: repr escapes newlines, tells "1" from 1 and
+    # 1.0 and keeps every bit of a float; NaN and None stay apart.
+    return "\n".join(f"{type(value).__name__}:{value!r}" for value in values).encode(
+        "utf-8", "surrogatepass"
+    )
 
 
 def encode_outputs(outputs: ModelOutputs) -> bytes:
