@@ -635,7 +635,7 @@ def test_invalid_input_error_is_a_422() -> None:
 def test_long_strings_are_shortened_in_messages() -> None:
     with pytest.raises(InvalidInputError) as caught:
         to_batch(Rows([[5.1, "x" * 100, 1.4, 0.2]]), NAMED)
-    assert f"got string '{'x' * 37}...'" in caught.value.message
+    assert f"got string '{'x' * 40}'… (100 characters)" in caught.value.message
     assert "x" * 41 not in caught.value.message
 
 

@@ -13,7 +13,12 @@ import numpy as np
 import pytest
 import yaml
 
-from modelport.errors import ModelNotFoundError, ModelNotReadyError, VersionNotFoundError
+from modelport.errors import (
+    InvalidRequestError,
+    ModelNotFoundError,
+    ModelNotReadyError,
+    VersionNotFoundError,
+)
 from modelport.inputs import Records, Rows, to_batch
 from modelport.outputs import run_model
 from modelport.registry import ModelRegistry, ModelVersion, ServedModel, load_model
@@ -396,6 +401,35 @@ def test_unknown_version_lists_the_versions(model_dir: Path, version: str) -> No
         f"model 'iris-lr' has no version '{version}'; known versions: 1, 2, latest"
     )
     assert info.value.status_code == 404
+
+
+@pytest.mark.parametrize("version", ["9" * 5000, str(2**63), "\u00b2", "\u0661"])
+def test_a_version_that_is_no_int64_is_a_bad_request(model_dir: Path, version: str) -> None:
+    registry = loaded_registry(model_dir)
+
+    with pytest.raises(InvalidRequestError) as info:
+        registry.resolve("iris-lr", version)
+
+    assert info.value.message.startswith("version must be a whole number between 0 and ")
+    assert len(info.value.message) < 200
+
+
+def test_a_failed_version_tells_clients_its_path_below_model_dir_only(model_dir: Path) -> None:
+    (model_dir / "bad" / "1").mkdir(parents=True)
+    (model_dir / "bad" / "1" / "model.onnx").write_bytes(b"not an ONNX model")
+    registry = loaded_registry(model_dir)
+    failed = registry.get("bad").versions[1]
+
+    assert f"{model_dir}/bad/1/model.onnx" in str(failed.error)
+    assert "Load model from bad/1/model.onnx failed" in str(failed.public_error)
+    assert str(model_dir) not in str(failed.public_error)
+    assert failed.summary()["error"] == failed.public_error
+    for version in ("1", None):
+        with pytest.raises(ModelNotReadyError) as info:
+            registry.resolve("bad", version)
+        assert str(model_dir) in info.value.message  # the log's
+        assert str(model_dir) not in info.value.public  # the client's
+        assert "bad/1/model.onnx" in info.value.public
 
 
 def test_failed_version_is_not_ready_with_its_reason(model_dir: Path) -> None:

@@ -20,13 +20,22 @@ HTTP responses ``{"error": code, "message": message}``::
     ├── ModelLoadError (500 model_load_failed)
     │   └── UploadRejectedError (422 model_load_failed: an upload that did not load)
     └── MissingDependencyError (500 missing_dependency)
+
+Each error has a ``message`` (the whole story, for the server log) and a ``public`` text
+(what the client is told): the same unless the message holds what only the operator may
+see, such as the database's host or the driver's words. A message that quotes a value
+the client sent quotes it through :func:`shown`, so a 9 MB value cannot make a 9 MB
+answer or log line.
 """
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Iterable
 
 __all__ = [
+    "PUBLIC_DATABASE_UNAVAILABLE",
+    "SHOWN_CHARS",
     "ConflictError",
     "DatabaseUnavailableError",
     "ForbiddenError",
@@ -44,7 +53,55 @@ __all__ = [
     "UnauthorizedError",
     "UploadRejectedError",
     "VersionNotFoundError",
+    "clip",
+    "shown",
 ]
+
+#: How much of a client's value a message quotes (plus how long it was).
+SHOWN_CHARS = 80
+
+
+def clip(text: str, limit: int = SHOWN_CHARS) -> str:
+    """``text`` cut after ``limit`` characters, saying how long it was."""
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text):,} characters)"
+
+
+def shown(value: object, limit: int = SHOWN_CHARS) -> str:
+    """A client's value as a message quotes it: its repr (quotes and escaped newlines,
+    so it cannot pass for the rest of the message or a new log line), each string in it
+    clipped, and lists and nesting cut short (a JSON body can nest 1,000 lists deep,
+    past what repr() survives)."""
+    if isinstance(value, str | bytes):
+        return _short(value, limit)
+    return clip(_SKETCH.repr(value), 4 * limit)
+
+
+def _short(value: str | bytes, limit: int) -> str:
+    if len(value) <= limit:
+        return repr(value)
+    # The repr of the start only: a 9 MB value's repr costs as much as the value.
+    unit = "characters" if isinstance(value, str) else "bytes"
+    return f"{value[:limit]!r}… ({len(value):,} {unit})"
+
+
+class _Sketch(reprlib.Repr):
+    """repr() that clips strings as :func:`shown` does and stops at a few items and
+    levels of nesting."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.maxlevel = 3
+        self.maxlist = self.maxtuple = self.maxdict = self.maxset = self.maxfrozenset = 8
+        self.maxother = self.maxstring = SHOWN_CHARS
+
+    def repr_str(self, x: str, level: int) -> str:
+        return _short(x, self.maxstring)
+
+    def repr_bytes(self, x: bytes, level: int) -> str:
+        return _short(x, self.maxstring)
+
+
+_SKETCH = _Sketch()
 
 
 class ModelportError(Exception):
@@ -53,9 +110,11 @@ class ModelportError(Exception):
     status_code: int = 500
     code: str = "internal_error"
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, public: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        #: What the client is told; the whole ``message`` goes to the server log.
+        self.public = message if public is None else public
 
     def headers(self) -> dict[str, str]:
         """Extra HTTP headers the response must carry (e.g. Retry-After)."""
@@ -86,13 +145,15 @@ def _known(kind: str, names: Iterable[str]) -> str:
 
 class ModelNotFoundError(NotFoundError):
     def __init__(self, name: str, known: Iterable[str]) -> None:
-        super().__init__(f"model '{name}' not found; {_known('models', known)}")
+        super().__init__(f"model {shown(name)} not found; {_known('models', known)}")
         self.name = name
 
 
 class VersionNotFoundError(NotFoundError):
     def __init__(self, name: str, version: str, known: Iterable[str]) -> None:
-        super().__init__(f"model '{name}' has no version '{version}'; {_known('versions', known)}")
+        super().__init__(
+            f"model {shown(name)} has no version {shown(version)}; {_known('versions', known)}"
+        )
         self.name = name
         self.version = version
 
@@ -144,11 +205,24 @@ class ModelNotReadyError(ModelportError):
     code = "model_not_ready"
 
 
+#: All a client learns of a database outage (the log has the host and the driver's words).
+PUBLIC_DATABASE_UNAVAILABLE = (
+    "the database is unavailable; try again later (the server log says why)"
+)
+
+
 class DatabaseUnavailableError(ModelportError):
-    """The database did not answer (down, unreachable, locked too long); try again later."""
+    """The database did not answer (down, unreachable, locked too long); try again later.
+
+    The message names the host and quotes the driver, which is for the operator: the
+    client is told only that the database is unavailable.
+    """
 
     status_code = 503
     code = "database_unavailable"
+
+    def __init__(self, message: str, public: str | None = None) -> None:
+        super().__init__(message, public or PUBLIC_DATABASE_UNAVAILABLE)
 
 
 class PredictionTimeoutError(ModelportError):

@@ -16,7 +16,7 @@ from typing import Any, TypeAlias
 
 import numpy as np
 
-from modelport.errors import InvalidInputError, MissingDependencyError
+from modelport.errors import InvalidInputError, MissingDependencyError, clip, shown
 from modelport.signature import Feature, Signature
 from modelport.types import Batch, NDArray
 
@@ -245,7 +245,7 @@ def _from_split(split: Split, signature: Signature) -> Batch:
     if not isinstance(split.columns, list) or not all(isinstance(c, str) for c in split.columns):
         raise InvalidInputError("dataframe_split.columns must be a list of feature names")
     if len(set(split.columns)) != len(split.columns):
-        raise InvalidInputError(f"dataframe_split.columns repeats a name: {split.columns}")
+        raise InvalidInputError(f"dataframe_split.columns repeats a name: {shown(split.columns)}")
     if set(split.columns) != set(names):
         _raise_key_mismatch("dataframe_split.columns", split.columns, names)
     _require_nonempty_list(split.data, "dataframe_split.data")
@@ -282,7 +282,7 @@ def _from_tensors(tensors: dict[str, NDArray], signature: Signature) -> Batch:
             array = array[:, 0]
         if array.ndim != 1 or (len(tensors) == 1 and name not in names):
             raise InvalidInputError(
-                f"input '{name}' has shape {list(array.shape)}; send one 2-D tensor "
+                f"input {shown(name)} has shape {list(array.shape)}; send one 2-D tensor "
                 f"[rows, {len(names)}] (shape [1, {len(names)}] for one row) or one 1-D "
                 f"tensor [rows] per feature, named {names}"
             )
@@ -306,11 +306,13 @@ def _from_matrix(name: str, array: NDArray, signature: Signature) -> Batch:
     expected = signature.n_features
     if expected is not None and width != expected:
         raise InvalidInputError(
-            f"input '{name}' has shape [{count}, {width}] but the model takes {expected} "
+            f"input {shown(name)} has shape [{count}, {width}] but the model takes {expected} "
             f"features: send shape [rows, {expected}]"
         )
     if not count or not width:
-        raise InvalidInputError(f"input '{name}' has shape [{count}, {width}]: it holds no rows")
+        raise InvalidInputError(
+            f"input {shown(name)} has shape [{count}, {width}]: it holds no rows"
+        )
     if signature.plain_numbers and array.dtype.kind in _NUMERIC_KINDS:
         return _from_numeric_tensor(array, signature)
     return _build([_tensor_values(row) for row in array], signature, width)
@@ -402,8 +404,7 @@ def _check_value(
     except OverflowError:
         number = math.inf
     if not math.isfinite(number):
-        shown = str(value) if len(str(value)) <= 40 else f"{str(value)[:37]}..."
-        raise InvalidInputError(f"{where}: {shown} is not a finite number")
+        raise InvalidInputError(f"{where}: {clip(str(value), 40)} is not a finite number")
     return number
 
 
@@ -477,7 +478,7 @@ def _raise_key_mismatch(where: str, given: Any, names: list[str]) -> None:
     if missing:
         parts.append(f"missing feature(s) {missing}")
     if unknown:
-        parts.append(f"unknown feature(s) {unknown}")
+        parts.append(f"unknown feature(s) {shown(unknown)}")
     raise InvalidInputError(f"{where}: {'; '.join(parts)}; the model takes {names}")
 
 
@@ -487,8 +488,7 @@ def _kind(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        shown = value if len(value) <= 40 else value[:37] + "..."
-        return f"string '{shown}'"
+        return f"string {shown(value, 40)}"
     if isinstance(value, dict):
         return "an object"
     if isinstance(value, list):

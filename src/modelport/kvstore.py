@@ -118,8 +118,9 @@ class RedisStore:
         return f"{self.namespace}:{key}"
 
     def _failed(self, action: str, key: str, exc: Exception) -> None:
+        # %r: a route may build the key from what a client sent (a newline would forge a line)
         log.warning(
-            "key-value store: Redis failed to %s '%s': %s: %s", action, key, type(exc).__name__, exc
+            "key-value store: Redis failed to %s %r: %s: %s", action, key, type(exc).__name__, exc
         )
 
 

@@ -3,6 +3,10 @@
 Loading never raises for a bad file: a version that cannot load or answer its warm-up
 becomes a ``failed`` version carrying the reason. Given the entry as it is served now,
 versions whose files did not change (same stamp) are kept instead of loaded again.
+
+A reason often quotes a library (ONNX Runtime: "Load model from /srv/models/x/1/model.onnx
+failed"), and the public API shows it to anyone: so each failure keeps a public text too,
+with paths under MODEL_DIR made relative to it and every other absolute path hidden.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,9 +28,31 @@ from modelport.runtimes.base import Runtime, load_context, runtime_for
 from modelport.served import FileStamp, ModelVersion, ServedModel
 from modelport.signature import Signature, build_signature
 
-__all__ = ["file_stamp", "load_model", "load_version"]
+__all__ = ["HIDDEN_PATH", "file_stamp", "load_model", "load_version", "public_text"]
 
 log = logging.getLogger(__name__)
+
+#: What the public API shows instead of an absolute path outside MODEL_DIR.
+HIDDEN_PATH = "<path>"
+#: Where a path can start: not inside a word, a relative path or a URL ("http://a/b").
+_PATH_START = r"(?<![\w.~/-])"
+#: An absolute path or one in the home folder, up to a space, quote, bracket or separator.
+_ABSOLUTE_PATH = re.compile(_PATH_START + r"""(?:~/|/(?!/))[^\s'"`,;:()\[\]{}<>|]+""")
+
+
+def public_text(text: str, root: Path) -> str:
+    """``text`` as the public API may show it: paths under ``root`` (MODEL_DIR) relative
+    to it, any other absolute path (a home folder, site-packages...) hidden."""
+    for spelling in _spellings(root):
+        text = re.sub(_PATH_START + re.escape(spelling) + "/", "", text)
+    return _ABSOLUTE_PATH.sub(HIDDEN_PATH, text)
+
+
+def _spellings(root: Path) -> list[str]:
+    """MODEL_DIR as a message may spell it (as given, absolute, symlinks resolved),
+    longest first so that a shorter spelling never cuts a longer one."""
+    names = {str(root), str(root.absolute()), str(root.resolve())}
+    return sorted((n.rstrip("/") for n in names if n.strip("/.")), key=len, reverse=True)
 
 
 def file_stamp(*paths: Path | None) -> FileStamp:
@@ -49,11 +76,18 @@ def _version_stamp(source: VersionSource) -> FileStamp:
 def load_model(source: ModelSource, previous: ServedModel | None = None) -> ServedModel:
     """Load every version of one model entry; reuse ``previous``'s unchanged versions."""
     config_stamp = file_stamp(source.config_file)
+    root = source.path.parent
     try:
         config = read_model_yaml(source.config_file) if source.config_file else ModelConfig()
     except ModelLoadError as exc:
         log.error("model '%s' failed: %s", source.name, exc.message)
-        return ServedModel(source.name, source.path, error=exc.message, config_stamp=config_stamp)
+        return ServedModel(
+            source.name,
+            source.path,
+            error=exc.message,
+            public_error=public_text(exc.message, root),
+            config_stamp=config_stamp,
+        )
     if source.problem is not None:
         log.error("model '%s' failed: %s", source.name, source.problem)
     reusable = (
@@ -65,21 +99,23 @@ def load_model(source: ModelSource, previous: ServedModel | None = None) -> Serv
         if kept is not None and kept.stamp and kept.stamp == _version_stamp(version):
             versions[number] = kept
         else:
-            versions[number] = load_version(source.name, version, config)
+            versions[number] = load_version(source.name, version, config, root)
     return ServedModel(
         source.name,
         source.path,
         config.description,
         versions,
         error=source.problem,
+        public_error=None if source.problem is None else public_text(source.problem, root),
         config_stamp=config_stamp,
     )
 
 
-def load_version(name: str, source: VersionSource, config: ModelConfig) -> ModelVersion:
+def load_version(name: str, source: VersionSource, config: ModelConfig, root: Path) -> ModelVersion:
     """Load, inspect and warm up one artifact; a failure becomes a ``failed`` version.
 
-    A version folder's own model.yaml (an upload's) replaces ``config`` for it.
+    A version folder's own model.yaml (an upload's) replaces ``config`` for it; ``root``
+    is MODEL_DIR, which the failure's public text shows paths relative to.
     """
     started = time.monotonic()
     stamp = _version_stamp(source)
@@ -99,10 +135,10 @@ def load_version(name: str, source: VersionSource, config: ModelConfig) -> Model
         )
         _warm_up(runtime, signature, config)
     except ModelportError as exc:
-        return _failed(name, source, exc.message, stamp)
+        return _failed(name, source, exc.message, stamp, root)
     except Exception as exc:  # a broken artifact may raise anything while unpickling
         log.exception("model '%s' version %d: unexpected load failure", name, source.version)
-        return _failed(name, source, f"{type(exc).__name__}: {exc}", stamp)
+        return _failed(name, source, f"{type(exc).__name__}: {exc}", stamp, root)
     elapsed = round(time.monotonic() - started, 4)
     log.info("model '%s' version %d ready (%s, %.3fs)", name, source.version, runtime.kind, elapsed)
     return ModelVersion(
@@ -138,7 +174,9 @@ def _fingerprint(sha256: str | None, config: ModelConfig, source: VersionSource)
     return digest.hexdigest()
 
 
-def _failed(name: str, source: VersionSource, reason: str, stamp: FileStamp) -> ModelVersion:
+def _failed(
+    name: str, source: VersionSource, reason: str, stamp: FileStamp, root: Path
+) -> ModelVersion:
     log.error("model '%s' version %d failed to load: %s", name, source.version, reason)
     size, sha256 = _digest(source.artifact) if source.artifact else (None, None)
     return ModelVersion(
@@ -147,6 +185,7 @@ def _failed(name: str, source: VersionSource, reason: str, stamp: FileStamp) -> 
         "failed",
         source.artifact,
         error=reason,
+        public_error=public_text(reason, root),
         artifact_size=size,
         artifact_sha256=sha256,
         stamp=stamp,

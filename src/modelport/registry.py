@@ -13,11 +13,13 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import replace
 from pathlib import Path
 
+from modelport.clienttext import bounded_int
 from modelport.errors import (
     ModelLoadError,
     ModelNotFoundError,
     ModelNotReadyError,
     VersionNotFoundError,
+    shown,
 )
 from modelport.loader import load_model
 from modelport.repository import ModelSource, scan_repository
@@ -57,7 +59,7 @@ class ModelRegistry:
         if model is None:
             if not self.startup_complete:
                 raise ModelNotReadyError(
-                    f"model '{name}' is not loaded yet: the server is still loading models"
+                    f"model {shown(name)} is not loaded yet: the server is still loading models"
                 )
             raise ModelNotFoundError(name, self._models)
         return model
@@ -81,25 +83,25 @@ class ModelRegistry:
         if version is None or version == LATEST:
             chosen = model.newest_ready()
             if chosen is None:
+                why = f"model '{name}' has no ready version: "
                 raise ModelNotReadyError(
-                    f"model '{name}' has no ready version: {model.failure_reason()}"
+                    why + model.failure_reason(), why + model.failure_reason(public=True)
                 )
             return chosen
         aliases = self._aliases.get(name, {})
-        number = int(version) if version.isdecimal() else aliases.get(version)
+        number = bounded_int(version, "version") if version.isdigit() else aliases.get(version)
         found = model.versions.get(number) if number is not None else None
         if found is None:
             known = [LATEST, *sorted(aliases), *(str(v) for v in sorted(model.versions))]
-            if number is not None and not version.isdecimal():
+            if number is not None and not version.isdigit():
                 raise ModelNotReadyError(
                     f"alias '{version}' of model '{name}' points at version {number}, "
                     "which this server does not have loaded"
                 )
             raise VersionNotFoundError(name, version, known)
         if not found.ready:
-            raise ModelNotReadyError(
-                f"version {found.version} of model '{name}' is not ready: {found.error}"
-            )
+            why = f"version {found.version} of model '{name}' is not ready: "
+            raise ModelNotReadyError(why + str(found.error), why + str(found.public_error))
         return found
 
     def put(self, model: ServedModel) -> None:

@@ -30,7 +30,11 @@ class ModelVersion:
     artifact: Path | None
     runtime: Runtime | None = None
     signature: Signature | None = None
+    #: Why the version failed, in full: for the server log and the management API.
     error: str | None = None
+    #: ``error`` as the public API shows it: paths under MODEL_DIR relative to it, any
+    #: other absolute path hidden (see loader.public_text).
+    public_error: str | None = None
     load_seconds: float | None = None
     loaded_at: datetime | None = None
     #: Size in bytes and sha256 of the artifact file, as loaded (None when unreadable).
@@ -51,12 +55,13 @@ class ModelVersion:
         return self.state == "ready"
 
     def summary(self) -> dict[str, Any]:
+        """What the public API says of this version."""
         return {
             "version": self.version,
             "state": self.state,
             "runtime": self.runtime.kind if self.runtime is not None else None,
             "artifact": self.artifact.name if self.artifact is not None else None,
-            "error": self.error,
+            "error": self.public_error,
             "loaded_at": self.loaded_at.isoformat() if self.loaded_at else None,
             "load_seconds": self.load_seconds,
             "size_bytes": self.artifact_size,
@@ -80,6 +85,8 @@ class ServedModel:
     versions: dict[int, ModelVersion] = field(default_factory=dict)
     #: A problem with the model as a whole (bad model.yaml, no versions).
     error: str | None = None
+    #: ``error`` as the public API shows it (as ModelVersion.public_error).
+    public_error: str | None = None
     #: Stamp of the model-level model.yaml: when it changes, every version reloads.
     config_stamp: FileStamp = ()
 
@@ -91,8 +98,13 @@ class ServedModel:
     def state(self) -> VersionState:
         return "ready" if self.newest_ready() is not None else "failed"
 
-    def failure_reason(self) -> str:
+    def failure_reason(self, *, public: bool = False) -> str:
+        """Why no version is ready: in full, or as the public API shows it."""
         if self.error is not None:
-            return self.error
-        errors = [f"version {v.version}: {v.error}" for v in self.versions.values() if v.error]
+            return str(self.public_error) if public else self.error
+        errors = [
+            f"version {v.version}: {v.public_error if public else v.error}"
+            for v in self.versions.values()
+            if v.error
+        ]
         return "; ".join(errors) or "no version is ready"

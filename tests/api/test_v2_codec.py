@@ -61,6 +61,18 @@ def test_fp32_values_keep_their_meaning() -> None:
     assert array[0, 0] == pytest.approx(5.1)
 
 
+def test_the_largest_empty_shape_allowed_is_made() -> None:
+    assert tensor_from_json("x", "FP64", [0, 2**32], []).shape == (0, 2**32)
+    assert tensor_from_raw("x", "FP64", [0, 2**16, 2**16], b"").shape == (0, 2**16, 2**16)
+
+
+def test_a_huge_name_is_quoted_short() -> None:
+    with pytest.raises(InvalidRequestError) as caught:
+        tensor_from_json("n" * 9_000_000, "FP64", [2], [1.0])
+    assert "(9,000,000 characters)" in caught.value.message
+    assert len(caught.value.message) < 300
+
+
 @pytest.mark.parametrize(
     ("datatype", "shape", "data", "message"),
     [
@@ -76,6 +88,13 @@ def test_fp32_values_keep_their_meaning() -> None:
         ("UINT8", [1], [300], "does not fit UINT8"),
         ("UINT32", [1], [-1], "does not fit UINT32"),
         ("FP32", [-1, 4], [1.0], "must hold sizes"),
+        ("FP32", [0, 2**63], [], "must hold sizes (whole numbers from 0 to 9223372036854775807)"),
+        ("FP32", [0, 2**63 - 1], [], "describes more than 4294967296 elements"),
+        ("FP32", [2**63 - 1, 0], [], "describes more than 4294967296 elements"),
+        ("FP32", [0, 2**40, 2**40], [], "describes more than 4294967296 elements"),
+        ("FP32", [1] * 33, [1.0], "shape has 33 sizes; a tensor has at most 32"),
+        ("FP32", [1, 1.0], [1.0], "must hold sizes"),
+        ("FP32", [1, True], [1.0], "must hold sizes"),
         ("FP32", "2", [1.0], "shape must be a list"),
         ("FP32", [1], 1.0, "data must be a list"),
         ("FP32", [2], [[1.0], 2.0], "mixes lists and values"),
@@ -95,6 +114,8 @@ def test_json_refusals_name_the_input(datatype: Any, shape: Any, data: Any, mess
         ("BYTES", [2], serialize_bytes(["a"]), "the binary data holds 1"),
         ("BYTES", [1], b"\x05\x00\x00\x00ab", "runs past the data"),
         ("BYTES", [1], b"\x05\x00", "ends inside a length prefix"),
+        ("FP64", [0, 2**63 - 1], b"", "describes more than"),
+        ("BYTES", [0, 2**63 - 1], b"", "describes more than"),
     ],
 )
 def test_raw_refusals(datatype: str, shape: list[int], raw: bytes, message: str) -> None:

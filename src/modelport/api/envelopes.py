@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from modelport.errors import InvalidRequestError
+from modelport.errors import InvalidRequestError, shown
 from modelport.inputs import Columns, Payload, Records, Rows, Split
 
 __all__ = ["ENVELOPES", "decode_predict_body", "parse_flag"]
@@ -50,7 +50,7 @@ def decode_predict_body(
         raise InvalidRequestError(f"body must hold exactly one of {list(ENVELOPES)}; {found}")
     unknown = sorted(set(document) - {*ENVELOPES, parameters_key})
     if unknown:
-        raise InvalidRequestError(f"unknown key(s) in body: {unknown}")
+        raise InvalidRequestError(f"unknown key(s) in body: {shown(unknown)}")
     # Absent or null means none; any other non-object ([], 0, "") is a mistake to report.
     parameters = document.get(parameters_key)
     if parameters is None:
@@ -92,4 +92,4 @@ def parse_flag(value: Any, where: str) -> bool:
         return value
     if isinstance(value, str) and value.lower() in {"true", "1", "yes", "false", "0", "no"}:
         return value.lower() in {"true", "1", "yes"}
-    raise InvalidRequestError(f"{where} must be true or false, got {value!r}")
+    raise InvalidRequestError(f"{where} must be true or false, got {shown(value)}")

@@ -2,6 +2,8 @@
 
 Covers modelport's own errors, the framework's validation and routing errors, and a
 catch-all 500 that logs the traceback under the request id so the server keeps serving.
+Clients get an error's public text (:func:`public_message`: no database host, no
+driver's words) held to :data:`MAX_MESSAGE_CHARS`; the whole message goes to the log.
 Two protocols have their own shape, chosen by path: the Open Inference Protocol (``/v2``)
 answers ``{"error": message}`` with 400 for any bad request, and MLflow's scoring routes
 add MLflow's ``error_code``. A custom route may declare its own shape, a template such as
@@ -40,9 +42,12 @@ from modelport.errors import (
     PredictionTimeoutError,
     QueueFullError,
     UnauthorizedError,
+    clip,
+    shown,
 )
 
 __all__ = [
+    "MAX_MESSAGE_CHARS",
     "ErrorShape",
     "UnexpectedErrorMiddleware",
     "error_response",
@@ -50,11 +55,18 @@ __all__ = [
     "install_error_handlers",
     "internal_error_message",
     "internal_error_response",
+    "public_message",
     "shaped_error_response",
     "v2_status",
 ]
 
 log = logging.getLogger(__name__)
+
+#: The longest message an answer carries. The messages that quote a client's value clip
+#: it already; this bounds the rest (a library's words quoting the input, long lists).
+MAX_MESSAGE_CHARS = 2000
+#: The longest error message written to the log.
+_MAX_LOGGED_CHARS = 4000
 
 _HTTP_CODES = {
     400: "bad_request",
@@ -108,6 +120,15 @@ class ErrorShape:
 #: Looks up the custom route's error shape for a path (and method, when known).
 ShapeLookup = Callable[[str, str | None], ErrorShape | None]
 _FIELD = re.compile(r"\{(\w+)\}")
+
+
+def public_message(exc: ModelportError, where: str) -> str:
+    """What the client is told of ``exc``. The whole message goes to the log when the
+    error is the server's (5xx) or the client is told less; ``where`` names the request
+    there (quote what the client wrote with ``shown``, so it cannot forge a log line)."""
+    if exc.status_code >= 500 or exc.public != exc.message:
+        log.warning("%s -> %d %s", where, exc.status_code, shown(exc.message, _MAX_LOGGED_CHARS))
+    return clip(exc.public, MAX_MESSAGE_CHARS)
 
 
 def internal_error_message(request_id: str) -> str:
@@ -204,14 +225,20 @@ def internal_error_response(request_id: str, path: str) -> Response:
 
 
 def error_response(
-    exc: ModelportError, path: str = "", shape: ErrorShape | None = None
+    exc: ModelportError,
+    path: str = "",
+    shape: ErrorShape | None = None,
+    context: dict[str, Any] | None = None,
 ) -> Response:
     """The JSON response for one of modelport's own errors, in the shape of the protocol
-    that ``path`` belongs to (or the custom route's ``shape``)."""
+    that ``path`` belongs to (or the custom route's ``shape``). ``context`` gives the
+    request's ``url``, ``path``, ``method`` and ``request_id`` when known."""
+    method = str(context["method"]) if context else ""
+    message = public_message(exc, f"{method} {shown(path)}".lstrip())
     if shape is not None:
-        context = {"url": path, "path": path, "method": "", "request_id": "-"}
+        context = context or {"url": path, "path": path, "method": "", "request_id": "-"}
         return shaped_error_response(
-            exc.status_code, exc.code, exc.message, shape, context, exc.headers()
+            exc.status_code, exc.code, message, shape, context, exc.headers()
         )
     protocol = _protocol(path)
     status = exc.status_code
@@ -219,21 +246,12 @@ def error_response(
         status = v2_status(exc)
     elif protocol == "mlflow" and isinstance(exc, InvalidRequestError):
         status = 400  # mlflow models serve answers 400 for input that does not fit
-    return _respond(status, exc.code, exc.message, exc.headers(), path)
+    return _respond(status, exc.code, message, exc.headers(), path)
 
 
 async def _modelport_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ModelportError)
-    if exc.status_code >= 500:
-        log.warning(
-            "%s %s -> %d %s", request.method, request.url.path, exc.status_code, exc.message
-        )
-    shape = _shape_for(request)
-    if shape is not None:
-        return shaped_error_response(
-            exc.status_code, exc.code, exc.message, shape, _context(request), exc.headers()
-        )
-    return error_response(exc, request.url.path)
+    return error_response(exc, request.url.path, _shape_for(request), _context(request))
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
@@ -242,18 +260,20 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
         f"{'.'.join(str(p) for p in err.get('loc', ()))}: {err.get('msg', 'invalid')}"
         for err in exc.errors()
     )
-    return _respond(422, "invalid_request", problems or "invalid request", path=request.url.path)
+    message = clip(problems, MAX_MESSAGE_CHARS) or "invalid request"
+    return _respond(422, "invalid_request", message, path=request.url.path)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     code = _HTTP_CODES.get(exc.status_code, "http_error")
+    path = clip(request.url.path, MAX_MESSAGE_CHARS // 4)
     if exc.status_code == 404 and exc.detail == "Not Found":
-        message = f"no endpoint {request.method} {request.url.path}; see /docs for the API"
+        message = f"no endpoint {request.method} {path}; see /docs for the API"
     elif exc.status_code == 405:
-        message = f"{request.method} is not allowed on {request.url.path}"
+        message = f"{request.method} is not allowed on {path}"
     else:
-        message = str(exc.detail)
+        message = clip(str(exc.detail), MAX_MESSAGE_CHARS)
     shape = _shape_for(request)
     if shape is not None:
         return shaped_error_response(
@@ -288,7 +308,7 @@ class UnexpectedErrorMiddleware:
         except Exception as exc:
             request_id = request_id_of(scope)
             log.error(
-                "unhandled error in %s %s (request id %s)",
+                "unhandled error in %s %r (request id %s)",
                 scope.get("method"),
                 scope.get("path"),
                 request_id,

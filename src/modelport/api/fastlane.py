@@ -25,6 +25,7 @@ from modelport.api.errors import error_response, internal_error_response
 from modelport.api.middleware import (
     CACHE_HEADER,
     client_address,
+    declares_more_than,
     request_id_from,
     sending_request_id,
     set_request_id,
@@ -85,7 +86,7 @@ class FastLane:
         try:
             if self.hosts is not None:
                 check_host(self.hosts, host.decode("latin-1") if host is not None else None)
-            if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            if declares_more_than(declared, self.limit):
                 raise PayloadTooLargeError(self.limit, "max_body_size")
             if self.token_settings is not None:
                 token = bearer_token(authorization.decode("latin-1") if authorization else None)
@@ -96,7 +97,7 @@ class FastLane:
             return
         except Exception as exc:
             request_id = raw_id.decode("latin-1")
-            log.error("unhandled error in POST %s (request id %s)", path, request_id, exc_info=exc)
+            log.error("unhandled error in POST %r (request id %s)", path, request_id, exc_info=exc)
             response = internal_error_response(request_id, path)
             await response(scope, receive, sending_request_id(send, raw_id))
             return

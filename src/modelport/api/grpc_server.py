@@ -24,12 +24,12 @@ import grpc
 from modelport.access import GRPC_METHODS, Access, authorize_admin, authorize_api
 from modelport.api import v2_dataplane as dataplane
 from modelport.api.auth import bearer_token
-from modelport.api.errors import grpc_status
+from modelport.api.errors import grpc_status, public_message
 from modelport.api.proto import grpc_predict_v2_pb2 as pb
 from modelport.api.proto import grpc_predict_v2_pb2_grpc as pb_grpc
 from modelport.api.v2_codec import tensor_from_raw, tensor_from_values, tensor_to_raw
 from modelport.config import Settings
-from modelport.errors import InvalidRequestError, ModelportError, NotFoundError
+from modelport.errors import InvalidRequestError, ModelportError, NotFoundError, shown
 from modelport.inference import InferenceService
 from modelport.management import Actor, ModelManager
 from modelport.registry import ModelRegistry
@@ -73,9 +73,8 @@ def _rpc(method: _Method) -> _Method:
             # Access.ADMIN: the method asks for its actor first (self._admin).
             return await method(self, request, context)
         except ModelportError as exc:
-            if exc.status_code >= 500:
-                log.warning("gRPC %s -> %s", method.__name__, exc.message)
-            await context.abort(getattr(grpc.StatusCode, grpc_status(exc)), exc.message)
+            message = public_message(exc, f"gRPC {method.__name__}")
+            await context.abort(getattr(grpc.StatusCode, grpc_status(exc)), message)
         except Exception:
             log.exception("unhandled error in gRPC %s", method.__name__)
             await context.abort(grpc.StatusCode.INTERNAL, "internal server error (see the log)")
@@ -191,7 +190,7 @@ def _decode_inputs(request: Any) -> dict[str, NDArray]:
     tensors: dict[str, NDArray] = {}
     for index, spec in enumerate(request.inputs):
         if spec.name in tensors:
-            raise InvalidRequestError(f"input '{spec.name}' appears twice")
+            raise InvalidRequestError(f"input {shown(spec.name)} appears twice")
         shape = list(spec.shape)
         if raw:
             tensors[spec.name] = tensor_from_raw(spec.name, spec.datatype, shape, raw[index])
@@ -199,7 +198,7 @@ def _decode_inputs(request: Any) -> dict[str, NDArray]:
         field = _CONTENTS_FIELD.get(spec.datatype)
         if field is None and spec.datatype == "FP16":
             raise InvalidRequestError(
-                f"input '{spec.name}': FP16 data travel only in raw_input_contents"
+                f"input {shown(spec.name)}: FP16 data travel only in raw_input_contents"
             )
         values = getattr(spec.contents, field) if field else []
         tensors[spec.name] = tensor_from_values(spec.name, spec.datatype, shape, values)

@@ -11,6 +11,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from modelport.clienttext import decimal
 from modelport.errors import PayloadTooLargeError
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "BodyLimitMiddleware",
     "RequestIdMiddleware",
     "client_address",
+    "declares_more_than",
     "request_id_from",
     "request_id_of",
     "sending_request_id",
@@ -40,6 +42,16 @@ def client_address(scope: Scope) -> str | None:
     """The client's IP address (the peer of the connection), for the prediction log."""
     client = scope.get("client")
     return str(client[0]) if client else None
+
+
+def declares_more_than(declared: bytes | None, limit: int) -> bool:
+    """Whether a Content-Length header says the body is over ``limit`` bytes; a number
+    too long to read is. Anything else the HTTP server judges, and the body is counted
+    as it arrives anyway."""
+    if declared is None or not declared.isdigit():
+        return False
+    number = decimal(declared)
+    return number is None or number > limit
 
 
 def request_id_from(given: bytes | None) -> bytes:
@@ -106,8 +118,7 @@ class BodyLimitMiddleware:
         limit, setting = self.limit, "max_body_size"
         if self.uploads is not None and scope["path"].startswith(self.uploads[0]):
             limit, setting = self.uploads[1], "max_upload_size"
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
+        if declares_more_than(dict(scope["headers"]).get(b"content-length"), limit):
             response = self.reject(PayloadTooLargeError(limit, setting), scope["path"])
             await response(scope, receive, send)
             return

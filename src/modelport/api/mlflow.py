@@ -22,6 +22,7 @@ from modelport.api.middleware import CACHE_HEADER, client_address, request_id_of
 from modelport.api.responses import OrjsonResponse
 from modelport.api.schemas import MLFLOW_REQUEST_BODY, ErrorBody, MlflowResponse
 from modelport.api.state import inference_of, registry_of, settings_of
+from modelport.clienttext import decimal
 from modelport.errors import InvalidRequestError, ModelNotReadyError
 from modelport.inference import PredictRequest
 from modelport.inputs import Payload, Split
@@ -116,10 +117,9 @@ def _cell(cell: str) -> Any:
     text = cell.strip()
     if not text:
         return None
-    try:
-        return int(text)
-    except ValueError:
-        pass
+    number = decimal(text, signed=True)  # longer integers are read as floats below
+    if number is not None:
+        return number
     try:
         return float(text)
     except ValueError:

@@ -12,6 +12,7 @@ from modelport.api.middleware import CACHE_HEADER, client_address, request_id_of
 from modelport.api.responses import OrjsonResponse
 from modelport.api.schemas import PREDICT_REQUEST_BODY, ErrorBody, ModelList, PredictResponse
 from modelport.api.state import inference_of, registry_of
+from modelport.clienttext import decimal
 from modelport.inference import InferenceService, PredictRequest
 from modelport.registry import ServedModel
 
@@ -33,7 +34,7 @@ def _model_info(model: ServedModel) -> dict[str, Any]:
         "ready": newest is not None,
         "description": model.description,
         "latest_version": newest.version if newest else None,
-        "error": None if newest else model.failure_reason(),
+        "error": None if newest else model.failure_reason(public=True),
         "versions": [model.versions[v].summary() for v in sorted(model.versions)],
     }
 
@@ -61,7 +62,9 @@ async def model_metadata(name: str, request: Request) -> Response:
 async def version_metadata(name: str, version: str, request: Request) -> Response:
     registry = registry_of(request)
     model = registry.get(name)
-    number = int(version) if version.isdecimal() else None
+    # A failed version is described too (resolve would refuse it); anything else, an
+    # alias, 'latest' or a bad number, is resolve's to answer.
+    number = decimal(version)
     found = model.versions.get(number) if number is not None else None
     if found is None:
         found = registry.resolve(name, version)

@@ -20,10 +20,12 @@ from modelport.api.auth import require_admin
 from modelport.api.responses import OrjsonResponse
 from modelport.api.schemas import ErrorBody
 from modelport.api.state import inference_of, registry_of
+from modelport.clienttext import INT64_MAX, bounded_int
 from modelport.db.predictions import MAX_LIMIT
 from modelport.db.records import PredictionRecord
-from modelport.errors import InvalidRequestError, ModelportError
+from modelport.errors import InvalidRequestError, ModelportError, shown
 from modelport.predlog import PredictionLog
+from modelport.predlog_rows import truncation_fields
 from modelport.repository.scan import validate_model_name
 
 __all__ = ["router"]
@@ -66,8 +68,8 @@ async def list_predictions(
     validate_model_name(name)
     start = _parse_time(since)
     count = _parse_int(limit, "limit", 1, MAX_LIMIT) or DEFAULT_LIMIT
-    after = _parse_int(after_id, "after_id", 0, None)
-    number = _parse_int(version, "version", 1, None)
+    after = _parse_int(after_id, "after_id", 0)
+    number = _parse_int(version, "version", 1)
     if after is not None and start is None:
         raise InvalidRequestError("after_id pages within `since`: give since too")
     log = _log(request)
@@ -122,21 +124,15 @@ def _parse_time(value: str | None) -> datetime | None:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError:
         raise InvalidRequestError(
-            f"since must be an ISO 8601 time such as 2026-11-22T10:00:00Z, got {value[:100]!r}"
+            f"since must be an ISO 8601 time such as 2026-11-22T10:00:00Z, got {shown(value)}"
             " (a '+' in a query string must be sent as %2B)"
         ) from None
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
-def _parse_int(value: str | None, what: str, low: int, high: int | None) -> int | None:
-    if value is None or value == "":
-        return None
-    text = value.strip()
-    number = int(text) if text.isdecimal() and len(text) <= 18 else None
-    if number is None or number < low or (high is not None and number > high):
-        bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
-        raise InvalidRequestError(f"{what} must be a whole number {bounds}, got {value[:100]!r}")
-    return number
+def _parse_int(value: str | None, what: str, low: int, high: int = INT64_MAX) -> int | None:
+    """An optional query parameter's number (None when absent or empty)."""
+    return None if value is None or value == "" else bounded_int(value, what, low, high)
 
 
 def _row_json(row: PredictionRecord) -> dict[str, Any]:
@@ -153,4 +149,6 @@ def _row_json(row: PredictionRecord) -> dict[str, Any]:
         "latency_ms": row.latency_ms,
         "status": row.status,
         "client_address": row.client_address,
+        # truncated, input_bytes/_sha256, output_bytes/_sha256: parts too big to log whole
+        **truncation_fields(row.truncation),
     }

@@ -26,7 +26,12 @@ from starlette.routing import Match, compile_path
 from modelport.access import ADMIN_PREFIXES, OPEN_PATHS, OPEN_PREFIXES, Access, access_for
 from modelport.api.auth import require_admin
 from modelport.api.cors import RouteCors
-from modelport.api.errors import ErrorShape, internal_error_message, shaped_error_response
+from modelport.api.errors import (
+    ErrorShape,
+    error_response,
+    internal_error_message,
+    shaped_error_response,
+)
 from modelport.api.jsonstyle import encode_json, json_media_type
 from modelport.api.middleware import client_address, request_id_of
 from modelport.config import Settings
@@ -167,11 +172,7 @@ def _endpoint(
             answer = await run_route(route, await _read(request), handle, settings.request_timeout)
             return _encode(answer, route.json_style)
         except ModelportError as exc:
-            if exc.status_code >= 500:
-                log.warning("%s -> %d %s", route.label, exc.status_code, exc.message)
-            return shaped_error_response(
-                exc.status_code, exc.code, exc.message, shape, context, exc.headers()
-            )
+            return error_response(exc, request.url.path, shape, context)
         except HTTPException as exc:  # the framework refusing the body (a broken form)
             return shaped_error_response(
                 exc.status_code, "bad_request", str(exc.detail), shape, context

@@ -27,7 +27,8 @@ from modelport.api.responses import OrjsonResponse, dumps
 from modelport.api.schemas import V2_ERRORS, V2_INFER_REQUEST_BODY, V2InferResponse
 from modelport.api.state import inference_of, manager_of, registry_of, settings_of
 from modelport.api.v2_codec import tensor_from_json, tensor_from_raw, tensor_to_json, tensor_to_raw
-from modelport.errors import InvalidRequestError, PayloadTooLargeError
+from modelport.clienttext import bounded_int
+from modelport.errors import InvalidRequestError, PayloadTooLargeError, shown
 from modelport.types import NDArray
 
 __all__ = ["router"]
@@ -169,7 +170,7 @@ def _decompressed(request: Request, body: bytes) -> bytes:
         return body
     if encoding not in ("gzip", "deflate"):
         raise InvalidRequestError(
-            f"Content-Encoding {encoding!r} is not supported: use gzip or deflate"
+            f"Content-Encoding {shown(encoding)} is not supported: use gzip or deflate"
         )
     limit = settings_of(request).max_body_size
     inflater = zlib.decompressobj(wbits=31 if encoding == "gzip" else 15)
@@ -185,12 +186,9 @@ def _decompressed(request: Request, body: bytes) -> bytes:
 def _decode(body: bytes, header_length: str | None) -> _InferRequest:
     binary = b""
     if header_length is not None:
-        json_size = int(header_length) if header_length.strip().isdecimal() else -1
-        if not 0 <= json_size <= len(body):
-            raise InvalidRequestError(
-                f"{HEADER_LENGTH} is {header_length!r}: it must be the size in bytes of the "
-                f"JSON part of the body, at most the body's {len(body)} bytes"
-            )
+        json_size = bounded_int(
+            header_length, HEADER_LENGTH, 0, len(body), "the size of the body's JSON part"
+        )
         body, binary = body[:json_size], body[json_size:]
     document = _json_object(body, header_length is not None)
     inputs = document.get("inputs")
@@ -206,19 +204,19 @@ def _decode(body: bytes, header_length: str | None) -> _InferRequest:
             raise InvalidRequestError(f"inputs[{index}] must be an object with a string 'name'")
         name = spec["name"]
         if name in tensors:
-            raise InvalidRequestError(f"input '{name}' appears twice")
-        size: Any = _parameters(spec, f"input '{name}'").get("binary_data_size")
+            raise InvalidRequestError(f"input {shown(name)} appears twice")
+        size: Any = _parameters(spec, f"input {shown(name)}").get("binary_data_size")
         if size is None:
             if "data" not in spec:
-                raise InvalidRequestError(f"input '{name}' has no 'data' (nor binary data)")
+                raise InvalidRequestError(f"input {shown(name)} has no 'data' (nor binary data)")
             tensors[name] = tensor_from_json(
                 name, spec.get("datatype"), spec.get("shape"), spec["data"]
             )
             continue
         if type(size) is not int or size < 0 or offset + size > len(binary):
             raise InvalidRequestError(
-                f"input '{name}': binary_data_size {size!r} runs past the {len(binary)} bytes "
-                f"of binary data after the JSON (check {HEADER_LENGTH})"
+                f"input {shown(name)}: binary_data_size {shown(size)} runs past the "
+                f"{len(binary)} bytes of binary data after the JSON (check {HEADER_LENGTH})"
             )
         raw = binary[offset : offset + size]
         offset += size
@@ -258,13 +256,13 @@ def _parameters(holder: dict[str, Any], where: str) -> dict[str, Any]:
 def _flag(value: Any) -> bool:
     if value is None or isinstance(value, bool):
         return bool(value)
-    raise InvalidRequestError(f"binary data flags must be true or false, got {value!r}")
+    raise InvalidRequestError(f"binary data flags must be true or false, got {shown(value)}")
 
 
 def _request_id(value: Any) -> str | None:
     if value is None or isinstance(value, str):
         return value
-    raise InvalidRequestError(f"id must be a string, got {value!r}")
+    raise InvalidRequestError(f"id must be a string, got {shown(value)}")
 
 
 def _requested_outputs(outputs: Any, binary_default: bool) -> dict[str, bool]:
@@ -276,7 +274,7 @@ def _requested_outputs(outputs: Any, binary_default: bool) -> dict[str, bool]:
     for index, spec in enumerate(outputs):
         if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
             raise InvalidRequestError(f"outputs[{index}] must be an object with a string 'name'")
-        parameters = _parameters(spec, f"output '{spec['name']}'")
+        parameters = _parameters(spec, f"output {shown(spec['name'])}")
         if parameters.get("classification"):
             raise InvalidRequestError(
                 "the classification extension is not supported: ask for 'predict_proba'"

@@ -4,7 +4,9 @@ Data arrive as JSON lists (flat or nested, row-major), as typed gRPC contents, o
 little-endian bytes (the binary tensor data extension and gRPC ``raw_*_contents``; BYTES
 elements are each a 4-byte little-endian length followed by the bytes). Every mismatch
 between ``datatype``, ``shape`` and the data is an :class:`InvalidRequestError` naming the
-tensor.
+tensor. A shape is checked before NumPy sees it: sizes within int64 and at most
+:data:`MAX_DIMS` of them, and no more than :data:`MAX_ELEMENTS` elements even where a
+size of 0 makes the tensor empty (NumPy refuses ``[0, 2**63 - 1]`` with a ValueError).
 """
 
 from __future__ import annotations
@@ -16,11 +18,14 @@ from typing import Any
 
 import numpy as np
 
-from modelport.errors import InvalidRequestError
+from modelport.clienttext import INT64_MAX
+from modelport.errors import InvalidRequestError, shown
 from modelport.types import NDArray
 
 __all__ = [
     "DATATYPES",
+    "MAX_DIMS",
+    "MAX_ELEMENTS",
     "array_datatype",
     "deserialize_bytes",
     "predictions_array",
@@ -49,6 +54,12 @@ DATATYPES: dict[str, np.dtype[Any]] = {
     "BYTES": np.dtype(object),
 }
 
+#: The most dimensions a tensor may have (NumPy's own limit is 64).
+MAX_DIMS = 32
+#: The most elements a tensor's shape may describe, sizes of 0 counted as 1: more than
+#: any request body carries, and far below what would overflow NumPy's byte count.
+MAX_ELEMENTS = 2**32
+
 #: The Python types JSON data may hold for each kind of datatype.
 _JSON_TYPES: dict[str, frozenset[type]] = {
     "b": frozenset({bool}),
@@ -60,29 +71,45 @@ _JSON_TYPES: dict[str, frozenset[type]] = {
 _NEEDS = {"b": "true or false", "u": "integers", "i": "integers", "f": "numbers", "O": "strings"}
 
 
+def _input(name: str) -> str:
+    return f"input {shown(name)}"
+
+
 def _dtype(name: str, datatype: Any) -> np.dtype[Any]:
     dtype = DATATYPES.get(datatype) if isinstance(datatype, str) else None
     if dtype is None:
         raise InvalidRequestError(
-            f"input '{name}': unknown datatype {datatype!r}; use one of {list(DATATYPES)}"
+            f"{_input(name)}: unknown datatype {shown(datatype)}; use one of {list(DATATYPES)}"
         )
     return dtype
 
 
 def _shape(name: str, shape: Any) -> tuple[int, ...]:
     if not isinstance(shape, Sequence) or isinstance(shape, str | bytes):
-        raise InvalidRequestError(f"input '{name}': shape must be a list of sizes, got {shape!r}")
-    dims = tuple(shape)
-    if not all(type(d) is int and d >= 0 for d in dims):
         raise InvalidRequestError(
-            f"input '{name}': shape {list(dims)} must hold sizes (whole numbers >= 0)"
+            f"{_input(name)}: shape must be a list of sizes, got {shown(shape)}"
+        )
+    dims = tuple(shape)
+    if len(dims) > MAX_DIMS:
+        raise InvalidRequestError(
+            f"{_input(name)}: shape has {len(dims)} sizes; a tensor has at most {MAX_DIMS}"
+        )
+    if not all(type(d) is int and 0 <= d <= INT64_MAX for d in dims):
+        raise InvalidRequestError(
+            f"{_input(name)}: shape {shown(list(dims))} must hold sizes "
+            f"(whole numbers from 0 to {INT64_MAX})"
+        )
+    if math.prod(d or 1 for d in dims) > MAX_ELEMENTS:
+        raise InvalidRequestError(
+            f"{_input(name)}: shape {shown(list(dims))} describes more than {MAX_ELEMENTS} "
+            "elements (sizes of 0 counted as 1)"
         )
     return dims
 
 
 def _mismatch(name: str, dims: tuple[int, ...], count: int, got: str) -> InvalidRequestError:
     return InvalidRequestError(
-        f"input '{name}': shape {list(dims)} needs {count} value(s) but {got}"
+        f"{_input(name)}: shape {shown(list(dims))} needs {count} value(s) but {got}"
     )
 
 
@@ -98,7 +125,7 @@ def tensor_from_json(name: str, datatype: Any, shape: Any, data: Any) -> NDArray
     if not set(map(type, flat)) <= allowed:
         bad = next(value for value in flat if type(value) not in allowed)
         raise InvalidRequestError(
-            f"input '{name}' is {datatype}, which needs {_NEEDS[dtype.kind]}; got {_describe(bad)}"
+            f"{_input(name)} is {datatype}, which needs {_NEEDS[dtype.kind]}; got {_describe(bad)}"
         )
     return _array(name, datatype, dtype, flat).reshape(dims)
 
@@ -142,24 +169,24 @@ def _array(name: str, datatype: str, dtype: np.dtype[Any], values: list[Any]) ->
         return np.array(values, dtype=dtype)
     except (OverflowError, ValueError, TypeError) as exc:
         raise InvalidRequestError(
-            f"input '{name}': a value does not fit {datatype}: {exc}"
+            f"{_input(name)}: a value does not fit {datatype}: {exc}"
         ) from None
 
 
 def _flatten(name: str, data: Any) -> list[Any]:
     if not isinstance(data, list):
-        raise InvalidRequestError(f"input '{name}': data must be a list, got {_describe(data)}")
+        raise InvalidRequestError(f"{_input(name)}: data must be a list, got {_describe(data)}")
     flat: list[Any] = data
     while flat and type(flat[0]) is list:
         if not all(type(item) is list for item in flat):
-            raise InvalidRequestError(f"input '{name}': data mixes lists and values")
+            raise InvalidRequestError(f"{_input(name)}: data mixes lists and values")
         flat = list(chain.from_iterable(flat))
     return flat
 
 
 def _describe(value: Any) -> str:
     if isinstance(value, str):
-        return f"string '{value[:37] + '...' if len(value) > 40 else value}'"
+        return f"string {shown(value)}"
     if isinstance(value, bool):
         return "true" if value else "false"
     if value is None:
@@ -168,7 +195,7 @@ def _describe(value: Any) -> str:
         return "a list"
     if isinstance(value, dict):
         return "an object"
-    return f"{type(value).__name__} {value!r}"
+    return f"{type(value).__name__} {shown(value)}"
 
 
 def deserialize_bytes(name: str, raw: bytes) -> list[bytes]:
@@ -178,12 +205,12 @@ def deserialize_bytes(name: str, raw: bytes) -> list[bytes]:
     view = memoryview(raw)
     while offset < end:
         if offset + 4 > end:
-            raise InvalidRequestError(f"input '{name}': BYTES data ends inside a length prefix")
+            raise InvalidRequestError(f"{_input(name)}: BYTES data ends inside a length prefix")
         size = int.from_bytes(view[offset : offset + 4], "little")
         offset += 4
         if offset + size > end:
             raise InvalidRequestError(
-                f"input '{name}': a BYTES element of {size} bytes runs past the data"
+                f"{_input(name)}: a BYTES element of {size} bytes runs past the data"
             )
         values.append(bytes(view[offset : offset + size]))
         offset += size

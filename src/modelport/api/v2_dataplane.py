@@ -176,14 +176,18 @@ async def repository_index(registry: ModelRegistry, ready_only: bool) -> list[di
     for model in registry.models():
         if not model.versions:
             entries.append(
-                {"name": model.name, "state": "UNAVAILABLE", "reason": model.failure_reason()}
+                {
+                    "name": model.name,
+                    "state": "UNAVAILABLE",
+                    "reason": model.failure_reason(public=True),
+                }
             )
         for number in sorted(model.versions):
             version = model.versions[number]
             entry = {"name": model.name, "version": str(number)}
             entry["state"] = "READY" if version.ready else "UNAVAILABLE"
-            if version.error:
-                entry["reason"] = version.error
+            if version.public_error:
+                entry["reason"] = version.public_error
             entries.append(entry)
     served = {model.name for model in registry.models()}
     reason = "unloaded" if registry.startup_complete else "loading"

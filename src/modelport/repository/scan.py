@@ -29,7 +29,7 @@ from typing import Any
 
 import yaml
 
-from modelport.errors import InvalidRequestError
+from modelport.errors import InvalidRequestError, shown
 from modelport.repository.model_yaml import MODEL_YAML
 
 __all__ = [
@@ -61,7 +61,7 @@ def validate_model_name(name: str) -> str:
     """Model names are URL-safe: lowercase letters, digits, '-', '_' and '.'."""
     if not _NAME.match(name) or name in {".", ".."}:
         raise InvalidRequestError(
-            f"invalid model name '{name}': use 1-128 lowercase letters, digits, "
+            f"invalid model name {shown(name)}: use 1-128 lowercase letters, digits, "
             "'-', '_' or '.', starting with a letter or digit"
         )
     return name
@@ -71,7 +71,7 @@ def validate_file_name(name: str) -> str:
     """A file name from a client: one plain name, never a path (no '/', '..', or '~')."""
     if not _FILE_NAME.match(name) or ".." in name:
         raise InvalidRequestError(
-            f"invalid file name '{name[:300]}': use 1-255 letters, digits, '-', '_' or '.', "
+            f"invalid file name {shown(name)}: use 1-255 letters, digits, '-', '_' or '.', "
             "starting with a letter or digit; no folders, no '..'"
         )
     return name

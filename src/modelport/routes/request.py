@@ -12,7 +12,8 @@ from typing import Any, TypeVar
 
 import orjson
 
-from modelport.errors import InvalidRequestError
+from modelport.clienttext import decimal
+from modelport.errors import InvalidRequestError, shown
 
 __all__ = ["RouteRequest", "UploadedFile"]
 
@@ -93,12 +94,19 @@ def _convert(raw: str, name: str, kind: type[T]) -> T:
         lowered = raw.strip().lower()
         if lowered in _TRUE | _FALSE:
             return lowered in _TRUE  # type: ignore[return-value]
-        raise InvalidRequestError(f"parameter '{name}' must be true or false, got '{raw[:50]}'")
+        raise InvalidRequestError(f"parameter '{name}' must be true or false, got {shown(raw)}")
+    if kind is int:  # int() would spend time on thousands of digits before refusing them
+        number = decimal(raw.strip(), signed=True)
+        if number is None:
+            raise InvalidRequestError(
+                f"parameter '{name}' must be a whole number, got {shown(raw)}"
+            )
+        return number  # type: ignore[return-value]
     try:
         value = kind(raw.strip())  # type: ignore[call-arg]
     except (TypeError, ValueError):
-        what = {int: "a whole number", float: "a number"}.get(kind, kind.__name__)
-        raise InvalidRequestError(f"parameter '{name}' must be {what}, got '{raw[:50]}'") from None
+        what = "a number" if kind is float else kind.__name__
+        raise InvalidRequestError(f"parameter '{name}' must be {what}, got {shown(raw)}") from None
     if isinstance(value, float) and not math.isfinite(value):
-        raise InvalidRequestError(f"parameter '{name}' must be a finite number, got '{raw[:50]}'")
+        raise InvalidRequestError(f"parameter '{name}' must be a finite number, got {shown(raw)}")
     return value

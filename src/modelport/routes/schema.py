@@ -2,14 +2,14 @@
 
 Uses the ``jsonschema`` package (extra ``modelport[schema]``), imported only when a route
 declares a schema. Messages are jsonschema's own (``'name' is a required property``),
-the most relevant one when several rules fail.
+the most relevant one when several rules fail, with the value they quote shortened.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from modelport.errors import InvalidRequestError, ModelLoadError
+from modelport.errors import InvalidRequestError, ModelLoadError, shown
 
 __all__ = ["NO_JSON", "compile_schema", "validate_json"]
 
@@ -41,4 +41,7 @@ def validate_json(validator: Any, document: Any) -> None:
 
     error = best_match(validator.iter_errors(document))
     if error is not None:
-        raise InvalidRequestError(error.message)
+        # jsonschema quotes the offending value whole ("'aaa...' is not of type 'number'")
+        raise InvalidRequestError(
+            error.message.replace(repr(error.instance), shown(error.instance))
+        )
