@@ -281,8 +281,9 @@ class Settings(BaseSettings):
         default=64 * 1024,
         ge=256,
         le=100 * 1024 * 1024,
-        description="Most bytes of input logged for one prediction; a larger input is "
-        "logged as its sha256 with a 'truncated' mark (strings are cut first).",
+        description="Most bytes of JSON logged for one prediction's input, and as many for "
+        "its output; long strings are cut first, then a part still larger is logged as "
+        "its size and sha256 only.",
     )
     log_buffer_size: int = Field(
         default=10_000,
