@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from modelport.api.envelopes import decode_predict_body
 from modelport.errors import InvalidInputError, InvalidRequestError
 from modelport.inputs import Columns, Payload, Records, Rows, Split, count_rows, to_batch
+from modelport.protocols.envelopes import decode_predict_body
 from modelport.signature import Feature, ModelHints, Signature, build_signature
 
 NAMES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]

@@ -1,5 +1,6 @@
 """Imports flow one way (DESIGN.md): api/ and cli/ alone know the web stack, and the
-core never imports the HTTP layer. Checked by reading every module's imports."""
+core (protocols/ included) never imports the HTTP layer; api/ holds only HTTP and gRPC
+glue. Checked by reading every module's imports."""
 
 from __future__ import annotations
 
@@ -44,5 +45,26 @@ def test_leaf_modules_import_nothing_above_them(name: str) -> None:
 
 
 def test_the_scan_finds_the_core() -> None:
-    names = {p.name for p in core_modules()}
-    assert {"registry.py", "inputs.py", "inference.py", "sklearn.py"} <= names
+    names = {str(p.relative_to(PACKAGE)) for p in core_modules()}
+    assert {"registry.py", "inputs.py", "inference.py", "runtimes/sklearn.py"} <= names
+    assert {"protocols/envelopes.py", "protocols/v2_codec.py", "protocols/v2_dataplane.py"} <= names
+
+
+#: api/ modules that need no web stack and are glue all the same: the OpenAPI shapes of
+#: the HTTP bodies.
+_API_WITHOUT_WEB_STACK = {"schemas.py"}
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted(p for p in (PACKAGE / "api").glob("*.py") if p.name not in _API_WITHOUT_WEB_STACK),
+    ids=lambda p: p.name,
+)
+def test_api_holds_only_web_glue(path: Path) -> None:
+    """Framework-free code belongs to the core (protocols/, ...), where every protocol
+    and transport can share it: each api/ module uses the web stack, itself or through
+    another api/ module."""
+    modules = imported_modules(path)
+    assert any(
+        m.partition(".")[0] in WEB_STACK or m.startswith("modelport.api") for m in modules
+    ), f"api/{path.name} uses no web stack: move it to the core (e.g. protocols/)"

@@ -7,7 +7,7 @@ dependency solving first; then, once those were bypassed, four nested middleware
 closure, and a Starlette response object. The fast lane answers
 ``POST /v1/models/{name}[/versions/{v}]:predict`` doing those same four jobs inline, with
 the same helpers and error mapper as the middleware, and the very same predict code as
-the routed endpoints (``native.predict_answer``), which stay declared for OpenAPI and
+the routed endpoints (``protocols.native.predict_answer``), which stay declared for OpenAPI and
 answer if the lane is bypassed.
 """
 
@@ -30,11 +30,11 @@ from modelport.api.middleware import (
     sending_request_id,
     set_request_id,
 )
-from modelport.api.native import predict_answer
 from modelport.api.responses import dumps
 from modelport.config import Settings
 from modelport.errors import ModelportError, PayloadTooLargeError
 from modelport.inference import InferenceService
+from modelport.protocols.native import predict_answer
 
 __all__ = ["FastLane", "is_fast_lane_request"]
 

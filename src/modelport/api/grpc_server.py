@@ -22,16 +22,16 @@ from typing import Any, TypeVar
 import grpc
 
 from modelport.access import GRPC_METHODS, Access, authorize_admin, authorize_api
-from modelport.api import v2_dataplane as dataplane
 from modelport.api.auth import bearer_token
 from modelport.api.errors import grpc_status, public_message
 from modelport.api.proto import grpc_predict_v2_pb2 as pb
 from modelport.api.proto import grpc_predict_v2_pb2_grpc as pb_grpc
-from modelport.api.v2_codec import tensor_from_raw, tensor_from_values, tensor_to_raw
 from modelport.config import Settings
 from modelport.errors import InvalidRequestError, ModelportError, NotFoundError, shown
 from modelport.inference import InferenceService
 from modelport.management import Actor, ModelManager
+from modelport.protocols import v2_dataplane as dataplane
+from modelport.protocols.v2_codec import tensor_from_raw, tensor_from_values, tensor_to_raw
 from modelport.registry import ModelRegistry
 from modelport.types import NDArray
 

@@ -17,7 +17,6 @@ from fastapi import APIRouter, Request
 from starlette.responses import PlainTextResponse, Response
 
 from modelport import __version__
-from modelport.api.envelopes import decode_predict_body
 from modelport.api.middleware import CACHE_HEADER, client_address, request_id_of
 from modelport.api.responses import OrjsonResponse
 from modelport.api.schemas import MLFLOW_REQUEST_BODY, ErrorBody, MlflowResponse
@@ -26,6 +25,7 @@ from modelport.clienttext import decimal
 from modelport.errors import InvalidRequestError, ModelNotReadyError
 from modelport.inference import PredictRequest
 from modelport.inputs import Payload, Split
+from modelport.protocols.envelopes import decode_predict_body
 
 __all__ = ["router"]
 

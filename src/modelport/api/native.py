@@ -7,17 +7,15 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from modelport.api.envelopes import decode_predict_body, parse_flag
 from modelport.api.middleware import CACHE_HEADER, client_address, request_id_of
 from modelport.api.responses import OrjsonResponse
 from modelport.api.schemas import PREDICT_REQUEST_BODY, ErrorBody, ModelList, PredictResponse
 from modelport.api.state import inference_of, registry_of
 from modelport.clienttext import decimal
-from modelport.inference import InferenceService, PredictRequest
+from modelport.protocols.native import predict_answer
 from modelport.registry import ServedModel
 
-# decode_predict_body moved to api/envelopes.py (MLflow shares it); re-exported here.
-__all__ = ["decode_predict_body", "predict_answer", "router"]
+__all__ = ["router"]
 
 router = APIRouter(prefix="/v1", tags=["models"])
 
@@ -103,32 +101,3 @@ async def _predict(request: Request, name: str, version: str | None) -> Response
     if cache is None:
         return OrjsonResponse(answer)
     return OrjsonResponse(answer, headers={CACHE_HEADER: cache})
-
-
-async def predict_answer(
-    inference: InferenceService,
-    name: str,
-    version: str | None,
-    body: bytes,
-    probabilities_query: str | None,
-    request_id: str | None = None,
-    client: str | None = None,
-) -> tuple[dict[str, Any], str | None]:
-    """Decode, predict, shape the answer: the whole native predict, shared by the routed
-    endpoints and the fast lane (api/fastlane.py) that serves them without the framework.
-    Returns the answer and the response cache's verdict ("hit", "miss" or None)."""
-    payload, parameters = decode_predict_body(body)
-    probabilities = parse_flag(parameters.get("probabilities"), "parameters.probabilities")
-    if probabilities_query is not None:
-        probabilities = parse_flag(probabilities_query, "query parameter probabilities")
-    result = await inference.predict(
-        PredictRequest(name, payload, version, probabilities, "native", request_id, client)
-    )
-    answer: dict[str, Any] = {
-        "model_name": result.model_name,
-        "model_version": result.model_version,
-        "predictions": result.outputs.predictions,
-    }
-    if result.outputs.probabilities is not None:
-        answer["probabilities"] = result.outputs.probabilities
-    return answer, result.cache

@@ -20,15 +20,20 @@ import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from modelport.api import v2_dataplane as dataplane
 from modelport.api.auth import require_admin
 from modelport.api.middleware import CACHE_HEADER, client_address, request_id_of
 from modelport.api.responses import OrjsonResponse, dumps
 from modelport.api.schemas import V2_ERRORS, V2_INFER_REQUEST_BODY, V2InferResponse
 from modelport.api.state import inference_of, manager_of, registry_of, settings_of
-from modelport.api.v2_codec import tensor_from_json, tensor_from_raw, tensor_to_json, tensor_to_raw
 from modelport.clienttext import bounded_int
 from modelport.errors import InvalidRequestError, PayloadTooLargeError, shown
+from modelport.protocols import v2_dataplane as dataplane
+from modelport.protocols.v2_codec import (
+    tensor_from_json,
+    tensor_from_raw,
+    tensor_to_json,
+    tensor_to_raw,
+)
 from modelport.types import NDArray
 
 __all__ = ["router"]

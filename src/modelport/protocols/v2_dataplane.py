@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 
 from modelport import __version__
-from modelport.api.v2_codec import array_datatype, predictions_array
 from modelport.errors import InvalidRequestError, ModelNotReadyError
 from modelport.inference import InferenceService, PredictRequest
 from modelport.inputs import Tensors
+from modelport.protocols.v2_codec import array_datatype, predictions_array
 from modelport.registry import ModelRegistry
 from modelport.signature import Signature
 from modelport.types import NDArray

@@ -7,7 +7,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from modelport.api.v2_codec import (
+from modelport.errors import InvalidRequestError
+from modelport.protocols.v2_codec import (
     DATATYPES,
     array_datatype,
     deserialize_bytes,
@@ -19,7 +20,6 @@ from modelport.api.v2_codec import (
     tensor_to_json,
     tensor_to_raw,
 )
-from modelport.errors import InvalidRequestError
 
 NUMERIC = [d for d in DATATYPES if d not in ("BOOL", "BYTES")]
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from modelport.api.envelopes import decode_predict_body
 from modelport.errors import InvalidRequestError
 from modelport.inputs import Records, Rows
+from modelport.protocols.envelopes import decode_predict_body
 
 
 def test_rows_without_true_or_false_may_skip_the_per_value_checks() -> None:
