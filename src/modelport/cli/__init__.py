@@ -26,6 +26,7 @@ from uvicorn.config import LOGGING_CONFIG
 
 from modelport import __version__
 from modelport.access import admin_mode
+from modelport.cli.transport import server_options
 from modelport.config import ConfigError, Settings, load_settings, settings_to_env
 from modelport.errors import ModelportError
 from modelport.localtoken import forget_token, new_token, save_token
@@ -107,6 +108,8 @@ def serve(model_dir: Path | None, **flags: Any) -> None:
         "server_header": False,
         "access_log": settings.access_log,
         "timeout_graceful_shutdown": max(1, int(settings.request_timeout)),
+        # Read deadlines, the connection bound and proxy headers, for every worker too.
+        **server_options(settings),
     }
     settings, generated = _with_admin_token(settings)
     _exit_zero_after_graceful_shutdown()
