@@ -19,30 +19,23 @@ serve: $(STAMP)
 	@if [ -z "$$(ls -A $(MODELS) 2>/dev/null)" ]; then $(BIN)/modelport train-examples $(MODELS); fi
 	$(BIN)/modelport serve $(MODELS) --watch
 
-test: check
+test: check docs
 
 check: $(STAMP) lint types unit
 
 lint: $(STAMP)
-	$(BIN)/ruff format --check src tests examples tools
-	$(BIN)/ruff check src tests examples tools
+	$(BIN)/ruff format --check src tests examples
+	$(BIN)/ruff check src tests examples
 
 format: $(STAMP)
-	$(BIN)/ruff format src tests examples tools
-	$(BIN)/ruff check --fix src tests examples tools
+	$(BIN)/ruff format src tests examples
+	$(BIN)/ruff check --fix src tests examples
 
 types: $(STAMP)
 	$(BIN)/mypy
 
 unit: $(STAMP)
 	$(BIN)/pytest -q
-
-# Known vulnerabilities in the installed environment (pip-audit): every one is reported;
-# only a fixable one in a runtime dependency fails, and an unreachable vulnerability
-# database is reported, not failed (tools/audit.py says why).
-.PHONY: audit
-audit: $(STAMP)
-	$(BIN)/python tools/audit.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist
@@ -81,3 +74,18 @@ bench-profile: bench-setup
 .PHONY: bench-coldstart
 bench-coldstart: bench-setup
 	$(BIN)/python bench/coldstart.py --out bench/results/$$(date -u +%Y-%m-%dT%H-%M-%SZ)-coldstart $(BENCH_ARGS)
+
+# Documentation site (docs/ and mkdocs.yml, MkDocs + Material, built offline into
+# build/site). --strict fails on a broken link or anchor and on a page missing from the nav.
+# The reference pages generated from the code (settings, CLI, model.yaml keys, metrics,
+# endpoints) are committed: `make docs-ref` rewrites them, and tests/docs fails when they
+# are out of date, so `make docs` never changes the working tree.
+.PHONY: docs docs-serve docs-ref
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
+docs-serve: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve
+
+docs-ref: $(STAMP)
+	$(BIN)/python -m modelport.cli.docs_ref docs/reference
