@@ -27,10 +27,15 @@ TEST_ADMIN_TOKEN = "admin-token-of-in-process-tests"
 class AppClient:
     """A synchronous face on ``httpx.AsyncClient(transport=ASGITransport(app))``."""
 
-    def __init__(self, app: FastAPI, portal: anyio.from_thread.BlockingPortal) -> None:
+    def __init__(
+        self,
+        app: FastAPI,
+        portal: anyio.from_thread.BlockingPortal,
+        asgi: Callable[..., Any] | None = None,
+    ) -> None:
         self.app = app
         self.portal = portal
-        transport = httpx.ASGITransport(app=app)
+        transport = httpx.ASGITransport(app=asgi or app)
         # A host name the server answers to by default (its Host allow-list).
         self._client = httpx.AsyncClient(transport=transport, base_url="http://localhost")
 
@@ -50,6 +55,11 @@ class AppClient:
 
     def close(self) -> None:
         self.portal.call(self._client.aclose)
+
+    def routed(self) -> AppClient:
+        """A client of the same app whose requests all go through the framework's routing
+        and middleware: the fast lanes skipped (close it after use)."""
+        return AppClient(self.app, self.portal, partial(FastAPI.__call__, self.app))
 
 
 @contextlib.contextmanager

@@ -57,6 +57,7 @@ __all__ = [
     "internal_error_response",
     "public_message",
     "shaped_error_response",
+    "unexpected_error_response",
     "v2_status",
 ]
 
@@ -224,6 +225,20 @@ def internal_error_response(request_id: str, path: str) -> Response:
     return _respond(500, "internal_error", internal_error_message(request_id), path=path)
 
 
+def unexpected_error_response(exc: Exception, scope: Scope) -> Response:
+    """The 500 for an exception nobody expected, its traceback logged under the request
+    id: the catch-all of the middleware stack and of the fast lane."""
+    request_id = request_id_of(scope)
+    log.error(
+        "unhandled error in %s %r (request id %s)",
+        scope.get("method"),
+        scope.get("path"),
+        request_id,
+        exc_info=exc,
+    )
+    return internal_error_response(request_id, str(scope.get("path", "")))
+
+
 def error_response(
     exc: ModelportError,
     path: str = "",
@@ -306,17 +321,9 @@ class UnexpectedErrorMiddleware:
         try:
             await self.app(scope, receive, tracking_send)
         except Exception as exc:
-            request_id = request_id_of(scope)
-            log.error(
-                "unhandled error in %s %r (request id %s)",
-                scope.get("method"),
-                scope.get("path"),
-                request_id,
-                exc_info=exc,
-            )
+            response = unexpected_error_response(exc, scope)
             if started:  # half a response is out: only closing the connection is honest
                 raise
-            response = internal_error_response(request_id, str(scope.get("path", "")))
             await response(scope, receive, send)
 
 

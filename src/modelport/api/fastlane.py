@@ -13,32 +13,30 @@ answer if the lane is bypassed.
 
 from __future__ import annotations
 
-import logging
 import re
 from urllib.parse import parse_qs
 
 from starlette.types import Message, Receive, Scope, Send
 
-from modelport.access import authorize_api, check_host, host_check_for
-from modelport.api.auth import bearer_token
-from modelport.api.errors import error_response, internal_error_response
+from modelport.access import host_check_for
+from modelport.api.auth import check_api_request
+from modelport.api.errors import error_response, unexpected_error_response
 from modelport.api.middleware import (
     CACHE_HEADER,
+    check_declared_size,
+    check_received_size,
     client_address,
-    declares_more_than,
     request_id_from,
     sending_request_id,
     set_request_id,
 )
 from modelport.api.responses import dumps
 from modelport.config import Settings
-from modelport.errors import ModelportError, PayloadTooLargeError
+from modelport.errors import ModelportError
 from modelport.inference import InferenceService
 from modelport.protocols.native import predict_answer
 
 __all__ = ["FastLane", "is_fast_lane_request"]
-
-log = logging.getLogger(__name__)
 
 # Names and versions never hold '/' (names are validated; versions are numbers/aliases).
 _PREDICT = re.compile(r"^/v1/models/([^/]+?)(?:/versions/([^/]+))?:predict$")
@@ -57,16 +55,16 @@ def is_fast_lane_request(scope: Scope) -> bool:
 class FastLane:
     """ASGI app for the native predict endpoints (only called for matching requests).
 
-    Does what the app's middleware does for every other path, in the same order: a
-    request id on every answer, the body size limit (by header, then while reading),
-    the Host allow-list and the API token when one is set, and a JSON 500 for anything unexpected.
+    Does what the app's middleware does for every other path, in the same order and
+    with the same functions: a request id on every answer, the body size limit (by
+    header, then while reading), the Host allow-list and the API token when one is set,
+    and a JSON 500 for anything unexpected.
     """
 
     def __init__(self, inference: InferenceService, settings: Settings) -> None:
         self.inference = inference
+        self.settings = settings
         self.limit = settings.max_body_size
-        #: Only kept when predictions need the API token.
-        self.token_settings = settings if settings.api_token is not None else None
         self.hosts = host_check_for(settings)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -84,21 +82,16 @@ class FastLane:
         set_request_id(scope, raw_id)
         path: str = scope["path"]
         try:
-            if self.hosts is not None:
-                check_host(self.hosts, host.decode("latin-1") if host is not None else None)
-            if declares_more_than(declared, self.limit):
-                raise PayloadTooLargeError(self.limit, "max_body_size")
-            if self.token_settings is not None:
-                token = bearer_token(authorization.decode("latin-1") if authorization else None)
-                authorize_api(self.token_settings, token)
+            # The middleware's order: BodyLimitMiddleware (by header) is outside
+            # AccessMiddleware (the Host allow-list, then the API token).
+            check_declared_size(declared, self.limit, "max_body_size")
+            check_api_request(self.hosts, self.settings, host, authorization)
             content, cache = await self._predict(scope, receive, path, raw_id)
         except ModelportError as exc:
             await error_response(exc, path)(scope, receive, sending_request_id(send, raw_id))
             return
         except Exception as exc:
-            request_id = raw_id.decode("latin-1")
-            log.error("unhandled error in POST %r (request id %s)", path, request_id, exc_info=exc)
-            response = internal_error_response(request_id, path)
+            response = unexpected_error_response(exc, scope)
             await response(scope, receive, sending_request_id(send, raw_id))
             return
         headers = [_JSON, (b"content-length", b"%d" % len(content)), (b"x-request-id", raw_id)]
@@ -138,8 +131,7 @@ async def _body(receive: Receive, limit: int) -> bytes:
             break
         chunk = message.get("body", b"")
         received += len(chunk)
-        if received > limit:
-            raise PayloadTooLargeError(limit, "max_body_size")
+        check_received_size(received, limit, "max_body_size")
         chunks.append(chunk)
         if not message.get("more_body", False):
             break

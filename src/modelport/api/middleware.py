@@ -1,6 +1,8 @@
 """Pure ASGI middleware: a request id on every response, and the request body size limit.
 
-Pure ASGI (not BaseHTTPMiddleware) so neither adds a task or copies the body.
+Pure ASGI (not BaseHTTPMiddleware) so neither adds a task or copies the body. The checks
+themselves are plain functions, shared with the fast lane (``api/fastlane.py``), which
+does these same jobs inline.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ __all__ = [
     "CACHE_HEADER",
     "BodyLimitMiddleware",
     "RequestIdMiddleware",
+    "check_declared_size",
+    "check_received_size",
     "client_address",
-    "declares_more_than",
     "request_id_from",
     "request_id_of",
     "sending_request_id",
@@ -44,14 +47,21 @@ def client_address(scope: Scope) -> str | None:
     return str(client[0]) if client else None
 
 
-def declares_more_than(declared: bytes | None, limit: int) -> bool:
-    """Whether a Content-Length header says the body is over ``limit`` bytes; a number
-    too long to read is. Anything else the HTTP server judges, and the body is counted
-    as it arrives anyway."""
+def check_declared_size(declared: bytes | None, limit: int, setting: str) -> None:
+    """PayloadTooLargeError (413) when a Content-Length header says the body is over
+    ``limit`` bytes; a number too long to read is. Anything else the HTTP server judges,
+    and the body is counted as it arrives anyway (:func:`check_received_size`)."""
     if declared is None or not declared.isdigit():
-        return False
+        return
     number = decimal(declared)
-    return number is None or number > limit
+    if number is None or number > limit:
+        raise PayloadTooLargeError(limit, setting)
+
+
+def check_received_size(received: int, limit: int, setting: str) -> None:
+    """PayloadTooLargeError (413) once the body read so far is over ``limit`` bytes."""
+    if received > limit:
+        raise PayloadTooLargeError(limit, setting)
 
 
 def request_id_from(given: bytes | None) -> bytes:
@@ -118,9 +128,10 @@ class BodyLimitMiddleware:
         limit, setting = self.limit, "max_body_size"
         if self.uploads is not None and scope["path"].startswith(self.uploads[0]):
             limit, setting = self.uploads[1], "max_upload_size"
-        if declares_more_than(dict(scope["headers"]).get(b"content-length"), limit):
-            response = self.reject(PayloadTooLargeError(limit, setting), scope["path"])
-            await response(scope, receive, send)
+        try:
+            check_declared_size(dict(scope["headers"]).get(b"content-length"), limit, setting)
+        except PayloadTooLargeError as exc:
+            await self.reject(exc, scope["path"])(scope, receive, send)
             return
         received = 0
 
@@ -129,8 +140,7 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > limit:
-                    raise PayloadTooLargeError(limit, setting)
+                check_received_size(received, limit, setting)
             return message
 
         await self.app(scope, limited_receive, send)
