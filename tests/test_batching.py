@@ -1,4 +1,7 @@
-"""Batching semantics through the real InferenceService and BatchQueue (never timed)."""
+"""Batching semantics through the real InferenceService and BatchQueue.
+
+Never timed: a test holds the model's calls at a gate and waits for the calls it expects
+to have started (EchoRuntime.started), so the order of events is the test's own."""
 
 from __future__ import annotations
 
@@ -27,7 +30,8 @@ T = TypeVar("T")
 
 class EchoRuntime:
     """Answers each row's first value times ``factor``; refuses rows whose value is -1;
-    records the size of every call; can be held in the middle of a call."""
+    records the size of every call; can be held in the middle of a call (``gate``), and
+    says when a call has started (``started``)."""
 
     kind = "test"
 
@@ -36,12 +40,26 @@ class EchoRuntime:
         self.calls: list[int] = []
         self.gate = threading.Event()
         self.gate.set()
+        self._began = 0
+        self._began_change = threading.Condition()
+
+    async def started(self, count: int) -> None:
+        """Return once ``count`` calls have started (and reached the gate)."""
+
+        def wait() -> bool:
+            with self._began_change:
+                return self._began_change.wait_for(lambda: self._began >= count, timeout=10)
+
+        assert await asyncio.to_thread(wait), f"{count} model call(s) expected, {self._began} began"
 
     @property
     def hints(self) -> ModelHints:
         return ModelHints(n_features=1)
 
     def predict(self, batch: Batch) -> NDArray:
+        with self._began_change:
+            self._began += 1
+            self._began_change.notify_all()
         self.gate.wait(10)
         rows = np.asarray(batch, dtype=float)
         self.calls.append(len(rows))
@@ -88,9 +106,9 @@ def test_concurrent_requests_share_calls_and_get_their_own_rows_back() -> None:
     async def scenario() -> list[Any]:
         runtime.gate.clear()  # hold the first call so the others pile up behind it
         first = asyncio.ensure_future(predict(service, 0))
-        await asyncio.sleep(0.05)
+        await runtime.started(1)
         rest = [asyncio.ensure_future(predict(service, v)) for v in range(1, 50)]
-        await asyncio.sleep(0.05)
+        await runtime.started(2)  # the second call slot took what had piled up
         runtime.gate.set()
         return await gather(first, *rest)
 
@@ -111,13 +129,14 @@ def test_multi_row_requests_are_split_back_in_order() -> None:
             for i in range(20)
         ]
         tasks = [asyncio.ensure_future(c) for c in calls]
-        await asyncio.sleep(0.05)
+        await runtime.started(1)
         runtime.gate.set()
         return await gather(*tasks)
 
     results = asyncio.run(scenario())
     for i, result in enumerate(results):
         assert result.outputs.predictions == [i, i + 0.5, i + 0.25]
+    assert max(runtime.calls) > 3  # requests did share a call, so there was a split
 
 
 def test_a_bad_row_fails_only_its_request() -> None:
@@ -127,11 +146,12 @@ def test_a_bad_row_fails_only_its_request() -> None:
     async def scenario() -> list[Any]:
         runtime.gate.clear()
         tasks = [asyncio.ensure_future(predict(service, v)) for v in (1, 2, -1, 4)]
-        await asyncio.sleep(0.05)
+        await runtime.started(1)
         runtime.gate.set()
         return await gather(*tasks)
 
     good1, good2, bad, good4 = asyncio.run(scenario())
+    assert runtime.calls[0] == 4  # the four shared a call, which the -1 broke
     assert isinstance(bad, InvalidInputError)
     assert "-1 is not allowed" in bad.message
     assert [r.outputs.predictions for r in (good1, good2, good4)] == [[1.0], [2.0], [4.0]]
@@ -142,11 +162,11 @@ def test_full_queue_answers_queue_full_at_once() -> None:
     service = service_with(served(runtime), max_queue_size=3)
 
     async def scenario() -> list[Any]:
-        runtime.gate.clear()  # both call slots busy, then the queue fills
+        runtime.gate.clear()  # a held call, then six requests at once: three fit the queue
         tasks = [asyncio.ensure_future(predict(service, v)) for v in range(2)]
-        await asyncio.sleep(0.05)
+        await runtime.started(1)
         tasks += [asyncio.ensure_future(predict(service, v)) for v in range(2, 8)]
-        await asyncio.sleep(0.05)
+        await runtime.started(2)  # the queued three went into the second call slot
         refused = [t.exception() for t in tasks if t.done()]
         runtime.gate.set()
         await gather(*tasks)
@@ -182,7 +202,8 @@ def test_versions_are_never_mixed_in_a_batch() -> None:
         tasks = [
             asyncio.ensure_future(predict(service, v, version=str(1 + v % 2))) for v in range(40)
         ]
-        await asyncio.sleep(0.05)
+        await one.started(1)
+        await two.started(1)
         one.gate.set()
         two.gate.set()
         return await gather(*tasks)
@@ -200,14 +221,14 @@ def test_hot_swap_keeps_each_answer_with_its_version() -> None:
     async def scenario() -> list[Any]:
         old.gate.clear()
         before = [asyncio.ensure_future(predict(service, v)) for v in range(10)]
-        await asyncio.sleep(0.05)
+        await old.started(1)
         service.registry.put(
             ServedModel("echo", Path("unused"), versions={1: served(old, 1), 2: served(new, 2)})
         )
-        after = [asyncio.ensure_future(predict(service, v)) for v in range(10)]
-        await asyncio.sleep(0.05)
+        after = await gather(*[predict(service, v) for v in range(10)])
+        assert not any(task.done() for task in before)  # answered while the old call is held
         old.gate.set()
-        return await gather(*before, *after)
+        return [*await gather(*before), *after]
 
     results = asyncio.run(scenario())
     for result in results[:10]:
@@ -246,7 +267,7 @@ def test_a_request_that_fills_a_batch_alone_skips_the_queue() -> None:
 def test_timed_out_request_is_dropped_and_others_go_on(batching: bool) -> None:
     runtime = EchoRuntime()
     registry_service = service_with(served(runtime), batching=batching)
-    registry_service.timeout_s = 0.2
+    registry_service.timeout_s = 0.05  # the gate holds the call for 10 s
 
     async def scenario() -> tuple[Any, Any]:
         runtime.gate.clear()
@@ -269,9 +290,9 @@ def test_a_cancelled_caller_is_cancelled_not_timed_out_and_the_batch_goes_on() -
         runtime.gate.clear()
         leaving = asyncio.ensure_future(predict(service, 1))
         staying = asyncio.ensure_future(predict(service, 2))
-        await asyncio.sleep(0.05)
+        await runtime.started(1)
         leaving.cancel()
-        await asyncio.sleep(0.05)
+        await asyncio.wait([leaving])  # gone while its call still runs
         runtime.gate.set()
         left = await gather(leaving)
         return left[0], await staying
