@@ -1,0 +1,100 @@
+"""The metrics page: every key of ``GET /v1/admin/stats``, from the live objects."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from modelport.cli.docs_ref.text import GENERATED, MissingDescriptionError, cell
+
+__all__ = ["STATS_TEXT", "metrics_page", "stats_keys"]
+
+#: What each key of GET /v1/admin/stats means (a key without text fails the generator).
+STATS_TEXT: dict[str, str] = {
+    "pid": "The process id of the worker that answered (each worker counts on its own).",
+    "prediction_log": "The prediction log's state and counters; `null` if it is not set up.",
+    "prediction_log.enabled": "Whether the server logs predictions (`log_predictions`).",
+    "prediction_log.sample_rate": "The server's `log_sample_rate`.",
+    "prediction_log.buffered": "Predictions waiting in memory to be written.",
+    "prediction_log.buffered_rows": "Input rows those waiting predictions hold.",
+    "prediction_log.capacity": "Most predictions the buffer holds (`log_buffer_size`).",
+    "prediction_log.database_up": "Whether the last write reached the database.",
+    "prediction_log.written": "Predictions written to the database.",
+    "prediction_log.dropped": "Predictions given up because the buffer was full (the "
+    "database slow or down): the oldest waiting one gives way to each new one.",
+    "prediction_log.sampled_out": "Predictions left out by sampling (`log_sample_rate` or "
+    "`model.yaml` `log.sample_rate`).",
+    "prediction_log.write_failures": "Writes that failed (each is retried, unless the "
+    "database refused the rows themselves).",
+    "prediction_log.rejected": "Predictions the database refused outright (not an outage), "
+    "so they could never be written.",
+    "response_cache": "The response cache's backend and counters; `null` if it is not set up.",
+    "response_cache.backend": "`memory` (in-process LRU, per worker) or `redis` (shared).",
+    "response_cache.default_on": "Whether models cache unless their `model.yaml` says "
+    "otherwise (the setting `cache`).",
+    "response_cache.hits": "Answers served from the cache.",
+    "response_cache.misses": "Lookups that found nothing (the model answered).",
+    "response_cache.stored": "Answers put in the cache.",
+    "response_cache.too_large": "Answers not stored because they were larger than "
+    "`cache_max_entry_size`.",
+    "response_cache.entries": "Entries in this worker's in-process cache (memory backend).",
+    "response_cache.redis_failures": "Redis calls that failed or timed out (Redis backend); "
+    "each was answered by the model instead.",
+}
+
+METRICS_INTRO = """\
+# Metrics
+
+modelport counts what its prediction log and response cache do, per worker process, and
+answers the counters as JSON at `GET /v1/admin/stats` (a management endpoint: it needs the
+admin token). There is no Prometheus `/metrics` endpoint yet; these counters are what
+there is to watch today. [Reading the counters](../how-to/metrics.md) shows how to collect
+them and what to alert on.
+
+```bash
+curl -s http://127.0.0.1:8000/v1/admin/stats -H "Authorization: Bearer $(modelport admin-token)"
+```
+
+Counters start at zero when the worker starts. With `--workers N`, each request reaches
+one worker: ask several times (the `pid` says which worker answered) or add them up per
+`pid`.
+
+| key | what |
+| --- | --- |
+"""
+
+
+def stats_keys() -> list[str]:
+    """Every key of a stats answer, dotted (``prediction_log.written``), in answer order."""
+    from modelport.cache import ServingCache
+    from modelport.config import Settings
+    from modelport.db import make_engine
+    from modelport.predlog import PredictionLog
+
+    keys = ["pid", "prediction_log"]
+    with tempfile.TemporaryDirectory() as folder:
+        engine = make_engine(f"sqlite:///{folder}/stats.db")
+        try:
+            settings = Settings(model_dir=Path(folder), data_dir=Path(folder))
+            log = PredictionLog(engine, settings)
+            keys += [f"prediction_log.{key}" for key in log.describe()]
+        finally:
+            engine.dispose()
+        keys.append("response_cache")
+        memory = ServingCache.from_settings(settings).describe()
+        redis = ServingCache.from_settings(
+            settings.model_copy(update={"redis_url": "redis://127.0.0.1:6379/0"})
+        ).describe()
+    for key in [*memory, *(k for k in redis if k not in memory)]:
+        keys.append(f"response_cache.{key}")
+    return keys
+
+
+def metrics_page() -> str:
+    rows = []
+    for key in stats_keys():
+        text = STATS_TEXT.get(key)
+        if text is None:
+            raise MissingDescriptionError(f"stats key '{key}' has no text in STATS_TEXT")
+        rows.append(f"| `{key}` | {cell(text)} |\n")
+    return GENERATED + METRICS_INTRO + "".join(rows)
