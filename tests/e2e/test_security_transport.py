@@ -244,6 +244,22 @@ def test_a_big_upload_passes_while_bytes_keep_coming(server: Server) -> None:
     assert answer.json()["error"] == "model_load_failed"
 
 
+def test_clients_that_leave_mid_body_do_not_flood_the_log(server: Server) -> None:
+    """Hanging up during the body (or being cut off by the deadline) is not a server error:
+    no traceback per disconnect for a client to fill the log with."""
+    before = server.log().count("Traceback")
+    for path in (b"/v2/models/iris-lr/infer", b"/v1/models/iris-lr/invocations"):
+        for _ in range(3):
+            with connect(server) as sock:
+                sock.sendall(stalled(path))
+            # the deadline's own cut-off, too
+            with connect(server) as sock:
+                sock.sendall(stalled(path))
+                assert_408(read_until_closed(sock), "body_timeout")
+    assert httpx.get(f"{server.url}/health/live", timeout=10).status_code == 200
+    assert server.log().count("Traceback") == before, server.log()[-3000:]
+
+
 def test_the_server_still_serves_after_the_attacks(server: Server) -> None:
     assert httpx.get(f"{server.url}/health/live", timeout=10).status_code == 200
 

@@ -22,7 +22,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -320,6 +320,12 @@ class UnexpectedErrorMiddleware:
 
         try:
             await self.app(scope, receive, tracking_send)
+        except ClientDisconnect:
+            # The client left (or was cut off by a read deadline) mid-body: nobody to
+            # answer, and not a server error — a traceback per disconnect would let any
+            # client flood the log.
+            log.debug("client disconnected during %s %r", scope["method"], scope["path"])
+            return
         except Exception as exc:
             response = unexpected_error_response(exc, scope)
             if started:  # half a response is out: only closing the connection is honest
