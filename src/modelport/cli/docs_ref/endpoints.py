@@ -12,14 +12,14 @@ from modelport.cli.docs_ref.text import GENERATED, MissingDescriptionError, cell
 
 __all__ = ["TAG_PAGES", "endpoints_page"]
 
-#: OpenAPI tag -> the reference page that explains its endpoints.
-TAG_PAGES: dict[str, str] = {
-    "health": "native-api.md",
-    "models": "native-api.md",
-    "MLflow scoring protocol": "mlflow.md",
-    "Open Inference Protocol (V2)": "v2-rest.md",
-    "management": "management-api.md",
-    "custom routes": "../how-to/custom-routes.md",
+#: OpenAPI tag -> the title and path of the page that explains its endpoints.
+TAG_PAGES: dict[str, tuple[str, str]] = {
+    "health": ("Native API", "native-api.md#health"),
+    "models": ("Native API (KServe V1)", "native-api.md"),
+    "MLflow scoring protocol": ("MLflow scoring protocol", "mlflow.md"),
+    "Open Inference Protocol (V2)": ("Open Inference Protocol V2 (REST)", "v2-rest.md"),
+    "management": ("Management API", "management-api.md"),
+    "custom routes": ("Custom routes", "../how-to/custom-routes.md"),
 }
 
 ACCESS_TEXT = {
@@ -73,7 +73,8 @@ def endpoints_page() -> str:
         page = TAG_PAGES.get(tag)
         if page is None:
             raise MissingDescriptionError(f"OpenAPI tag '{tag}' has no page in TAG_PAGES")
-        out.append(f"## {tag[0].upper()}{tag[1:]}\n\nExplained in [{page}]({page}).\n\n")
+        title, link = page
+        out.append(f"## {tag[0].upper()}{tag[1:]}\n\nExplained in [{title}]({link}).\n\n")
         out.append("| method | path | access | what |\n| --- | --- | --- | --- |\n")
         out.extend(rows)
         out.append("\n")
@@ -88,7 +89,7 @@ def endpoints_page() -> str:
     )
     out.append(
         "## gRPC\n\nService `inference.GRPCInferenceService` on `grpc_port`, explained in "
-        "[v2-grpc.md](v2-grpc.md).\n\n| method | access |\n| --- | --- |\n"
+        "[Open Inference Protocol V2 (gRPC)](v2-grpc.md).\n\n| method | access |\n| --- | --- |\n"
     )
     for rpc, rule in GRPC_METHODS.items():
         out.append(f"| `{rpc}` | {ACCESS_TEXT[rule.value]} |\n")
