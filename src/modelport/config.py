@@ -139,8 +139,9 @@ class Settings(BaseSettings):
     )
     admin_token: str | None = Field(
         default=None,
-        description="Bearer token for the management API (/v1/admin); without it (and "
-        "without database tokens) the management API answers loopback clients only.",
+        description="Bearer token for the management API (/v1/admin, the prediction log); "
+        "without it the server makes a random one at start, saved for the starting user "
+        "only (`modelport admin-token` prints it). Database tokens work as well.",
     )
     api_token: str | None = Field(
         default=None,

@@ -1,7 +1,7 @@
 """The management API under /v1/admin: upload, versions, aliases, reload, load, unload.
 
-Every endpoint first authorizes (``require_admin``: token, or loopback when none is
-configured), then calls one ModelManager method. Uploads stream to a hidden file under
+Every endpoint first authorizes (``require_admin``: the admin or a database token; no
+address is trusted), then calls one ModelManager method. Uploads stream to a hidden file under
 MODEL_DIR while the body arrives (the body limit is ``max_upload_size``, enforced by
 the middleware as bytes come in), and only then become a version.
 """
@@ -27,7 +27,8 @@ from modelport.api.responses import OrjsonResponse
 from modelport.api.schemas import ErrorBody
 from modelport.api.state import manager_of, settings_of
 from modelport.errors import InvalidRequestError
-from modelport.management import UPLOADS_DIR, Upload
+from modelport.management.files import UPLOADS_DIR
+from modelport.management.uploads import Upload
 from modelport.repository.scan import validate_file_name, validate_model_name
 
 __all__ = ["router"]
@@ -39,7 +40,7 @@ _ADMIN_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "No token sent (a token is configured)"},
     403: {
         "model": ErrorBody,
-        "description": "Wrong token, or a non-loopback client while no token is configured",
+        "description": "Wrong token, or a request from another web site",
     },
     404: {"model": ErrorBody, "description": "No such model, version or alias"},
     409: {"model": ErrorBody, "description": "Conflict, e.g. deleting an aliased version"},

@@ -19,13 +19,12 @@ from starlette.responses import Response
 from modelport.api.auth import require_admin
 from modelport.api.responses import OrjsonResponse
 from modelport.api.schemas import ErrorBody
-from modelport.api.state import inference_of, registry_of
+from modelport.api.state import database_of, inference_of, registry_of
 from modelport.clienttext import INT64_MAX, bounded_int
 from modelport.db.predictions import MAX_LIMIT
 from modelport.db.records import PredictionRecord
-from modelport.errors import InvalidRequestError, ModelportError, shown
-from modelport.predlog import PredictionLog
-from modelport.predlog_rows import truncation_fields
+from modelport.errors import InvalidRequestError, shown
+from modelport.predlog_reader import read_page, truncation_fields
 from modelport.repository.scan import validate_model_name
 
 __all__ = ["router"]
@@ -37,7 +36,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "No token sent (a token is configured)"},
     403: {
         "model": ErrorBody,
-        "description": "Wrong token, or a non-loopback client while no token is configured",
+        "description": "Wrong token, or a request from another web site",
     },
     404: {"model": ErrorBody, "description": "No such model"},
     503: {"model": ErrorBody, "description": "The database is unavailable"},
@@ -72,8 +71,8 @@ async def list_predictions(
     number = _parse_int(version, "version", 1)
     if after is not None and start is None:
         raise InvalidRequestError("after_id pages within `since`: give since too")
-    log = _log(request)
-    rows = await log.page(
+    rows = await read_page(
+        database_of(request),
         name,
         served=registry_of(request).find(name) is not None,
         since=start,
@@ -108,13 +107,6 @@ async def stats(request: Request) -> Response:
             "response_cache": inference.cache.describe() if inference.cache else None,
         }
     )
-
-
-def _log(request: Request) -> PredictionLog:
-    log = inference_of(request).log
-    if log is None:  # only when an app is built without it (tests); never by create_app
-        raise ModelportError("the prediction log is not set up in this server")
-    return log
 
 
 def _parse_time(value: str | None) -> datetime | None:

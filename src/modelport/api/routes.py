@@ -38,7 +38,7 @@ from modelport.config import Settings
 from modelport.errors import ModelportError
 from modelport.inference import InferenceService
 from modelport.kvstore import KeyValueStore
-from modelport.management import ModelManager
+from modelport.management.actions import ModelManager
 from modelport.routes import (
     BoundRoute,
     RouteAnswer,
@@ -98,7 +98,9 @@ def install_custom_routes(
     manager: ModelManager,
     store: KeyValueStore,
 ) -> CustomRoutes:
-    """Add every route that collides with no built-in endpoint; refuse the others."""
+    """Add every route that collides with no built-in endpoint; refuse the others.
+
+    While the app is built (before its OpenAPI document is made for the first time)."""
     builtins = list(app.router.routes)
     served: list[BoundRoute] = []
     for route in table.routes:
@@ -119,7 +121,6 @@ def install_custom_routes(
             openapi_extra=_openapi(route),
         )
         served.append(route)
-    app.openapi_schema = None
     return CustomRoutes(served)
 
 
@@ -260,7 +261,7 @@ def _describe(route: BoundRoute) -> str:
     if route.admin:
         lines.append(
             "A management route: send the admin token (`Authorization: Bearer ...`); "
-            "while none is configured, only loopback clients are answered."
+            "requests from other web sites are refused."
         )
     return "\n\n".join(line for line in lines if line)
 

@@ -106,7 +106,8 @@ class RouteSpec(RouteDefaults):
     )
     admin: bool = Field(
         default=False,
-        description="A management route: admin token, or loopback while none is configured.",
+        description="A management route: callers need the admin token (or a database "
+        "token), from no other web site.",
     )
 
     @field_validator("path")

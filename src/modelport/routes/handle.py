@@ -28,7 +28,10 @@ from modelport.errors import ForbiddenError, InvalidInputError
 from modelport.inference import InferenceService, PredictRequest
 from modelport.inputs import Columns, Payload, Records, Rows, Split, Tensors
 from modelport.kvstore import KeyValueStore
-from modelport.management import UPLOADS_DIR, Actor, ModelManager, Upload
+from modelport.management.actions import ModelManager
+from modelport.management.audit import Actor
+from modelport.management.files import UPLOADS_DIR
+from modelport.management.uploads import Upload
 from modelport.repository.scan import validate_file_name, validate_model_name
 
 __all__ = ["Prediction", "ServerHandle", "to_payload"]
@@ -75,7 +78,7 @@ class ServerHandle:
     @property
     def database(self) -> Engine:
         """The server's SQLAlchemy engine (MODELPORT_DATABASE_URL, else SQLite)."""
-        return self._manager.engine
+        return self._manager.database.engine
 
     @property
     def model_dir(self) -> Path:
@@ -156,7 +159,7 @@ class ServerHandle:
         if self.actor is None:
             raise ForbiddenError(
                 f"route {self.route} may not {action} models: declare it with admin: true "
-                "(its callers then need the admin token, or loopback while none is set)"
+                "(its callers then need the admin token)"
             )
         return self.actor
 
