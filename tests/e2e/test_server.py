@@ -4,10 +4,14 @@ shutdown."""
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
+import errno
+import os
 import pickle
 import shutil
 import signal
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,18 +25,57 @@ pytestmark = pytest.mark.e2e
 GOOD = {"instances": [[5.1, 3.5, 1.4, 0.2]]}
 
 
-class _SleepsWhenLoaded:
-    """Unpickles as ``time.sleep(3)`` (None): a slow, and in the end failing, model load."""
+class _WaitsWhenLoaded:
+    """Unpickles as ``os.open(fifo, O_RDONLY)``, which blocks until the test opens the FIFO
+    for writing; then the load fails (a file descriptor has no predict())."""
 
-    def __reduce__(self) -> tuple[Any, tuple[float]]:
-        return (time.sleep, (3.0,))
+    def __init__(self, fifo: Path) -> None:
+        self.fifo = fifo
+
+    def __reduce__(self) -> tuple[Any, tuple[str, int]]:
+        return (os.open, (str(self.fifo), os.O_RDONLY))
+
+
+def wait_until(condition: Callable[[], bool], what: str, timeout_s: float = 30) -> None:
+    """Wait for something another process does (bounded: fails after ``timeout_s``)."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"still waiting for {what}"
+        time.sleep(0.01)
+
+
+def release_reader(fifo: Path) -> bool:
+    """Open the FIFO for writing once its reader is there, which lets the reader go."""
+    try:
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+    except OSError as exc:
+        if exc.errno == errno.ENXIO:  # nobody reading yet
+            return False
+        raise
+    return True
+
+
+@contextlib.contextmanager
+def released_at_exit(hold: Path) -> Iterator[None]:
+    """Let go of the held model calls however the test ends (a failed test too)."""
+    try:
+        yield
+    finally:
+        (hold / "release").touch()
+
+
+def calls_started(hold: Path) -> int:
+    """Calls of the quirky model that are held (its -3 command)."""
+    return len(list(hold.glob("started-*")))
 
 
 def test_ready_waits_for_every_model_while_live_answers(
-    start_server: StartServer, model_dir: Path
+    start_server: StartServer, model_dir: Path, tmp_path: Path
 ) -> None:
-    (model_dir / "sleepy" / "1").mkdir(parents=True)
-    (model_dir / "sleepy" / "1" / "model.pkl").write_bytes(pickle.dumps(_SleepsWhenLoaded()))
+    fifo = tmp_path / "load-gate"
+    os.mkfifo(fifo)
+    (model_dir / "waits" / "1").mkdir(parents=True)
+    (model_dir / "waits" / "1" / "model.pkl").write_bytes(pickle.dumps(_WaitsWhenLoaded(fifo)))
     server = start_server([str(model_dir)])
     deadline = time.monotonic() + 30
     while True:
@@ -46,10 +89,11 @@ def test_ready_waits_for_every_model_while_live_answers(
     ready = httpx.get(f"{server.url}/health/ready")
     assert ready.status_code == 503
     assert ready.json()["error"] == "not_ready"
+    wait_until(lambda: release_reader(fifo), "the server to load the waiting model")
     server.wait_ready()
     models = {m["name"]: m for m in httpx.get(f"{server.url}/v1/models").json()["models"]}
-    assert models["sleepy"]["state"] == "failed"
-    assert "no predict() method" in models["sleepy"]["error"]
+    assert models["waits"]["state"] == "failed"
+    assert "no predict() method" in models["waits"]["error"]
     assert models["iris-lr"]["ready"] is True
 
 
@@ -162,53 +206,65 @@ def test_pid_file_for_process_managers(
 def test_sigterm_finishes_in_flight_requests_first(
     start_server: StartServer, tmp_path: Path
 ) -> None:
-    models = tmp_path / "models"
+    models, hold = tmp_path / "models", tmp_path / "hold"
     make_quirky_model(models / "quirky" / "1" / "model.pkl")
-    server = start_server([str(models)])
+    hold.mkdir()
+    server = start_server([str(models)], env={"QUIRKY_HOLD": str(hold)})
     server.wait_ready()
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+    with concurrent.futures.ThreadPoolExecutor(1) as pool, released_at_exit(hold):
         in_flight = pool.submit(
             httpx.post,
             f"{server.url}/v1/models/quirky:predict",
-            json={"instances": [[2, 0]]},  # the model sleeps 2 s
+            json={"instances": [[-3, 0]]},  # the model holds the call until released
             timeout=30,
         )
-        time.sleep(0.7)
+        wait_until(lambda: calls_started(hold) == 1, "the model call")
         server.process.send_signal(signal.SIGTERM)
+        wait_until(lambda: "Shutting down" in server.log(), "the server to begin its shutdown")
+        assert not in_flight.done()
+        (hold / "release").touch()
         response = in_flight.result()
     assert response.status_code == 200, (response.text, server.log())
-    assert response.json()["predictions"] == [2.0]
+    assert response.json()["predictions"] == [-3.0]
     assert server.process.wait(timeout=30) == 0
 
 
 def test_a_full_queue_answers_429_with_retry_after_and_keeps_serving(
     start_server: StartServer, tmp_path: Path
 ) -> None:
-    models = tmp_path / "models"
+    models, hold = tmp_path / "models", tmp_path / "hold"
     make_quirky_model(models / "quirky" / "1" / "model.pkl")
-    server = start_server([str(models)], env={"MODELPORT_MAX_QUEUE_SIZE": "2"})
+    hold.mkdir()
+    server = start_server(
+        [str(models)], env={"MODELPORT_MAX_QUEUE_SIZE": "2", "QUIRKY_HOLD": str(hold)}
+    )
     server.wait_ready()
     url = f"{server.url}/v1/models/quirky:predict"
 
-    def ask(first: float) -> tuple[httpx.Response, float]:
-        answer = httpx.post(url, json={"instances": [[first, 0]]}, timeout=30)
-        return answer, time.monotonic()
+    def ask(first: float) -> httpx.Response:
+        return httpx.post(url, json={"instances": [[first, 0]]}, timeout=30)
 
-    with concurrent.futures.ThreadPoolExecutor(8) as pool:
-        # Two slow calls (2 s each) take both of the model's call slots ...
-        slow = [pool.submit(ask, 2.0) for _ in range(2)]
-        time.sleep(0.5)
-        # ... so these wait in the queue: two fit, the other four are refused.
-        queued = [future.result() for future in [pool.submit(ask, 0) for _ in range(6)]]
-        slow_done = [future.result() for future in slow]
-    assert [answer.status_code for answer, _ in slow_done] == [200, 200]
-    assert sorted(answer.status_code for answer, _ in queued) == [200, 200, 429, 429, 429, 429]
-    refused = [(answer, at) for answer, at in queued if answer.status_code == 429]
-    for answer, at in refused:
+    with concurrent.futures.ThreadPoolExecutor(8) as pool, released_at_exit(hold):
+        # Two held calls take both of the model's call slots (one at a time, so that the
+        # two requests are not batched into one call) ...
+        held = [pool.submit(ask, -3)]
+        wait_until(lambda: calls_started(hold) == 1, "the first held call")
+        held.append(pool.submit(ask, -3))
+        wait_until(lambda: calls_started(hold) == 2, "the second held call")
+        # ... so these wait in the queue: two fit, the other four are refused at once,
+        # while the held calls still have the model.
+        asked = [pool.submit(ask, 0) for _ in range(6)]
+        wait_until(lambda: sum(future.done() for future in asked) >= 4, "the refusals")
+        early = [future.result() for future in asked if future.done()]
+        assert not any(future.done() for future in held)
+        (hold / "release").touch()
+        queued = [future.result() for future in asked]
+        held_answers = [future.result() for future in held]
+    assert [answer.status_code for answer in held_answers] == [200, 200]
+    assert sorted(answer.status_code for answer in queued) == [200, 200, 429, 429, 429, 429]
+    assert [answer.status_code for answer in early] == [429] * 4
+    for answer in early:
         assert answer.headers["retry-after"] == "1"
         assert answer.json()["error"] == "queue_full"
         assert "max_queue_size" in answer.json()["message"]
-        # Refused at once: while the slow calls still held the model, not after them.
-        assert at < min(done_at for _, done_at in slow_done)
-    answer, _ = ask(0)
-    assert answer.status_code == 200  # and the server goes on
+    assert ask(0).status_code == 200  # and the server goes on
