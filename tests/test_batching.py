@@ -86,7 +86,7 @@ def served(runtime: EchoRuntime, version: int = 1, **batching: Any) -> ModelVers
 def service_with(*versions: ModelVersion, batching: bool = True, **policy: Any) -> InferenceService:
     registry = ModelRegistry(Path("unused"))
     registry.put(ServedModel("echo", Path("unused"), versions={v.version: v for v in versions}))
-    registry.startup_complete = True
+    registry.complete_startup()
     limits = {"max_batch_size": 64, "max_latency_s": 0.002, "max_queue_size": 100, **policy}
     return InferenceService(registry, 4, 10.0, BatchPolicy(**limits), batching)
 

@@ -7,7 +7,8 @@ import hashlib
 import numpy as np
 
 from modelport.db.prediction_rows import encode_json
-from modelport.predlog_rows import STRING_KEEP, bound, truncation_fields
+from modelport.predlog_reader import truncation_fields
+from modelport.predlog_rows import STRING_KEEP, bound
 
 
 def test_long_strings_anywhere_are_cut_and_counted() -> None:

@@ -27,8 +27,10 @@ import logging
 import re
 
 from modelport.config import Settings
+from modelport.db import store
+from modelport.db.database import Database
 from modelport.errors import ForbiddenError, InvalidRequestError, UnauthorizedError
-from modelport.management import Actor, ModelManager
+from modelport.management.audit import Actor
 
 __all__ = [
     "ADMIN_PREFIXES",
@@ -113,7 +115,7 @@ def _same(given: str, expected: str) -> bool:
 
 
 async def authorize_admin(
-    settings: Settings, manager: ModelManager, token: str | None, address: str | None
+    settings: Settings, database: Database, token: str | None, address: str | None
 ) -> Actor:
     """The actor behind a management request; UnauthorizedError / ForbiddenError if none."""
     if token is None:
@@ -123,7 +125,8 @@ async def authorize_admin(
         )
     if settings.admin_token is not None and _same(token, settings.admin_token):
         return Actor("admin-token", address)
-    name = await manager.verify_token(token)  # 503 without the database, never a guess
+    await database.ready()  # 503 without the database, never a guess
+    name = await database.run(store.verify_token, token)
     if name is not None:
         return Actor(f"token:{name}", address)
     raise ForbiddenError("this token is not valid for the management API")

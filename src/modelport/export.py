@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from modelport.db import store
 from modelport.db.records import PredictionRecord
 from modelport.errors import MissingDependencyError, ModelNotFoundError
-from modelport.predlog_rows import truncation_fields
+from modelport.predlog_reader import truncation_fields
 
 __all__ = ["COLUMNS", "ExportFormat", "export_csv", "export_parquet", "iter_predictions"]
 

@@ -66,6 +66,8 @@ class InferenceService:
         timeout_s: float,
         policy: BatchPolicy,
         batching: bool,
+        cache: ServingCache | None = None,
+        log: PredictionLog | None = None,
     ) -> None:
         self.registry = registry
         self.timeout_s = timeout_s
@@ -74,12 +76,18 @@ class InferenceService:
         self.batching = batching
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="modelport-infer")
         self._queues: dict[tuple[str, int, int], BatchQueue[ModelVersion]] = {}
-        #: Set by the app factory; None means no response cache / no prediction log.
-        self.cache: ServingCache | None = None
-        self.log: PredictionLog | None = None
+        #: None means no response cache / no prediction log.
+        self.cache = cache
+        self.log = log
 
     @classmethod
-    def from_settings(cls, registry: ModelRegistry, settings: Settings) -> InferenceService:
+    def from_settings(
+        cls,
+        registry: ModelRegistry,
+        settings: Settings,
+        cache: ServingCache | None = None,
+        log: PredictionLog | None = None,
+    ) -> InferenceService:
         policy = BatchPolicy(
             settings.max_batch_size, settings.max_latency_ms / 1000, settings.max_queue_size
         )
@@ -89,6 +97,8 @@ class InferenceService:
             settings.request_timeout,
             policy,
             settings.batching,
+            cache,
+            log,
         )
 
     async def predict(self, request: PredictRequest) -> PredictResult:

@@ -10,7 +10,7 @@ are kept because they are the ones written first when the database is back, so n
 predicted after its return is lost while the backlog drains. Turning inputs into JSON,
 hashing them and bounding each row (``log_max_input_bytes``, predlog_rows.py) happens in
 the writer, not on the request path. Old rows are pruned in the background
-(``log_retention_days``).
+(``log_retention_days``). Reading the log is predlog_reader.py's.
 """
 
 from __future__ import annotations
@@ -22,17 +22,14 @@ import logging
 import random
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine
-
 from modelport.config import Settings
 from modelport.db import store
-from modelport.db.records import PredictionRecord
-from modelport.errors import ConflictError, DatabaseUnavailableError, ModelNotFoundError
+from modelport.db.database import Database
+from modelport.errors import ConflictError, DatabaseUnavailableError
 from modelport.outputs import ModelOutputs
 from modelport.predlog_rows import Pending, keeps_text, row_values
 from modelport.served import ModelVersion
@@ -80,17 +77,11 @@ class LogStats:
 
 
 class PredictionLog:
-    """One process's prediction log writer and reader, on the server's database."""
+    """One process's prediction log writer, on the server's database."""
 
-    def __init__(
-        self,
-        engine: Engine,
-        settings: Settings,
-        ready: Callable[[], Awaitable[None]] | None = None,
-    ) -> None:
-        self.engine = engine
-        #: Awaited before each write (e.g. migrate once the database answers).
-        self.ready = ready
+    def __init__(self, database: Database, settings: Settings) -> None:
+        #: Made ready (migrated once it answers) before each write.
+        self.database = database
         self.enabled = settings.log_predictions
         self.sample_rate = settings.log_sample_rate
         self.full_inputs = settings.log_inputs == "full"
@@ -144,38 +135,37 @@ class PredictionLog:
         if rate < 1.0 and random.random() >= rate:
             self.stats.sampled_out += 1
             return
-        rows = _rows_of(batch)
+        full = own.inputs == "full" if own.inputs is not None else self.full_inputs
+        pending = Pending(
+            self._seq + 1,
+            time.time(),
+            request_id or "-",
+            served.name,
+            served.version,
+            protocol,
+            client,
+            batch,
+            outputs,
+            status,
+            latency_ms,
+            full,
+            text if full and keeps_text(batch, text) else None,
+        )
+        rows = pending.weight
         while self._buffer and (
             len(self._buffer) >= self.capacity or self._rows + rows > self.row_capacity
         ):
             self._evict_oldest()
-        full = own.inputs == "full" if own.inputs is not None else self.full_inputs
         self._seq += 1
-        self._buffer.append(
-            (
-                self._seq,
-                time.time(),
-                request_id or "-",
-                served.name,
-                served.version,
-                protocol,
-                client,
-                batch,
-                outputs,
-                status,
-                latency_ms,
-                full,
-                text if full and keeps_text(batch, text) else None,
-            )
-        )
+        self._buffer.append(pending)
         self._rows += rows
         if len(self._buffer) >= BATCH_ROWS or self._rows >= WRITE_ROWS:
             self._wake.set()
 
     def _evict_oldest(self) -> None:
         oldest = self._buffer.popleft()
-        self._rows -= _rows_of(oldest[7])
-        if oldest[0] <= self._inflight_upto:
+        self._rows -= oldest.weight
+        if oldest.seq <= self._inflight_upto:
             self._evicted_inflight += 1  # being written right now: count it once we know
         else:
             self.stats.dropped += 1
@@ -271,7 +261,7 @@ class PredictionLog:
         chunk: list[Pending] = []
         rows = 0
         for item in itertools.islice(self._buffer, BATCH_ROWS):
-            rows += _rows_of(item[7])
+            rows += item.weight
             if chunk and rows > WRITE_ROWS:
                 break
             chunk.append(item)
@@ -279,12 +269,11 @@ class PredictionLog:
 
     async def _write_chunk(self, chunk: list[Pending]) -> int:
         """Write ``chunk`` (the buffer's oldest rows) and take it off the buffer."""
-        self._inflight_upto = chunk[-1][0]
+        self._inflight_upto = chunk[-1].seq
         try:
-            if self.ready is not None:
-                await self.ready()
+            await self.database.ready()
             values = await self._prepare(chunk)
-            count = await asyncio.to_thread(store.insert_prepared, self.engine, values)
+            count = await self.database.run(store.insert_prepared, values)
         except (DatabaseUnavailableError, ConflictError):
             # An outage: the rows stay buffered for the next try, except those that a
             # full buffer pushed out meanwhile.
@@ -302,9 +291,9 @@ class PredictionLog:
         finally:
             self._inflight_upto = -1
             self._evicted_inflight = 0
-        last = chunk[-1][0]
-        while self._buffer and self._buffer[0][0] <= last:
-            self._rows -= _rows_of(self._buffer.popleft()[7])
+        last = chunk[-1].seq
+        while self._buffer and self._buffer[0].seq <= last:
+            self._rows -= self._buffer.popleft().weight
         return count
 
     async def _prepare(self, chunk: list[Pending]) -> list[Any]:
@@ -313,12 +302,12 @@ class PredictionLog:
         loop for the GIL (a thread that waits for it waits a whole switch interval, 5 ms,
         and the loop gives it up at every system call); slices keep each pause of the
         loop to about a millisecond."""
-        make = store.row_maker(self.engine)
+        make = store.row_maker(self.database.engine)
         values: list[Any] = []
         weight = 0
         for item in chunk:
             values.append(row_values(make, item, self.max_input_bytes))
-            weight += _rows_of(item[7])
+            weight += item.weight
             if weight >= PREPARE_SLICE:  # by rows: 20 1,000-row predictions were one 4 ms pause
                 weight = 0
                 await asyncio.sleep(0)
@@ -338,46 +327,12 @@ class PredictionLog:
         """Delete rows older than the retention period; returns how many went."""
         if self.retention is None:
             return 0
-        if self.ready is not None:
-            await self.ready()
+        await self.database.ready()
         cutoff = (now or datetime.now(UTC)) - self.retention
-        removed = await asyncio.to_thread(store.prune_predictions, self.engine, cutoff)
+        removed = await self.database.run(store.prune_predictions, cutoff)
         if removed:
             log.info("prediction log: pruned %d row(s) older than %s", removed, cutoff)
         return removed
-
-    # -- reading --------------------------------------------------------------------------
-
-    async def page(
-        self,
-        model: str,
-        *,
-        served: bool,
-        since: datetime | None = None,
-        after_id: int | None = None,
-        limit: int = 100,
-        version: int | None = None,
-    ) -> list[PredictionRecord]:
-        """Logged predictions of ``model``, oldest first (see store.list_predictions).
-
-        ModelNotFoundError when the model is neither ``served`` nor known to the database.
-        """
-        if self.ready is not None:
-            await self.ready()
-        rows = await asyncio.to_thread(
-            store.list_predictions,
-            self.engine,
-            model,
-            since=since,
-            limit=limit,
-            after_id=after_id,
-            version=version,
-        )
-        if not rows and not served:
-            names = await asyncio.to_thread(store.list_model_names, self.engine)
-            if model not in names:
-                raise ModelNotFoundError(model, names)
-        return rows
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -389,8 +344,3 @@ class PredictionLog:
             "database_up": self.database_up,
             **asdict(self.stats),
         }
-
-
-def _rows_of(batch: Batch | None) -> int:
-    """Input rows of a buffered prediction (one for a request that failed validation)."""
-    return 1 if batch is None else max(1, len(batch))

@@ -20,7 +20,8 @@ its length is compared; the client's row text is measured without encoding anyth
 from __future__ import annotations
 
 import hashlib
-from typing import Any, TypeAlias
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from orjson import dumps
@@ -38,7 +39,6 @@ __all__ = [
     "bound",
     "keeps_text",
     "row_values",
-    "truncation_fields",
 ]
 
 #: Most bytes of the client's own row text kept per input value. A float64's shortest JSON
@@ -51,38 +51,50 @@ STRING_KEEP = 1024
 # Column widths (db/models.py): longer values are cut rather than failing a whole batch.
 _REQUEST_ID, _PROTOCOL, _STATUS, _ADDRESS = 64, 16, 32, 64
 
-# (sequence number, time.time(), request_id, model, version, protocol, client, batch,
-#  outputs, status, latency_ms, keep the input rows?, the rows' JSON as sent or None)
-#  -- a tuple: the cheapest thing to build per request.
-Pending: TypeAlias = (
-    "tuple[int, float, str, str, int, str, str | None, Batch | None, ModelOutputs | None, str,"
-    " float, bool, bytes | None]"
-)
+
+@dataclass(slots=True)
+class Pending:
+    """One prediction waiting in the log's buffer, as the request path left it.
+
+    Slotted and not frozen: built once per logged prediction, it costs one allocation,
+    as the tuple it replaces did (about 0.2 us more to build, measured; a frozen
+    dataclass sets each field through object.__setattr__ and costs twice that).
+    """
+
+    #: Order in the buffer (the writer takes what it wrote off by it).
+    seq: int
+    #: time.time() when it was answered.
+    at: float
+    request_id: str
+    model: str
+    version: int
+    protocol: str
+    client: str | None
+    #: The validated input (None: the request failed before validation).
+    batch: Batch | None
+    outputs: ModelOutputs | None
+    status: str
+    latency_ms: float
+    #: Whether the input rows are logged (else only their hash).
+    full: bool
+    #: The input rows' JSON as the client sent it, when it may stand for ``batch``.
+    text: bytes | None
+
+    @property
+    def weight(self) -> int:
+        """Input rows it holds (one for a request that failed validation)."""
+        return 1 if self.batch is None else max(1, len(self.batch))
 
 
 def row_values(make: store.RowMaker, item: Pending, limit: int) -> Any:
     """One buffered prediction as the driver's parameters for its row; each of its input
     and output at most ``limit`` bytes of JSON."""
-    (
-        _,
-        at,
-        request_id,
-        model,
-        version,
-        protocol,
-        client,
-        batch,
-        outputs,
-        status,
-        latency,
-        full,
-        text,
-    ) = item
+    batch, outputs, text = item.batch, item.outputs, item.text
     truncation: dict[str, Any] | None = None  # made only when a part is cut
     # The input rows, or (log_inputs = "hash") only their hash: one or the other, since
     # hashing every row costs as much as writing it.
     input_json = hashed = None
-    if batch is not None and full:
+    if batch is not None and item.full:
         # The client's own JSON of these very values (keeps_text) is written as it is:
         # encoding 1,000 rows of floats again cost about a fifth of such a request.
         value = None if text is not None else _input_rows(batch)
@@ -112,17 +124,17 @@ def row_values(make: store.RowMaker, item: Pending, limit: int) -> Any:
         else:
             output_json, truncation = _cut(raw, output, limit, "output", truncation)
     return make(
-        request_id[:_REQUEST_ID],
-        at,
-        model,
-        version,
-        protocol[:_PROTOCOL],
+        item.request_id[:_REQUEST_ID],
+        item.at,
+        item.model,
+        item.version,
+        item.protocol[:_PROTOCOL],
         input_json,
         hashed,
         output_json,
-        latency,
-        status[:_STATUS],
-        client[:_ADDRESS] if client else None,
+        item.latency_ms,
+        item.status[:_STATUS],
+        item.client[:_ADDRESS] if item.client else None,
         encode_json(truncation).decode() if truncation else None,
     )
 
@@ -172,20 +184,6 @@ def _cut_strings(value: Any) -> tuple[Any, int]:
             cut += count
         return (mapping, cut) if cut else (value, 0)
     return value, 0
-
-
-def truncation_fields(truncation: dict[str, Any] | None) -> dict[str, Any]:
-    """A logged row's truncation as readers see it (the API, the export): ``truncated``,
-    and the full size and sha256 of each part that was cut."""
-    note = truncation or {}
-    given, made = note.get("input") or {}, note.get("output") or {}
-    return {
-        "truncated": bool(note),
-        "input_bytes": given.get("bytes"),
-        "input_sha256": given.get("sha256"),
-        "output_bytes": made.get("bytes"),
-        "output_sha256": made.get("sha256"),
-    }
 
 
 def keeps_text(batch: Batch | None, text: bytes | None) -> bool:

@@ -38,7 +38,7 @@ ReloadReport = dict[str, str]
 class ModelRegistry:
     """The models this process serves, and their aliases (``production`` -> 3)."""
 
-    def __init__(self, model_dir: Path) -> None:
+    def __init__(self, model_dir: Path, on_change: Callable[[str], None] | None = None) -> None:
         self.model_dir = model_dir
         self._models: dict[str, ServedModel] = {}
         self._aliases: dict[str, dict[str, int]] = {}
@@ -46,7 +46,12 @@ class ModelRegistry:
         self.startup_complete = False
         #: Called with a model's name whenever what it serves changes (versions, aliases);
         #: the response cache drops the model's entries then.
-        self.on_change: Callable[[str], None] | None = None
+        self.on_change = on_change
+
+    def complete_startup(self) -> None:
+        """Every model found at start-up has been tried: from now on, an unknown name
+        is not found rather than not loaded yet."""
+        self.startup_complete = True
 
     def models(self) -> list[ServedModel]:
         return [self._models[name] for name in sorted(self._models)]

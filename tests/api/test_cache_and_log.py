@@ -335,7 +335,7 @@ def test_admin_rules_guard_the_log_and_the_stats(
         assert client.get(path, headers=api).status_code == 403  # the API token is not admin
         assert client.get(path, headers={"authorization": f"Bearer {ADMIN}"}).status_code == 200
     # A database token is an admin token here too, although it is not the API token.
-    token = store.create_token(client.app.state.manager.engine, "ops")
+    token = store.create_token(client.app.state.database.engine, "ops")
     answer = client.get(
         "/v1/models/iris-lr/predictions", headers={"authorization": f"Bearer {token}"}
     )

@@ -407,7 +407,7 @@ def test_no_cors_headers_unless_configured(
 
 
 def test_database_handle_is_the_server_engine(client: AppClient) -> None:
-    engine = client.app.state.manager.engine
+    engine = client.app.state.database.engine
     with engine.connect() as connection:
         assert connection.execute(text("SELECT 2")).scalar_one() == 2
 

@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from modelport.cache import input_digest
 from modelport.config import Settings
 from modelport.db import make_engine, migrate, store
+from modelport.db.database import Database
 from modelport.db.prediction_rows import sqlite_insert_sizes
 from modelport.errors import DatabaseUnavailableError
 from modelport.outputs import ModelOutputs
@@ -39,7 +40,9 @@ def version(name: str = "iris", number: int = 1, **log: Any) -> ModelVersion:
 
 
 def make_log(engine: Engine, tmp_path: Path, **settings: Any) -> PredictionLog:
-    return PredictionLog(engine, Settings(model_dir=tmp_path, data_dir=tmp_path, **settings))
+    # Migrated already (the fixtures' databases), or not answering at all.
+    database = Database(engine, migrated=True)
+    return PredictionLog(database, Settings(model_dir=tmp_path, data_dir=tmp_path, **settings))
 
 
 def record(log: PredictionLog, served: ModelVersion, i: int = 0, **changes: Any) -> None:
@@ -127,7 +130,7 @@ def test_padded_row_text_is_not_kept(engine: Engine, tmp_path: Path, text: bytes
     # could hold any amount of buffer and log. The values are encoded instead.
     log = make_log(engine, tmp_path)
     record(log, version(), 1, batch=np.array([[1.5, 2.5]]), text=text)
-    assert log._buffer[0][-1] is None
+    assert log._buffer[0].text is None
     run(log.flush())
     with engine.connect() as connection:
         stored = connection.exec_driver_sql("SELECT input FROM prediction_log").scalar()
@@ -264,7 +267,7 @@ def test_rows_wait_for_an_unreachable_database(engine: Engine, tmp_path: Path) -
         run(log.flush(retry=False))
     assert log.describe()["buffered"] == 5 and log.database_up is False
     assert log.stats.write_failures == 1
-    log.engine = engine  # the database is back
+    log.database = Database(engine, migrated=True)  # the database is back
     assert run(log.flush(retry=False)) == 5
     assert log.database_up is True
     assert len(store.list_predictions(engine, "iris")) == 5
@@ -289,7 +292,7 @@ def test_rows_pushed_out_during_a_failed_write_are_counted_once(
 
     run(scenario())
     assert log.stats.dropped == 3 and log.describe()["buffered"] == 4
-    log.engine = engine
+    log.database = Database(engine, migrated=True)
     assert run(log.flush()) == 4
     assert [r.request_id for r in store.list_predictions(engine, "iris")] == [
         "req-3",
@@ -352,13 +355,14 @@ def test_prune_keeps_the_retention_period(engine: Engine, tmp_path: Path) -> Non
     assert keep.retention is None and run(keep.prune(now + timedelta(days=999))) == 0
 
 
-def test_page_refuses_a_model_nobody_knows(engine: Engine, tmp_path: Path) -> None:
+def test_page_refuses_a_model_nobody_knows(engine: Engine) -> None:
     from modelport.errors import ModelNotFoundError
+    from modelport.predlog_reader import read_page
 
-    log = make_log(engine, tmp_path)
+    database = Database(engine, migrated=True)
     with pytest.raises(ModelNotFoundError):
-        run(log.page("nobody", served=False))
-    assert run(log.page("served-but-quiet", served=True)) == []
+        run(read_page(database, "nobody", served=False))
+    assert run(read_page(database, "served-but-quiet", served=True)) == []
 
 
 def test_a_migrated_sqlite_file_works_as_well(tmp_path: Path) -> None:

@@ -19,10 +19,10 @@ from modelport.access import (
     check_host,
     host_check_for,
 )
-from modelport.api.state import manager_of, settings_of
+from modelport.api.state import database_of, settings_of
 from modelport.config import Settings
 from modelport.errors import ModelportError, UnauthorizedError
-from modelport.management import Actor
+from modelport.management.audit import Actor
 
 __all__ = ["AccessMiddleware", "bearer_token", "check_api_request", "require_admin"]
 
@@ -66,7 +66,7 @@ async def require_admin(request: Request) -> Actor:
     address = request.client.host if request.client else None
     return await authorize_admin(
         settings_of(request),
-        manager_of(request),
+        database_of(request),
         bearer_token(request.headers.get("authorization")),
         address,
     )

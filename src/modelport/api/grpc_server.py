@@ -29,7 +29,8 @@ from modelport.api.proto import grpc_predict_v2_pb2_grpc as pb_grpc
 from modelport.config import Settings
 from modelport.errors import InvalidRequestError, ModelportError, NotFoundError, shown
 from modelport.inference import InferenceService
-from modelport.management import Actor, ModelManager
+from modelport.management.actions import ModelManager
+from modelport.management.audit import Actor
 from modelport.protocols import v2_dataplane as dataplane
 from modelport.protocols.v2_codec import tensor_from_raw, tensor_from_values, tensor_to_raw
 from modelport.registry import ModelRegistry
@@ -99,7 +100,7 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
 
     async def _admin(self, context: Any) -> Actor:
         return await authorize_admin(
-            self.settings, self.manager, _token(context), _peer_host(context.peer())
+            self.settings, self.manager.database, _token(context), _peer_host(context.peer())
         )
 
     @_rpc

@@ -5,11 +5,12 @@ from __future__ import annotations
 from starlette.requests import Request
 
 from modelport.config import Settings
+from modelport.db.database import Database
 from modelport.inference import InferenceService
-from modelport.management import ModelManager
+from modelport.management.actions import ModelManager
 from modelport.registry import ModelRegistry
 
-__all__ = ["inference_of", "manager_of", "registry_of", "settings_of"]
+__all__ = ["database_of", "inference_of", "manager_of", "registry_of", "settings_of"]
 
 
 def registry_of(request: Request) -> ModelRegistry:
@@ -30,3 +31,8 @@ def settings_of(request: Request) -> Settings:
 def manager_of(request: Request) -> ModelManager:
     manager: ModelManager = request.app.state.manager
     return manager
+
+
+def database_of(request: Request) -> Database:
+    database: Database = request.app.state.database
+    return database

@@ -1,0 +1,236 @@
+"""The management actions, one per method: upload, versions, delete a version, set and
+delete aliases, reload, load, unload.
+
+Each action changes this process's registry, brings the database's records along
+(``catalog.py``) and writes its audit entry (``audit.py``); other workers and servers
+replay the entry (``following.py``), so every process converges on the same state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from modelport.config import Settings
+from modelport.db import store
+from modelport.db.database import Database
+from modelport.db.records import VersionRecord
+from modelport.errors import (
+    ConflictError,
+    DatabaseUnavailableError,
+    InvalidRequestError,
+    ModelportError,
+    UploadRejectedError,
+)
+from modelport.management.audit import Actor, AuditTrail
+from modelport.management.catalog import Catalog
+from modelport.management.files import next_on_disk, remove_folder
+from modelport.management.uploads import Upload, check_upload, write_version
+from modelport.registry import ModelRegistry, ReloadReport
+from modelport.repository.scan import validate_model_name
+
+__all__ = ["ModelManager"]
+
+#: Reload outcomes that are no failure.
+_FINE = ("loaded", "unchanged", "dropped")
+
+
+class ModelManager:
+    """Every management action of one server process, on its registry and the database."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        registry: ModelRegistry,
+        database: Database,
+        catalog: Catalog,
+        audit: AuditTrail,
+        lock: asyncio.Lock,
+    ) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.database = database
+        self.catalog = catalog
+        self.audit = audit
+        self.model_dir = settings.model_dir
+        #: One action at a time in this process (shared with the follower): a reload
+        #: never races an upload's load.
+        self._lock = lock
+
+    async def upload(self, upload: Upload, actor: Actor) -> dict[str, Any]:
+        """Store an artifact as the model's next version, load and warm it up, then serve it.
+
+        A file that fails answers UploadRejectedError (422) and stays on disk as a
+        ``failed`` version; the version being served keeps serving.
+        """
+        name = validate_model_name(upload.name)
+        check_upload(upload, self.settings)
+        await self.database.ready()
+        model_path = self.model_dir / name
+        if model_path.is_file():
+            raise ConflictError(
+                f"model '{name}' is a bare file ({name}); versions need a folder: move it to "
+                f"{name}/1/ first"
+            )
+        floor = await asyncio.to_thread(next_on_disk, model_path)
+        number = await self.database.run(
+            store.next_version_number,
+            name,
+            floor=floor,
+            source="upload",
+            created_by=actor.name,
+        )
+        try:
+            await asyncio.to_thread(write_version, self.model_dir, upload, number)
+        except BaseException as exc:
+            reason = f"upload could not be written: {exc}"
+            with contextlib.suppress(ModelportError):
+                await self.database.run(store.discard_version, name, number, reason)
+            raise
+        async with self._lock:
+            await self.registry.reload([name])
+        served = self.registry.find(name)
+        version = served.versions.get(number) if served is not None else None
+        error = "the version did not load" if version is None else version.error
+        runtime = version.runtime.kind if version and version.runtime else None
+        record = await self.database.run(
+            store.record_version,
+            name,
+            number,
+            sha256=version.artifact_sha256 if version else None,
+            size=version.artifact_size if version else None,
+            runtime=runtime,
+            state="ready" if version is not None and version.ready else "failed",
+            error=None if version is not None and version.ready else error,
+            source="upload",
+        )
+        detail = {"version": number, "sha256": record.sha256, "size": record.size}
+        if record.state != "ready":
+            await self.audit.record(actor, "upload", name, detail, outcome="failed")
+            raise UploadRejectedError(
+                f"model '{name}' version {number} ({upload.filename}) did not load: {error}; "
+                "it is kept as a failed version, and the versions being served stay"
+            )
+        if upload.alias is not None:
+            await self.database.run(
+                store.set_alias, name, upload.alias, number, updated_by=actor.name
+            )
+            await self.catalog.load_aliases(name)
+            detail["alias"] = upload.alias
+        await self.audit.record(actor, "upload", name, detail)
+        assert version is not None
+        return {
+            "name": name,
+            "version": number,
+            "state": "ready",
+            "runtime": runtime,
+            "sha256": record.sha256,
+            "size": record.size,
+            "load_seconds": version.load_seconds,
+            "alias": upload.alias,
+        }
+
+    async def versions(self, name: str, include_deleted: bool = False) -> dict[str, Any]:
+        """The model's version history from the database, and what this process serves."""
+        validate_model_name(name)
+        await self.database.ready()
+        records = await self.database.run(
+            store.list_versions, name, include_deleted=include_deleted
+        )
+        aliases = await self.database.run(store.get_aliases, name)
+        served = self.registry.find(name)
+        if not records and served is None:
+            self.registry.get(name)  # raises ModelNotFoundError naming the known models
+        newest = served.newest_ready() if served is not None else None
+        return {
+            "name": name,
+            "latest": newest.version if newest is not None else None,
+            "aliases": {alias.alias: alias.version for alias in aliases},
+            "versions": [_version_json(r) for r in records if r.state != "pending"],
+        }
+
+    async def delete_version(self, name: str, version: int, actor: Actor) -> dict[str, Any]:
+        """Delete a version's files and mark it deleted; 409 while an alias points at it."""
+        validate_model_name(name)
+        await self.database.ready()
+        folder = self.model_dir / name / str(version)
+        if (self.model_dir / name).is_file():
+            raise ConflictError(f"model '{name}' is a bare file; remove the file instead")
+        await self.database.run(store.delete_version, name, version)
+        async with self._lock:
+            await asyncio.to_thread(remove_folder, folder)
+            self.registry.drop_version(name, version)
+        await self.audit.record(actor, "version.delete", name, {"version": version})
+        return {"name": name, "version": version, "state": "deleted"}
+
+    async def set_alias(self, name: str, alias: str, version: int, actor: Actor) -> dict[str, Any]:
+        """Point ``alias`` at a ready version (rollback = point it back)."""
+        validate_model_name(name)
+        await self.database.ready()
+        record = await self.database.run(
+            store.set_alias, name, alias, version, updated_by=actor.name
+        )
+        await self.catalog.load_aliases(name)
+        await self.audit.record(actor, "alias.set", name, {"alias": alias, "version": version})
+        return {"name": name, "alias": record.alias, "version": record.version}
+
+    async def delete_alias(self, name: str, alias: str, actor: Actor) -> dict[str, Any]:
+        validate_model_name(name)
+        await self.database.ready()
+        if not await self.database.run(store.delete_alias, name, alias):
+            raise InvalidRequestError(f"model '{name}' has no alias '{alias}'")
+        await self.catalog.load_aliases(name)
+        await self.audit.record(actor, "alias.delete", name, {"alias": alias})
+        return {"name": name, "alias": alias, "deleted": True}
+
+    async def reload(self, name: str | None, actor: Actor) -> ReloadReport:
+        """Re-scan the repository (one model, or all): load what changed, drop what is gone."""
+        if name is not None:
+            validate_model_name(name)
+            names = {name}
+            if not (self.model_dir / name).exists():
+                self.registry.get(name)  # 404 unless it is loaded (then it is dropped)
+        async with self._lock:
+            report = await self.registry.reload(None if name is None else names)
+        for changed in report:
+            with contextlib.suppress(DatabaseUnavailableError):
+                await self.catalog.record_versions(changed)
+        failed = {n: outcome for n, outcome in report.items() if outcome not in _FINE}
+        await self.audit.record(
+            actor, "reload", name or "*", {"report": report}, outcome="failed" if failed else "ok"
+        )
+        return report
+
+    async def load(self, name: str, actor: Actor) -> None:
+        """Load (or reload) one model from the model folder; ModelLoadError if it fails."""
+        validate_model_name(name)
+        try:
+            async with self._lock:
+                await self.registry.load_model_by_name(name)
+        except ModelportError as exc:
+            await self.audit.record(actor, "load", name, {"error": exc.message}, outcome="failed")
+            raise
+        with contextlib.suppress(DatabaseUnavailableError):
+            await self.catalog.record_versions(name)
+        await self.audit.record(actor, "load", name, {})
+
+    async def unload(self, name: str, actor: Actor) -> None:
+        """Stop serving a model in every worker; its files stay (load brings it back)."""
+        async with self._lock:
+            self.registry.unload(name)
+        await self.audit.record(actor, "unload", name, {})
+
+
+def _version_json(record: VersionRecord) -> dict[str, Any]:
+    return {
+        "version": record.version,
+        "state": record.state,
+        "sha256": record.sha256,
+        "size": record.size,
+        "runtime": record.runtime,
+        "error": record.error,
+        "source": record.source,
+        "created_at": record.created_at.isoformat(),
+        "created_by": record.created_by,
+    }

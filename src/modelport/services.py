@@ -1,0 +1,118 @@
+"""The composition root: every part of one server process, built once, each given what
+it needs when it is constructed (nothing is attached afterwards; tests/test_wiring.py
+checks both).
+
+``api/app.py`` builds the web app around these parts; the gRPC server and the engines
+use the same ones. Start and stop are here too, so that the order is written once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from modelport.cache import ServingCache
+from modelport.config import Settings
+from modelport.db.database import Database
+from modelport.inference import InferenceService
+from modelport.kvstore import KeyValueStore, make_store
+from modelport.management.actions import ModelManager
+from modelport.management.audit import AuditTrail
+from modelport.management.catalog import Catalog
+from modelport.management.following import Follower
+from modelport.management.startup import load_at_start
+from modelport.predlog import PredictionLog
+from modelport.registry import ModelRegistry
+from modelport.repository.watch import RepositoryWatcher, snapshot_repository
+from modelport.routes import RouteTable, load_routes
+from modelport.sync import ChangeFeed, Doorbell
+
+__all__ = ["Services", "build_services"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """The parts of one server process."""
+
+    settings: Settings
+    database: Database
+    cache: ServingCache
+    registry: ModelRegistry
+    prediction_log: PredictionLog
+    inference: InferenceService
+    doorbell: Doorbell
+    catalog: Catalog
+    audit: AuditTrail
+    manager: ModelManager
+    follower: Follower
+    feed: ChangeFeed
+    watcher: RepositoryWatcher
+    #: The custom routes' key-value store.
+    store: KeyValueStore
+    #: The custom routes, read and imported at build time, so the app's route table is
+    #: complete before it serves (they change at the next start, not on a model reload).
+    route_table: RouteTable
+
+    async def start(self, background: list[asyncio.Task[Any]]) -> None:
+        """Load the models, then follow other processes' changes and (optionally) the
+        folder; the long-running tasks are added to ``background``."""
+        settings = self.settings
+        # Where the feed starts is read before the scan, so a change made while this
+        # process loads is replayed rather than missed.
+        await self.feed.begin()
+        if settings.watch:
+            snapshot = await asyncio.to_thread(snapshot_repository, settings.model_dir)
+            self.watcher.start_from(snapshot)
+        await load_at_start(self.database, self.registry, self.catalog)
+        background.append(asyncio.create_task(self.feed.run(), name="modelport-change-feed"))
+        if settings.watch:
+            log.info("watching %s for new and changed models", settings.model_dir)
+            background.append(asyncio.create_task(self.watcher.run(), name="modelport-watch"))
+
+    async def close(self) -> None:
+        """Stop serving: the inference pool, the log's last writes (bounded in time), the
+        cache, the database and the store."""
+        self.inference.close()
+        await self.prediction_log.close()
+        await self.cache.close()
+        self.database.close()
+        self.store.close()
+
+
+def build_services(settings: Settings) -> Services:
+    """Every part, in dependency order."""
+    database = Database.from_settings(settings)
+    cache = ServingCache.from_settings(settings)
+    # What a model serves changed: the response cache drops its entries.
+    registry = ModelRegistry(settings.model_dir, on_change=cache.forget_soon)
+    prediction_log = PredictionLog(database, settings)
+    inference = InferenceService.from_settings(registry, settings, cache, prediction_log)
+    doorbell = Doorbell(settings.redis_url)
+    catalog = Catalog(database, registry, settings.model_dir)
+    audit = AuditTrail(database, on_change=doorbell.ring)
+    lock = asyncio.Lock()  # one change at a time in this process, from any source
+    manager = ModelManager(settings, registry, database, catalog, audit, lock)
+    follower = Follower(registry, catalog, audit, lock)
+    feed = ChangeFeed(database, follower.follow, settings.sync_interval, doorbell)
+    watcher = RepositoryWatcher(settings.model_dir, follower.files_changed, settings.watch_interval)
+    return Services(
+        settings=settings,
+        database=database,
+        cache=cache,
+        registry=registry,
+        prediction_log=prediction_log,
+        inference=inference,
+        doorbell=doorbell,
+        catalog=catalog,
+        audit=audit,
+        manager=manager,
+        follower=follower,
+        feed=feed,
+        watcher=watcher,
+        store=make_store(settings.redis_url),
+        route_table=load_routes(settings.model_dir),
+    )
