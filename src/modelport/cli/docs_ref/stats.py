@@ -69,6 +69,7 @@ def stats_keys() -> list[str]:
     from modelport.cache import ServingCache
     from modelport.config import Settings
     from modelport.db import make_engine
+    from modelport.db.database import Database
     from modelport.predlog import PredictionLog
 
     keys = ["pid", "prediction_log"]
@@ -76,7 +77,7 @@ def stats_keys() -> list[str]:
         engine = make_engine(f"sqlite:///{folder}/stats.db")
         try:
             settings = Settings(model_dir=Path(folder), data_dir=Path(folder))
-            log = PredictionLog(engine, settings)
+            log = PredictionLog(Database(engine), settings)
             keys += [f"prediction_log.{key}" for key in log.describe()]
         finally:
             engine.dispose()
