@@ -25,7 +25,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "src" / "modelport"
 #: (module, assignment target): attributes set on objects that are no part of the app.
 ALLOWED = {
     # A generated endpoint function's name, which FastAPI makes the operation id.
-    ("api/routes.py", "endpoint.__name__"),
+    ("api/custom_routes.py", "endpoint.__name__"),
     # uvicorn's own request cycle, told that its client went away.
     ("cli/transport.py", "cycle.disconnected"),
     # The database driver's connection (SQLite: autocommit, so BEGIN is ours).

@@ -1,4 +1,5 @@
-"""The app factory: builds one FastAPI app around one Settings object; no globals."""
+"""The app factory: one FastAPI app around the parts one Settings object builds
+(``modelport.services``); no globals."""
 
 from __future__ import annotations
 
@@ -19,12 +20,12 @@ from modelport.access import Access, access_for
 from modelport.api import admin, health, mlflow, native, predictions, v2
 from modelport.api.auth import AccessMiddleware
 from modelport.api.cors import CorsMiddleware
+from modelport.api.custom_routes import install_custom_routes
 from modelport.api.docs import install_docs
 from modelport.api.errors import error_response, install_error_handlers
 from modelport.api.fastlane import FastLane, is_fast_lane_request
 from modelport.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from modelport.api.responses import OrjsonResponse
-from modelport.api.routes import install_custom_routes
 from modelport.config import Settings, load_settings
 from modelport.errors import ModelportError
 from modelport.services import Services, build_services

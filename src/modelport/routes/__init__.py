@@ -11,7 +11,7 @@ a function takes ``(request, server)`` (or fewer) and returns a JSON-able value:
         answer = server.predict("lr_iris.model", row)
         return {"status": 0, "label": answer.predictions[0]}
 
-The core of the feature lives here (no web framework); ``api/routes.py`` serves it.
+The core of the feature lives here (no web framework); ``api/custom_routes.py`` serves it over HTTP.
 """
 
 from modelport.routes.handle import Prediction, ServerHandle, to_payload
