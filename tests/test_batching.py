@@ -18,8 +18,8 @@ import pytest
 from modelport.batching import BatchPolicy, BatchQueue, concat_batches
 from modelport.errors import InvalidInputError, QueueFullError
 from modelport.inference import InferenceService, PredictRequest
-from modelport.inputs import Rows
 from modelport.outputs import ModelOutputs
+from modelport.payloads import Rows
 from modelport.registry import ModelRegistry, ModelVersion, ServedModel
 from modelport.repository import BatchingConfig
 from modelport.signature import ModelHints, build_signature

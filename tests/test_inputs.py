@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 
 from modelport.errors import InvalidInputError, InvalidRequestError
-from modelport.inputs import Columns, Payload, Records, Rows, Split, count_rows, to_batch
+from modelport.inputs import to_batch
+from modelport.payloads import Columns, Payload, Records, Rows, Split, count_rows
 from modelport.protocols.envelopes import decode_predict_body
 from modelport.signature import Feature, ModelHints, Signature, build_signature
 

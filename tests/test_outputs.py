@@ -18,8 +18,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder
 
 from modelport.errors import ModelportError
-from modelport.inputs import Records, Rows, to_batch
+from modelport.inputs import to_batch
 from modelport.outputs import run_model
+from modelport.payloads import Records, Rows
 from modelport.runtimes import sklearn as sklearn_runtime
 from modelport.runtimes.sklearn import SklearnRuntime
 from modelport.signature import Feature, ModelHints, build_signature

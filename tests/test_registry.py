@@ -19,8 +19,9 @@ from modelport.errors import (
     ModelNotReadyError,
     VersionNotFoundError,
 )
-from modelport.inputs import Records, Rows, to_batch
+from modelport.inputs import to_batch
 from modelport.outputs import run_model
+from modelport.payloads import Records, Rows
 from modelport.registry import ModelRegistry, ModelVersion, ServedModel, load_model
 from modelport.repository import ModelSource, scan_repository
 from modelport.runtimes.base import artifact_suffixes

@@ -20,8 +20,9 @@ from modelport.batching import BatchPolicy, BatchQueue
 from modelport.cache import ServingCache
 from modelport.config import Settings
 from modelport.errors import InvalidInputError, ModelportError, PredictionTimeoutError
-from modelport.inputs import Payload, Rows, count_rows, to_batch
+from modelport.inputs import to_batch
 from modelport.outputs import ModelOutputs, run_model
+from modelport.payloads import Payload, Rows, count_rows
 from modelport.predlog import PredictionLog
 from modelport.registry import ModelRegistry, ModelVersion
 from modelport.types import Batch

@@ -20,8 +20,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from modelport.errors import ModelLoadError, ModelportError
-from modelport.inputs import Payload, Records, Rows, to_batch
+from modelport.inputs import to_batch
 from modelport.outputs import run_model
+from modelport.payloads import Payload, Records, Rows
 from modelport.repository import ModelConfig, ModelSource, VersionSource, read_model_yaml
 from modelport.repository.scan import artifact_digest
 from modelport.runtimes.base import Runtime, load_context, runtime_for

@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from modelport.errors import InvalidInputError
-from modelport.inputs import Tensors, count_rows, to_batch
+from modelport.inputs import to_batch
+from modelport.payloads import Tensors, count_rows
 from modelport.signature import Feature, ModelHints, build_signature
 
 NAMES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]

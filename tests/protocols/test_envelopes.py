@@ -6,7 +6,7 @@ import orjson
 import pytest
 
 from modelport.errors import InvalidRequestError
-from modelport.inputs import Records, Rows
+from modelport.payloads import Records, Rows
 from modelport.protocols.envelopes import decode_predict_body
 
 

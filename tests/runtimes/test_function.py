@@ -9,8 +9,9 @@ import pytest
 
 from modelport.errors import InvalidInputError
 from modelport.example_data import COMPUTE_CODE
-from modelport.inputs import Records, Rows, to_batch
+from modelport.inputs import to_batch
 from modelport.outputs import ModelOutputs, run_model
+from modelport.payloads import Records, Rows
 from modelport.registry import ModelVersion, load_model
 from modelport.repository import scan_repository
 from modelport.runtimes.base import artifact_suffixes

@@ -13,8 +13,9 @@ import pytest
 import xgboost
 from sklearn.datasets import load_iris
 
-from modelport.inputs import Rows, to_batch
+from modelport.inputs import to_batch
 from modelport.outputs import ModelOutputs, run_model
+from modelport.payloads import Rows
 from modelport.registry import ModelVersion, load_model
 from modelport.repository import scan_repository
 from modelport.runtimes.base import artifact_suffixes

@@ -17,8 +17,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder
 from sklearn.tree import DecisionTreeClassifier
 
-from modelport.inputs import Records, Rows, to_batch
+from modelport.inputs import to_batch
 from modelport.outputs import ModelOutputs, run_model
+from modelport.payloads import Records, Rows
 from modelport.registry import ModelVersion, load_model
 from modelport.repository import scan_repository
 from modelport.runtimes.base import artifact_suffixes

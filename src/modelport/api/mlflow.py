@@ -24,7 +24,7 @@ from modelport.api.state import inference_of, registry_of, settings_of
 from modelport.clienttext import decimal
 from modelport.errors import InvalidRequestError, ModelNotReadyError
 from modelport.inference import PredictRequest
-from modelport.inputs import Payload, Split
+from modelport.payloads import Payload, Split
 from modelport.protocols.envelopes import decode_predict_body
 
 __all__ = ["router"]

@@ -1,7 +1,7 @@
 """The JSON envelopes of the native/KServe V1 and MLflow protocols -> one payload.
 
 ``{"instances": ...}``, ``{"inputs": ...}``, ``{"dataframe_split": ...}`` and
-``{"dataframe_records": ...}`` become the payload types of :mod:`modelport.inputs`.
+``{"dataframe_records": ...}`` become the payload types of :mod:`modelport.payloads`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 
 from modelport.errors import InvalidRequestError, shown
-from modelport.inputs import Columns, Payload, Records, Rows, Split
+from modelport.payloads import Columns, Payload, Records, Rows, Split
 
 __all__ = ["ENVELOPES", "decode_predict_body", "parse_flag"]
 

@@ -1,7 +1,7 @@
 """What the Open Inference Protocol does, shared by its REST and gRPC transports.
 
 Inference hands the decoded tensors to :meth:`InferenceService.predict` as a
-:class:`~modelport.inputs.Tensors` payload and turns the result into output tensors
+:class:`~modelport.payloads.Tensors` payload and turns the result into output tensors
 ``predict`` (labels) and ``predict_proba`` (``FP64 [rows, classes]``). Metadata, readiness
 and the model repository extension read the registry.
 """
@@ -16,7 +16,7 @@ import numpy as np
 from modelport import __version__
 from modelport.errors import InvalidRequestError, ModelNotReadyError
 from modelport.inference import InferenceService, PredictRequest
-from modelport.inputs import Tensors
+from modelport.payloads import Tensors
 from modelport.protocols.v2_codec import array_datatype, predictions_array
 from modelport.registry import ModelRegistry
 from modelport.signature import Signature

@@ -26,12 +26,12 @@ from sqlalchemy import Engine
 
 from modelport.errors import ForbiddenError, InvalidInputError
 from modelport.inference import InferenceService, PredictRequest
-from modelport.inputs import Columns, Payload, Records, Rows, Split, Tensors
 from modelport.kvstore import KeyValueStore
 from modelport.management.actions import ModelManager
 from modelport.management.audit import Actor
 from modelport.management.files import UPLOADS_DIR
 from modelport.management.uploads import Upload
+from modelport.payloads import Columns, Payload, Records, Rows, Split, Tensors
 from modelport.repository.scan import validate_file_name, validate_model_name
 
 __all__ = ["Prediction", "ServerHandle", "to_payload"]
