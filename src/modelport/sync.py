@@ -65,9 +65,9 @@ class Doorbell:
         if not self.redis_url:
             return
         try:
-            client = await self._client()
+            client = await self._client(self.redis_url)
             await client.publish(CHANNEL, b"changed")
-        except Exception as exc:  # a Redis outage only costs latency: the poll still runs
+        except _redis_errors() as exc:  # a Redis outage only costs latency: the poll still runs
             log.warning("change feed: could not publish to Redis: %s", exc)
 
     async def wait(self, timeout_s: float) -> None:
@@ -78,7 +78,8 @@ class Doorbell:
 
     async def listen(self) -> None:
         """Ring on every message on the Redis channel; reconnect after outages."""
-        assert self.redis_url is not None
+        if self.redis_url is None:
+            return  # no Redis, no channel: the interval alone wakes the feed
         while True:
             import redis.asyncio as redis
 
@@ -95,7 +96,7 @@ class Doorbell:
                             self._wake.set()
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:
+            except _redis_errors() as exc:
                 log.warning("change feed: Redis subscription lost (%s); retrying in 1 s", exc)
                 await asyncio.sleep(1)
             finally:
@@ -106,14 +107,11 @@ class Doorbell:
             await self._redis.aclose()
             self._redis = None
 
-    async def _client(self) -> Any:
-        assert self.redis_url is not None
+    async def _client(self, url: str) -> Any:
         if self._redis is None:
             import redis.asyncio as redis
 
-            self._redis = redis.Redis.from_url(
-                self.redis_url, socket_connect_timeout=2, socket_timeout=2
-            )
+            self._redis = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
         return self._redis
 
 
