@@ -204,7 +204,7 @@ def test_loan_unknown_category_is_a_clear_422(http: httpx.Client) -> None:
     assert "Moon" in response.json()["message"]
 
 
-def test_compute_like_seed_000(http: httpx.Client) -> None:
+def test_compute_function_model_picks_its_operation_by_ctype(http: httpx.Client) -> None:
     body = predict(http, "compute", {"instances": [{"a": 1, "b": 2, "ctype": 1}]})
 
     assert body["predictions"] == [-1]

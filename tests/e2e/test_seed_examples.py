@@ -1,7 +1,7 @@
-"""The five seed examples (examples/<name>), each trained by its own train.py into a copy
+"""The five example apps (examples/<name>), each trained by its own train.py into a copy
 of its folder and served by the real ``modelport serve <folder>`` with no other
-argument, from another working directory. Every request the seeds document is replayed
-and compared with the seed's answer: byte for byte where the answer does not depend on
+argument, from another working directory. Every request the apps document is replayed
+and compared with the original app's answer: byte for byte where the answer does not depend on
 training, and against the trained model itself where it does."""
 
 from __future__ import annotations
@@ -128,7 +128,7 @@ def servers(
 ) -> Iterator[dict[str, tuple[Server, Path]]]:
     """One server per example, started side by side: (server, its model folder).
 
-    Seed 000's runs on the embedded defaults (SQLite, in-process store) with an admin
+    simple-restful-ml's runs on the embedded defaults (SQLite, in-process store) with an admin
     token, and one extra route that fails: a bug must be a JSON 500 with a request id.
     """
     root = tmp_path_factory.mktemp("servers")
@@ -138,7 +138,13 @@ def servers(
         code.write("\n\ndef broken(request):\n    return {'x': 1 / 0}\n")
     with (folders["simple-restful-ml"] / "routes.yaml").open("a") as routes:
         routes.write("  - {method: GET, path: /broken, handler: broken}\n")
-    env = {"simple-restful-ml": {"MODELPORT_ADMIN_TOKEN": "seed-token"}}
+    # Its /upload_model takes joblib files, which only allow_pickle_uploads accepts.
+    env = {
+        "simple-restful-ml": {
+            "MODELPORT_ADMIN_TOKEN": "seed-token",
+            "MODELPORT_ALLOW_PICKLE_UPLOADS": "true",
+        }
+    }
     started = {
         name: Server(
             [str(folder)],
@@ -157,7 +163,7 @@ def servers(
 
 
 @pytest.fixture(scope="module")
-def seed000(servers: dict[str, tuple[Server, Path]]) -> tuple[Server, Path]:
+def restful_ml(servers: dict[str, tuple[Server, Path]]) -> tuple[Server, Path]:
     return servers["simple-restful-ml"]
 
 
@@ -166,11 +172,13 @@ def iris_label(folder: Path, model: str, row: list[float]) -> str:
     return IRIS_LABELS[int(estimator.predict(np.array([row]))[0])]
 
 
-# -- seed 000: simple-restful-ml (Tornado) ---------------------------------------------------
+# -- simple-restful-ml: a Tornado app's routes, management and database routes -------------
 
 
-def test_seed000_description_and_compute(seed000: tuple[Server, Path]) -> None:
-    server, _ = seed000
+def test_get_routes_answer_byte_for_byte_as_the_tornado_app(
+    restful_ml: tuple[Server, Path],
+) -> None:
+    server, _ = restful_ml
     answer = httpx.get(f"{server.url}/description")
     assert answer.status_code == 200
     assert answer.headers["content-type"] == TORNADO_JSON
@@ -182,8 +190,10 @@ def test_seed000_description_and_compute(seed000: tuple[Server, Path]) -> None:
 
 
 @pytest.mark.parametrize(("route", "model"), [("lr", "lr_iris.model"), ("dt", "dt_iris.model")])
-def test_seed000_iris_defaults_to_two(seed000: tuple[Server, Path], route: str, model: str) -> None:
-    server, folder = seed000
+def test_route_parameters_default_and_route_predictions_are_logged(
+    restful_ml: tuple[Server, Path], route: str, model: str
+) -> None:
+    server, folder = restful_ml
     answer = httpx.get(f"{server.url}/iris/{route}_predict")
     label = iris_label(folder, model, [2.0, 2.0, 2.0, 2.0])
     assert answer.status_code == 200
@@ -210,8 +220,10 @@ def test_seed000_iris_defaults_to_two(seed000: tuple[Server, Path], route: str, 
     assert [(row["protocol"], row["status"]) for row in logged] == [("route", "ok")]
 
 
-def test_seed000_bad_requests_answer_its_error_shape(seed000: tuple[Server, Path]) -> None:
-    server, _ = seed000
+def test_route_bad_requests_are_4xx_in_the_apps_error_shape(
+    restful_ml: tuple[Server, Path],
+) -> None:
+    server, _ = restful_ml
     cases = {
         "/compute?a=x&b=2&ctype=1": (400, "parameter 'a' must be a number, got 'x'"),
         "/compute?b=2&ctype=1": (400, "missing parameter 'a'"),
@@ -232,8 +244,8 @@ def test_seed000_bad_requests_answer_its_error_shape(seed000: tuple[Server, Path
     assert wrong_method.json() == {"status": 1, "error": "POST is not allowed on /description"}
 
 
-def test_seed000_a_bug_is_a_500_with_a_request_id(seed000: tuple[Server, Path]) -> None:
-    server, _ = seed000
+def test_a_route_bug_is_a_500_with_a_request_id(restful_ml: tuple[Server, Path]) -> None:
+    server, _ = restful_ml
     answer = httpx.get(f"{server.url}/broken", headers={"X-Request-ID": "seed-bug-1"})
     assert answer.status_code == 500
     assert answer.json() == {
@@ -245,8 +257,8 @@ def test_seed000_a_bug_is_a_500_with_a_request_id(seed000: tuple[Server, Path]) 
     assert "ZeroDivisionError" in server.log() and "seed-bug-1" in server.log()
 
 
-def test_seed000_management_routes_obey_the_admin_token(seed000: tuple[Server, Path]) -> None:
-    server, folder = seed000
+def test_reload_and_upload_routes_need_the_admin_token(restful_ml: tuple[Server, Path]) -> None:
+    server, folder = restful_ml
     refused = httpx.get(f"{server.url}/reload_model")
     assert refused.status_code == 401
     assert refused.json()["status"] == 1
@@ -281,15 +293,15 @@ def test_seed000_management_routes_obey_the_admin_token(seed000: tuple[Server, P
     assert httpx.get(f"{server.url}/iris/lr_predict").json()["version"] == 3.0  # 2 was garbage
 
 
-def test_seed000_routes_are_in_openapi(seed000: tuple[Server, Path]) -> None:
-    server, _ = seed000
+def test_custom_routes_are_in_openapi(restful_ml: tuple[Server, Path]) -> None:
+    server, _ = restful_ml
     paths = httpx.get(f"{server.url}/openapi.json").json()["paths"]
     for path in ("/description", "/compute", "/iris/lr_predict", "/dbtest/train_data"):
         assert paths[path]["get"]["tags"] == ["custom routes"], path
     assert "admin token" in paths["/upload_model"]["post"]["description"]
 
 
-# -- issue 6 item 4: the dbtest pair on every database --------------------------------------
+# -- the database routes on every database --------------------------------------------------
 
 
 @pytest.fixture(
@@ -302,18 +314,18 @@ def test_seed000_routes_are_in_openapi(seed000: tuple[Server, Path]) -> None:
 def network_database(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
-    """An empty database on MariaDB, then on PostgreSQL (SQLite: the seed000 server)."""
+    """An empty database on MariaDB, then on PostgreSQL (SQLite: the restful_ml server)."""
     yield from empty_database(request.param, tmp_path_factory)
 
 
-def test_seed000_dbtest_on_sqlite_keeps_rows_and_reads_the_table(
-    seed000: tuple[Server, Path],
+def test_database_routes_on_sqlite_keep_rows_and_read_the_table(
+    restful_ml: tuple[Server, Path],
 ) -> None:
-    server, _ = seed000
+    server, _ = restful_ml
     assert_dbtest(server, None)
 
 
-def test_seed000_dbtest_on_mariadb_and_postgresql_with_redis(
+def test_database_routes_on_mariadb_and_postgresql_with_the_redis_store(
     network_database: str, trained: dict[str, Path], tmp_path: Path
 ) -> None:
     redis = _redis_or_skip()
@@ -363,10 +375,12 @@ def _redis_or_skip() -> Any:
     return client
 
 
-# -- seed 001: flask-diabetes -------------------------------------------------------------------
+# -- flask-diabetes: an XGBoost probability, CORS ----------------------------------------------
 
 
-def test_seed001_diabetes_probability_and_cors(servers: dict[str, tuple[Server, Path]]) -> None:
+def test_probability_route_with_cors_for_any_origin(
+    servers: dict[str, tuple[Server, Path]],
+) -> None:
     from xgboost import XGBClassifier
 
     server, folder = servers["flask-diabetes"]
@@ -413,10 +427,12 @@ def test_seed001_diabetes_probability_and_cors(servers: dict[str, tuple[Server, 
         assert message in answer.json()["message"]
 
 
-# -- seed 002: flask-iris -----------------------------------------------------------------------
+# -- flask-iris: a pickled model behind Flask-style answers -------------------------------------
 
 
-def test_seed002_hello_and_class_index(servers: dict[str, tuple[Server, Path]]) -> None:
+def test_text_route_and_class_index_answer_as_flask_jsonify(
+    servers: dict[str, tuple[Server, Path]],
+) -> None:
     server, folder = servers["flask-iris"]
     hello = httpx.get(f"{server.url}/")
     assert (hello.status_code, hello.text) == (200, "hello!!")
@@ -449,10 +465,10 @@ def test_seed002_hello_and_class_index(servers: dict[str, tuple[Server, Path]]) 
     assert (text.status_code, text.json()["error"]) == (400, "bad_request")
 
 
-# -- seed 003: flask-restful-gae ----------------------------------------------------------------
+# -- flask-restful-gae: a validated route called from another origin ---------------------------
 
 
-def test_seed003_validated_hello_and_ajax_from_another_origin(
+def test_schema_validated_route_and_cors_preflight_from_another_origin(
     servers: dict[str, tuple[Server, Path]],
 ) -> None:
     server, folder = servers["flask-restful-gae"]
@@ -493,7 +509,9 @@ def test_seed003_validated_hello_and_ajax_from_another_origin(
     assert "/v1/XXXModel" in page and "application/json" in page
 
 
-def test_seed003_client_page_in_a_real_browser(servers: dict[str, tuple[Server, Path]]) -> None:
+def test_client_page_from_another_origin_works_in_a_real_browser(
+    servers: dict[str, tuple[Server, Path]],
+) -> None:
     """client.html, served from another origin, submits in headless Chromium and shows
     the answer (without CORS the browser blocks it: 'Failed to fetch')."""
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -535,10 +553,12 @@ def test_seed003_client_page_in_a_real_browser(servers: dict[str, tuple[Server, 
         pages.wait(timeout=10)
 
 
-# -- seed 004: flask-loan -------------------------------------------------------------------------
+# -- flask-loan: a pipeline with its own model.py, batches ----------------------------------------
 
 
-def test_seed004_batch_predictions_and_empty_batch(servers: dict[str, tuple[Server, Path]]) -> None:
+def test_batch_route_over_a_pipeline_and_its_empty_batch_error(
+    servers: dict[str, tuple[Server, Path]],
+) -> None:
     server, folder = servers["flask-loan"]
     url = f"{server.url}/predict"
     header = {"Content-Type": "application/json", "Accept": "application/json"}
