@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 import uuid
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -25,6 +26,19 @@ from services import free_port, unavailable
 
 REDIS_URL = os.environ.get("MODELPORT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 Factory = Callable[[float], ResponseCache]
+
+
+class FakeClock:
+    """A monotonic clock that moves only when a test says so."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
 
 
 def redis_reachable() -> bool:
@@ -69,16 +83,40 @@ def test_miss_then_hit(make_cache: Factory) -> None:
     assert run(scenario) == (None, b"answer")
 
 
-def test_entries_expire(make_cache: Factory) -> None:
-    async def scenario() -> Any:
-        cache = make_cache(0.05)
-        await cache.set(key(cache, "iris", 1), b"answer")
-        await asyncio.sleep(0.2)
-        value = await cache.get(key(cache, "iris", 1))
-        await cache.close()
-        return value
+def test_entries_answer_until_their_ttl_then_expire() -> None:
+    clock = FakeClock()
 
-    assert run(scenario) is None
+    async def scenario() -> tuple[Any, Any, int]:
+        cache = MemoryCache(max_entries=3, ttl_s=10, clock=clock)
+        await cache.set("k", b"answer")
+        clock.advance(9.9)
+        kept = await cache.get("k")  # a hit does not renew the entry
+        clock.advance(0.2)
+        return kept, await cache.get("k"), len(cache)
+
+    assert run(scenario) == (b"answer", None, 0)
+
+
+@pytest.mark.slow
+def test_redis_entries_expire() -> None:
+    # Redis keeps the time itself: a real ttl and a bounded wait for it to pass.
+    if not redis_reachable():
+        unavailable("Redis", f"{REDIS_URL} does not answer")
+
+    async def scenario() -> tuple[Any, Any, float]:
+        cache = RedisCache(REDIS_URL, ttl_s=1.0, namespace=f"mp-test-{uuid.uuid4().hex[:12]}")
+        cache_key = key(cache, "iris", 1)
+        await cache.set(cache_key, b"answer")
+        stored = await cache.get(cache_key)
+        started = time.monotonic()
+        while (value := await cache.get(cache_key)) is not None:
+            if time.monotonic() > started + 10:
+                break
+            await asyncio.sleep(0.05)
+        await cache.close()
+        return stored, value, cache.failures
+
+    assert run(scenario) == (b"answer", None, 0)
 
 
 def test_forget_model_drops_only_that_model(make_cache: Factory) -> None:
@@ -136,6 +174,25 @@ def test_redis_outage_is_a_miss_not_an_error() -> None:
         return value, failures, dropped
 
     assert run(scenario) == (None, 1, 0)
+
+
+def test_redis_is_tried_again_once_its_rest_is_over() -> None:
+    clock = FakeClock()
+
+    async def scenario() -> list[int]:
+        # Nothing listens on that port: every call that is tried fails at once.
+        cache = RedisCache(
+            f"redis://127.0.0.1:{free_port()}/0", ttl_s=60, retry_after_s=5, clock=clock
+        )
+        failures = []
+        for step in (0, 4.9, 0.2, 4.9, 0.2):
+            clock.advance(step)
+            await cache.get("k")
+            failures.append(cache.failures)
+        await cache.close()
+        return failures
+
+    assert run(scenario) == [1, 1, 2, 2, 3]
 
 
 def test_key_is_canonical_for_the_validated_input() -> None:

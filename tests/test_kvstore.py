@@ -17,6 +17,19 @@ REDIS_URL = "redis://127.0.0.1:6379/0"
 Factory = Callable[[], KeyValueStore]
 
 
+class FakeClock:
+    """A monotonic clock that moves only when a test says so."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 def redis_reachable() -> bool:
     import redis
 
@@ -60,12 +73,38 @@ def test_set_replaces_and_delete_removes(store: KeyValueStore) -> None:
     assert store.get("k") is None
 
 
-def test_values_expire(store: KeyValueStore) -> None:
-    store.set("short", "x", ttl=0.05)
+def test_values_live_for_their_ttl() -> None:
+    clock = FakeClock()
+    store = MemoryStore(clock=clock)
+    store.set("short", "x", ttl=10)
     store.set("long", "y")
-    time.sleep(0.15)
+    clock.advance(9.9)
+    assert store.get("short") == "x"
+    clock.advance(0.2)
     assert store.get("short") is None
+    clock.advance(1e9)
     assert store.get("long") == "y"
+
+
+@pytest.mark.slow
+@pytest.mark.services
+def test_redis_values_expire() -> None:
+    # Redis keeps the time itself: a real ttl and a bounded wait for it to pass.
+    if not redis_reachable():
+        unavailable("Redis", f"{REDIS_URL} does not answer")
+    store = RedisStore(REDIS_URL, namespace=f"mp_test:{secrets.token_hex(6)}")
+    try:
+        store.set("short", "x", ttl=1.0)
+        store.set("long", "y")
+        assert store.get("short") == "x"
+        deadline = time.monotonic() + 10
+        while store.get("short") is not None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert store.get("short") is None
+        assert store.get("long") == "y"
+    finally:
+        store.delete("long")
+        store.close()
 
 
 def test_only_json_values(store: KeyValueStore) -> None:

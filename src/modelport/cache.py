@@ -19,7 +19,7 @@ import hashlib
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
@@ -132,12 +132,22 @@ def decode_outputs(raw: bytes) -> ModelOutputs:
 
 
 class MemoryCache:
-    """In-process LRU with a time-to-live; one per worker process."""
+    """In-process LRU with a time-to-live; one per worker process.
 
-    def __init__(self, max_entries: int, ttl_s: float, namespace: str = "modelport") -> None:
+    ``clock`` (seconds, monotonic) is for tests, which move time on instead of waiting.
+    """
+
+    def __init__(
+        self,
+        max_entries: int,
+        ttl_s: float,
+        namespace: str = "modelport",
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.namespace = namespace
         self.max_entries = max_entries
         self.ttl_s = ttl_s
+        self._clock = clock
         self._entries: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
 
     async def get(self, key: str) -> bytes | None:
@@ -145,14 +155,14 @@ class MemoryCache:
         if entry is None:
             return None
         expires, value = entry
-        if expires < time.monotonic():
+        if expires < self._clock():
             del self._entries[key]
             return None
         self._entries.move_to_end(key)
         return value
 
     async def set(self, key: str, value: bytes) -> None:
-        self._entries[key] = (time.monotonic() + self.ttl_s, value)
+        self._entries[key] = (self._clock() + self.ttl_s, value)
         self._entries.move_to_end(key)
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)
@@ -175,7 +185,7 @@ class RedisCache:
     """Redis-backed, shared by every worker; any Redis failure is a miss, not an error.
 
     After a failure Redis is left alone for ``retry_after_s`` so that an outage costs one
-    timeout, not one per request.
+    timeout, not one per request. ``clock`` (seconds, monotonic) is for tests.
     """
 
     def __init__(
@@ -186,11 +196,15 @@ class RedisCache:
         timeout_s: float = 0.05,
         retry_after_s: float = 5.0,
         connect_timeout_s: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         try:
             import redis.asyncio as redis_asyncio
         except ModuleNotFoundError as exc:
             raise MissingDependencyError("redis", "redis") from exc
+        #: What a failing Redis raises (timeouts and lost connections are RedisErrors too).
+        self._redis_error: type[Exception] = redis_asyncio.RedisError
+        self._clock = clock
         self.namespace = namespace
         self.ttl_ms = max(1, int(ttl_s * 1000))
         self.retry_after_s = retry_after_s
@@ -207,7 +221,7 @@ class RedisCache:
             return None
         try:
             value: bytes | None = await self._client.get(key)
-        except Exception as exc:
+        except self._redis_error as exc:
             self._failed(exc)
             return None
         return value
@@ -217,7 +231,7 @@ class RedisCache:
             return
         try:
             await self._client.set(key, value, px=self.ttl_ms)
-        except Exception as exc:
+        except self._redis_error as exc:
             self._failed(exc)
 
     async def forget_model(self, model: str) -> int:
@@ -227,7 +241,7 @@ class RedisCache:
         try:
             async for key in self._client.scan_iter(match=f"{self.namespace}:{model}:*"):
                 dropped += await self._client.delete(key)
-        except Exception as exc:
+        except self._redis_error as exc:
             self._failed(exc)
         return dropped
 
@@ -235,11 +249,11 @@ class RedisCache:
         await self._client.aclose()
 
     def _resting(self) -> bool:
-        return time.monotonic() < self._down_until
+        return self._clock() < self._down_until
 
     def _failed(self, exc: Exception) -> None:
         self.failures += 1
-        self._down_until = time.monotonic() + self.retry_after_s
+        self._down_until = self._clock() + self.retry_after_s
         log.warning(
             "response cache: Redis failed (%s: %s); serving without cache for %.0f s",
             type(exc).__name__,

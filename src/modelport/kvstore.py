@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import orjson
@@ -42,11 +43,15 @@ class KeyValueStore(Protocol):
 
 
 class MemoryStore:
-    """One dict per process, guarded by a lock (routes run in several threads)."""
+    """One dict per process, guarded by a lock (routes run in several threads).
 
-    def __init__(self) -> None:
+    ``clock`` (seconds, monotonic) is for tests, which move time on instead of waiting.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._values: dict[str, tuple[float | None, bytes]] = {}
         self._lock = threading.Lock()
+        self._clock = clock
 
     def get(self, key: str) -> Any | None:
         with self._lock:
@@ -54,7 +59,7 @@ class MemoryStore:
             if entry is None:
                 return None
             expires, raw = entry
-            if expires is not None and expires < time.monotonic():
+            if expires is not None and expires < self._clock():
                 del self._values[key]
                 return None
         return orjson.loads(raw)
@@ -63,7 +68,7 @@ class MemoryStore:
         # Encoded on the way in, so a caller mutating its object later changes nothing
         # here, and the store holds exactly what Redis would.
         raw = _encode(value)
-        expires = None if ttl is None else time.monotonic() + ttl
+        expires = None if ttl is None else self._clock() + ttl
         with self._lock:
             self._values[key] = (expires, raw)
 
@@ -84,6 +89,8 @@ class RedisStore:
             import redis
         except ModuleNotFoundError as exc:
             raise MissingDependencyError("redis", "redis") from exc
+        #: What a failing Redis raises (timeouts and lost connections are RedisErrors too).
+        self._redis_error: type[Exception] = redis.RedisError
         self.namespace = namespace
         self._client: Any = redis.Redis.from_url(
             url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s
@@ -92,23 +99,23 @@ class RedisStore:
     def get(self, key: str) -> Any | None:
         try:
             raw = self._client.get(self._key(key))
-        except Exception as exc:
+        except self._redis_error as exc:
             self._failed("read", key, exc)
             return None
         return None if raw is None else orjson.loads(raw)
 
     def set(self, key: str, value: Any, ttl: float | None = None) -> None:
         raw = _encode(value)
+        px = None if ttl is None else max(1, int(ttl * 1000))
         try:
-            px = None if ttl is None else max(1, int(ttl * 1000))
             self._client.set(self._key(key), raw, px=px)
-        except Exception as exc:
+        except self._redis_error as exc:
             self._failed("write", key, exc)
 
     def delete(self, key: str) -> None:
         try:
             self._client.delete(self._key(key))
-        except Exception as exc:
+        except self._redis_error as exc:
             self._failed("delete", key, exc)
 
     def close(self) -> None:
