@@ -51,7 +51,7 @@ def check_api_request(
     The one check of the middleware and of the fast lane; headers are decoded only when
     there is something to check them against."""
     if hosts is not None:
-        check_host(hosts, _text(host))
+        check_host(hosts, host.decode("latin-1") if host is not None else None)
     if settings.api_token is not None:
         authorize_api(settings, bearer_token(_text(authorization)))
 
