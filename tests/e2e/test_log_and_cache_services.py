@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -203,7 +203,19 @@ class Traffic:
     def since(self, moment: float) -> list[str]:
         return [request_id for request_id, at, _, _ in self.sent if at >= moment]
 
+    def hits_since(self, moment: float) -> int:
+        return sum(cache == "hit" for _, at, _, cache in self.sent[:] if at >= moment)
 
+
+def wait_for(condition: Callable[[], bool], what: str, timeout_s: float = 60) -> None:
+    """Until the server shows what the outage should cause (bounded polling)."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"still waiting for {what}"
+        time.sleep(0.05)
+
+
+@pytest.mark.slow
 @pytest.mark.services
 def test_stopping_redis_and_the_database_fails_no_prediction(
     start_server: StartServer, model_dir: Path, tmp_path: Path
@@ -227,18 +239,28 @@ def test_stopping_redis_and_the_database_fails_no_prediction(
         traffic = Traffic(server.url)
         sender = threading.Thread(target=traffic.run, name="traffic")
         sender.start()
+        # Each step waits for the server to show the last one's effect, not for a time.
         try:
-            time.sleep(1.5)
+            wait_for(lambda: traffic.hits_since(0) >= 20, "cache hits from Redis")
             redis_server.stop()
-            time.sleep(1.5)
+            wait_for(lambda: stats(server)["response_cache"]["redis_failures"] >= 1, "a miss")
             mariadb.stop()
-            time.sleep(4.0)
+            # Down, and the log buffer (200) overflowed: predictions go on, rows are dropped.
+            wait_for(
+                lambda: (
+                    not (log := stats(server)["prediction_log"])["database_up"]
+                    and log["dropped"] > 0
+                ),
+                "the log to count rows dropped while the database is down",
+            )
             during = stats(server)["prediction_log"]
             mariadb.start()  # back: it accepts connections from here on
             back = time.monotonic()
-            time.sleep(3.0)
+            wait_for(lambda: stats(server)["prediction_log"]["database_up"], "the database")
             redis_server.start()
-            time.sleep(6.5)  # the cache leaves a failed Redis alone for 5 s
+            redis_back = time.monotonic()
+            # The cache leaves a failed Redis alone for 5 s, then hits again.
+            wait_for(lambda: traffic.hits_since(redis_back) >= 20, "hits from Redis again")
         finally:
             traffic.stop.set()
             sender.join(timeout=60)
