@@ -1,7 +1,7 @@
 """The fast lane answers exactly like the routed endpoints it stands in for.
 
 One matrix of requests (good ones, every kind of bad input, every access case, request
-ids) is sent twice: through the fast lane and through the framework's routing and
+ids, browser origins under CORS) is sent twice: through the fast lane and through the framework's routing and
 middleware; both must give the same status, body and headers. A fast path added for
 another protocol adds its paths to ``FAST_PATHS``: a test fails until it does.
 """
@@ -119,6 +119,19 @@ ACCESS: list[tuple[str, dict[str, str], bytes]] = [
 ]
 
 
+ORIGIN = "http://app.example"
+#: (id, headers, body): browser requests, on a server with cors_origins set.
+CORS: list[tuple[str, dict[str, str], bytes]] = [
+    ("allowed origin", {"Origin": ORIGIN}, b'{"instances": [%s]}' % ROW),
+    ("allowed origin, bad input", {"Origin": ORIGIN}, b'{"instances": [[1]]}'),
+    ("allowed origin, unknown key", {"Origin": ORIGIN}, b'{"instances": [[1]], "x": 1}'),
+    ("allowed origin, over the limit", {"Origin": ORIGIN}, _BIG),
+    ("allowed origin, other host", {"Origin": ORIGIN, "Host": "evil.example"}, b"{}"),
+    ("other origin", {"Origin": "http://evil.example"}, b'{"instances": [%s]}' % ROW),
+    ("no origin", {}, b'{"instances": [%s]}' % ROW),
+]
+
+
 @pytest.fixture(scope="module")
 def models(trained_models: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return copy_iris(trained_models, tmp_path_factory.mktemp("lane") / "models")
@@ -133,6 +146,12 @@ def open_server(models: Path) -> Iterator[AppClient]:
 @pytest.fixture(scope="module")
 def token_server(models: Path) -> Iterator[AppClient]:
     with running_app(models, max_body_size=LIMIT, api_token=API_TOKEN) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def cors_server(models: Path) -> Iterator[AppClient]:
+    with running_app(models, max_body_size=LIMIT, cors_origins=[ORIGIN]) as client:
         yield client
 
 
@@ -209,6 +228,19 @@ def test_every_access_case_gets_the_same_answer_on_both_paths(
 ) -> None:
     lane, routed = both_paths(token_server, monkeypatch, PREDICT, body, headers)
     assert_same(lane, routed, headers)
+
+
+@pytest.mark.parametrize(("headers", "body"), [pytest.param(h, b, id=name) for name, h, b in CORS])
+def test_every_cors_case_gets_the_same_answer_on_both_paths(
+    cors_server: AppClient,
+    monkeypatch: pytest.MonkeyPatch,
+    headers: dict[str, str],
+    body: bytes,
+) -> None:
+    lane, routed = both_paths(cors_server, monkeypatch, PREDICT, body, headers)
+    assert_same(lane, routed, headers)
+    granted = lane.headers.get("access-control-allow-origin")
+    assert granted == (ORIGIN if headers.get("Origin") == ORIGIN else None)
 
 
 def test_the_matrix_decides_what_it_should(
