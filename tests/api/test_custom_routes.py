@@ -263,6 +263,7 @@ def test_wrong_method_answers_the_route_shape(client: AppClient) -> None:
     assert answer.content == b'{"message":"GET is not allowed on /refuse","status":405}\n'
 
 
+@pytest.mark.slow  # the route sleeps past the real 1 s request timeout
 def test_slow_route_times_out_with_504(client: AppClient) -> None:
     answer = client.get("/slow")
     assert answer.status_code == 504
