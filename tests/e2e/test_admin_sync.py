@@ -76,6 +76,7 @@ def converged_after(url: str, expected: int, since: float, alias: str | None = N
     return last_wrong - since
 
 
+@pytest.mark.slow  # measures how soon every worker follows (real time)
 @pytest.mark.parametrize("redis", [False, True], ids=["db-polling", "redis"])
 def test_every_worker_serves_an_upload_within_2_s(
     start_server: StartServer, model_dir: Path, trained_models: Path, redis: bool
@@ -108,6 +109,7 @@ def test_every_worker_serves_an_upload_within_2_s(
     assert lag <= WITHIN_S, f"a worker did not know 'production' {lag:.2f} s after the move"
 
 
+@pytest.mark.slow  # a real file watcher, a slow writer, and how soon it serves
 def test_watch_serves_a_copied_model_within_2_s(
     start_server: StartServer, model_dir: Path, tmp_path: Path
 ) -> None:
@@ -150,13 +152,12 @@ def test_killing_the_server_during_an_upload_leaves_no_partial_version(
     server = start_server([str(model_dir), "--allow-pickle-uploads"])
     server.wait_ready()
     data = (trained_models / "iris-dt" / "1" / "model.joblib").read_bytes()
-    sent = threading.Event()
+    killed = threading.Event()
 
-    def slow_body() -> Iterator[bytes]:
-        for start in range(0, len(data), 64):  # a few seconds for the whole file
-            yield data[start : start + 64]
-            sent.set()
-            time.sleep(0.05)
+    def held_body() -> Iterator[bytes]:
+        yield data[: len(data) // 2]
+        killed.wait(30)  # the rest is due only once the server is dead
+        yield data[len(data) // 2 :]
 
     answered: list[httpx.Response] = []
 
@@ -166,7 +167,7 @@ def test_killing_the_server_during_an_upload_leaves_no_partial_version(
             answer = httpx.post(
                 f"{server.url}/v1/admin/models/iris-lr/versions",
                 params={"filename": "model.joblib"},
-                content=slow_body(),
+                content=held_body(),
                 headers=server.admin,
                 timeout=30,
             )
@@ -174,12 +175,16 @@ def test_killing_the_server_during_an_upload_leaves_no_partial_version(
 
     sender = threading.Thread(target=send)
     sender.start()
-    assert sent.wait(10)
-    time.sleep(0.2)
+    # The server streams the body into MODEL_DIR/.uploads: it is mid-upload once the file is.
+    deadline = time.monotonic() + 30
+    while not any((model_dir / ".uploads").glob("*")):
+        assert time.monotonic() < deadline, f"the upload never began:\n{server.log()}"
+        time.sleep(0.01)
     server.process.kill()  # SIGKILL: no clean-up of any kind
     server.process.wait()
+    killed.set()
     sender.join(30)
-    assert answered == [], "the upload finished before the kill: make the body slower"
+    assert answered == [], "the server answered an upload whose body never finished"
 
     again = start_server([str(model_dir), "--allow-pickle-uploads"])
     again.wait_ready()
