@@ -161,6 +161,7 @@ def test_oversized_body_streamed_without_length(client: httpx.Client) -> None:
     assert_still_serving(client)
 
 
+@pytest.mark.slow  # a real 1 s request timeout
 def test_timeout_answers_504_and_other_requests_go_on(client: httpx.Client) -> None:
     started = time.monotonic()
     response = client.post("/v1/models/quirky:predict", json={"instances": [[5, 0]]})
