@@ -6,6 +6,7 @@ to have started (EchoRuntime.started), so the order of events is the test's own.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 from collections.abc import Awaitable
 from concurrent.futures import ThreadPoolExecutor
@@ -16,7 +17,7 @@ import numpy as np
 import pytest
 
 from modelport.batching import BatchPolicy, BatchQueue, concat_batches
-from modelport.errors import InvalidInputError, QueueFullError
+from modelport.errors import InvalidInputError, ModelNotReadyError, QueueFullError
 from modelport.inference import InferenceService, PredictRequest
 from modelport.outputs import ModelOutputs
 from modelport.payloads import Rows
@@ -324,3 +325,17 @@ def test_queue_runs_calls_in_threads_not_on_the_loop() -> None:
 
     assert asyncio.run(scenario()).predictions == [0, 0]
     assert seen[0].startswith("pool")
+
+
+@pytest.mark.parametrize("batching", [True, False])
+def test_a_version_without_its_model_answers_not_ready(batching: bool) -> None:
+    # A version whose runtime is gone (unloaded under the call) is a 503, not a crash.
+    gone = dataclasses.replace(served(EchoRuntime()), runtime=None)
+    service = service_with(gone, batching=batching)
+
+    async def scenario() -> BaseException | Any:
+        return (await gather(predict(service, 1)))[0]
+
+    error = asyncio.run(scenario())
+    assert isinstance(error, ModelNotReadyError), error
+    assert error.status_code == 503

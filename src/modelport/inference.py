@@ -19,7 +19,12 @@ from dataclasses import dataclass
 from modelport.batching import BatchPolicy, BatchQueue
 from modelport.cache import ServingCache
 from modelport.config import Settings
-from modelport.errors import InvalidInputError, ModelportError, PredictionTimeoutError
+from modelport.errors import (
+    InvalidInputError,
+    ModelNotReadyError,
+    ModelportError,
+    PredictionTimeoutError,
+)
 from modelport.inputs import to_batch
 from modelport.outputs import ModelOutputs, run_model
 from modelport.payloads import Payload, Rows, count_rows
@@ -105,7 +110,8 @@ class InferenceService:
     async def predict(self, request: PredictRequest) -> PredictResult:
         started = time.perf_counter()
         served = self.registry.resolve(request.model, request.version)
-        assert served.signature is not None  # a ready version always has one
+        if served.signature is None:  # a ready version always has one
+            raise _not_ready(served)
         cache = self.cache
         batch: Batch | None = None
         key: str | None = None
@@ -232,7 +238,8 @@ def _run_model_call(
     served: ModelVersion, batch: Batch, rows: int, probabilities: bool
 ) -> ModelOutputs:
     """Blocking: one model call, in an inference thread."""
-    assert served.runtime is not None and served.signature is not None
+    if served.runtime is None or served.signature is None:  # unloaded under the call
+        raise _not_ready(served)
     try:
         return run_model(served.runtime, served.signature, batch, rows, probabilities)
     except ModelportError:
@@ -241,3 +248,9 @@ def _run_model_call(
         # Our validation passed, so this is the model refusing the values themselves
         # (an unseen category, a dtype it cannot take): the caller's to fix, not a 500.
         raise InvalidInputError(f"the model rejected the input: {exc}") from exc
+
+
+def _not_ready(served: ModelVersion) -> ModelNotReadyError:
+    return ModelNotReadyError(
+        f"model '{served.name}' version {served.version} is not loaded ({served.state})"
+    )

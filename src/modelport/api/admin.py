@@ -131,7 +131,8 @@ async def _from_multipart(request: Request, name: str, staged: Path, alias: str 
             if not isinstance(part, UploadFile) or not part.filename:
                 raise InvalidRequestError("each 'files' part must be a file with a name")
             data = await _small_part(part, "files")
-            assert data is not None
+            if data is None:  # not for a file part; said for the type checker's sake
+                raise InvalidRequestError("each 'files' part must be a file with a name")
             extra[validate_file_name(part.filename)] = data
         unknown = sorted(set(form.keys()) - {"file", "model_yaml", "files"})
         if unknown:

@@ -265,12 +265,14 @@ def error_response(
 
 
 async def _modelport_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ModelportError)
+    if not isinstance(exc, ModelportError):  # registered for ModelportError only
+        raise exc
     return error_response(exc, request.url.path, _shape_for(request), _context(request))
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, RequestValidationError)
+    if not isinstance(exc, RequestValidationError):  # registered for it only
+        raise exc
     problems = "; ".join(
         f"{'.'.join(str(p) for p in err.get('loc', ()))}: {err.get('msg', 'invalid')}"
         for err in exc.errors()
@@ -280,7 +282,8 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, StarletteHTTPException)
+    if not isinstance(exc, StarletteHTTPException):  # registered for it only
+        raise exc
     code = _HTTP_CODES.get(exc.status_code, "http_error")
     path = clip(request.url.path, MAX_MESSAGE_CHARS // 4)
     if exc.status_code == 404 and exc.detail == "Not Found":

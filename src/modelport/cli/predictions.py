@@ -91,11 +91,10 @@ def export_command(
         # The first page is read before any file is opened: an unknown model leaves none.
         first = next(found, None)
         pages = itertools.chain([first] if first else [], found)
-        if fmt == "parquet":
-            assert output is not None
-            count = export_parquet(pages, output)
-        elif output is None:
+        if output is None:  # csv: --format parquet without a file was refused above
             count = export_csv(pages, sys.stdout)
+        elif fmt == "parquet":
+            count = export_parquet(pages, output)
         else:
             with output.open("w", newline="", encoding="utf-8") as handle:
                 count = export_csv(pages, handle)

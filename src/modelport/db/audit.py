@@ -10,7 +10,7 @@ from sqlalchemy import Engine, func, insert, select
 from modelport.db.models import audit_log
 from modelport.db.records import AuditRecord
 from modelport.db.tx import as_utc, guarded, now, reading, writing
-from modelport.errors import InvalidRequestError
+from modelport.errors import InvalidRequestError, ModelportError
 
 __all__ = ["add_audit", "audit_after", "last_audit_id", "list_audit"]
 
@@ -44,7 +44,8 @@ def add_audit(
     with writing(engine) as connection:
         result = connection.execute(insert(audit_log).values(**values))
         key = result.inserted_primary_key
-    assert key is not None  # a single-row INSERT always reports its key
+    if key is None:  # a single-row INSERT always reports its key
+        raise ModelportError("the database did not report the new audit entry's id")
     return AuditRecord(id=int(key[0]), **values)
 
 

@@ -59,7 +59,8 @@ def head_revision() -> str:
     from alembic.script import ScriptDirectory
 
     head = ScriptDirectory.from_config(_config()).get_current_head()
-    assert head is not None  # the package ships at least one migration
+    if head is None:  # the package ships at least one migration
+        raise ModelportError(f"no database migrations found in {MIGRATIONS}")
     return head
 
 

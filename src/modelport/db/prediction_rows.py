@@ -25,6 +25,7 @@ from sqlalchemy import Dialect, Engine, bindparam, insert
 from modelport.db.models import prediction_log
 from modelport.db.records import NewPrediction
 from modelport.db.tx import as_utc, guarded, writing
+from modelport.errors import ModelportError
 
 __all__ = [
     "JSON_OPTIONS",
@@ -191,7 +192,9 @@ def _stored_forms(
     compiled = (
         insert(prediction_log).values({n: bindparam(n) for n in _FIELDS}).compile(dialect=dialect)
     )
-    assert not compiled.positional or tuple(compiled.positiontup or ()) == _FIELDS
+    if compiled.positional and tuple(compiled.positiontup or ()) != _FIELDS:
+        # Rows are written as tuples in _FIELDS order: a driver wanting another is a bug.
+        raise ModelportError(f"{dialect.name}: INSERT parameters are not in _FIELDS order")
     if dialect.name == "postgresql":
         return compiled.positional, _same, _aware_from_unix
     if dialect.name == "sqlite":

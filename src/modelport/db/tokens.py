@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from modelport.db.models import api_tokens
 from modelport.db.records import TokenInfo
 from modelport.db.tx import guarded, now, reading, writing
-from modelport.errors import ConflictError, InvalidRequestError
+from modelport.errors import ConflictError, InvalidRequestError, ModelportError
 
 __all__ = ["create_token", "list_tokens", "revoke_token", "verify_token"]
 
@@ -68,7 +68,8 @@ def create_token(engine: Engine, name: str) -> str:
             key = result.inserted_primary_key
     except IntegrityError as exc:
         raise ConflictError(f"a token named '{name}' already exists; pick another name") from exc
-    assert key is not None  # a single-row INSERT always reports its key
+    if key is None:  # a single-row INSERT always reports its key
+        raise ModelportError("the database did not report the new token's id")
     token_id = int(key[0])
     return f"{PREFIX}{token_id}_{secret}"
 

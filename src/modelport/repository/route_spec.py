@@ -140,14 +140,16 @@ class RouteSpec(RouteDefaults):
         return value
 
     def code_file(self) -> str:
-        match = _HANDLER.match(self.handler)
-        assert match is not None  # validated
-        return match.group("file") or DEFAULT_ROUTES_CODE
+        return self._handler_parts().group("file") or DEFAULT_ROUTES_CODE
 
     def function(self) -> str:
+        return self._handler_parts().group("func")
+
+    def _handler_parts(self) -> re.Match[str]:
         match = _HANDLER.match(self.handler)
-        assert match is not None
-        return match.group("func")
+        if match is None:  # validated when the spec was read; only a bug gets here
+            raise ValueError(f"handler '{self.handler}' is not 'file.py:function' or a name")
+        return match
 
 
 class RoutesFile(RouteDefaults):

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from modelport.errors import ModelLoadError
+from modelport.errors import ModelLoadError, ModelportError
 from modelport.runtimes.base import LoadContext, require
 from modelport.signature import ModelHints
 from modelport.types import Batch, FeatureType, NDArray
@@ -96,7 +96,8 @@ class OnnxRuntime:
         return values.reshape(-1) if values.ndim == 2 and values.shape[1] == 1 else values
 
     def predict_proba(self, batch: Batch) -> NDArray:
-        assert self._proba_output is not None and self._hints.classes is not None
+        if self._proba_output is None or self._hints.classes is None:
+            raise ModelportError("this ONNX model has no probabilities output")
         (table,) = self._session.run([self._proba_output], self._feed(batch))
         if self._proba_is_maps:
             return np.array([[row[c] for c in self._hints.classes] for row in table])
