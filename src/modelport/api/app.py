@@ -35,7 +35,7 @@ __all__ = ["ModelportApp", "create_app", "create_app_from_env"]
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings) -> ModelportApp:
     """A ready-to-serve ASGI app; models load in the background once it starts."""
     return ModelportApp(build_services(settings))
 
