@@ -96,3 +96,19 @@ docs-serve: $(STAMP)
 
 docs-ref: $(STAMP)
 	$(BIN)/python -m modelport.cli.docs_ref docs/reference
+
+# The gRPC modules beside src/modelport/api/proto/grpc_predict_v2.proto, generated again
+# (the .proto's header says why the sed: a descriptor pool of their own). The shipped ones
+# come from grpcio-tools 1.85.1 (libprotoc 35.1); their runtime checks refuse protobuf
+# older than 7.35.1 and grpcio older than 1.85.1, hence the grpc extra's floors. Another
+# grpcio-tools moves those floors: make proto GRPC_TOOLS_VERSION=<installed> uses it, and
+# tests/test_proto.py fails until pyproject's grpc extra follows.
+GRPC_TOOLS_VERSION ?= 1.85.1
+PROTO := src/modelport/api/proto/grpc_predict_v2.proto
+.PHONY: proto
+proto: $(STAMP)
+	@$(BIN)/python -c 'import importlib.metadata as m, sys; v = m.version("grpcio-tools"); \
+	sys.exit(None if v == "$(GRPC_TOOLS_VERSION)" else f"grpcio-tools {v} is installed, not $(GRPC_TOOLS_VERSION): pip install grpcio-tools==$(GRPC_TOOLS_VERSION), or make proto GRPC_TOOLS_VERSION={v}")'
+	$(BIN)/python -m grpc_tools.protoc -I src --python_out=src --pyi_out=src --grpc_python_out=src $(PROTO)
+	sed -i 's/_descriptor_pool.Default().AddSerializedFile/_descriptor_pool.DescriptorPool().AddSerializedFile/' \
+		$(PROTO:.proto=_pb2.py)
