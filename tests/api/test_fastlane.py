@@ -1,9 +1,10 @@
 """The fast lane answers exactly like the routed endpoints it stands in for.
 
 One matrix of requests (good ones, every kind of bad input, every access case, request
-ids, browser origins under CORS) is sent twice: through the fast lane and through the framework's routing and
-middleware; both must give the same status, body and headers. A fast path added for
-another protocol adds its paths to ``FAST_PATHS``: a test fails until it does.
+ids, browser origins under CORS) is sent twice: through the fast lane and through the
+framework's routing and middleware; both must give the same status, body and headers. A
+fast path added for another protocol adds its paths to ``FAST_PATHS``: a test fails
+until it does.
 """
 
 from __future__ import annotations
