@@ -147,7 +147,7 @@ def test_a_cross_site_page_cannot_upload_unload_or_read_the_log(
     url = default_server.url
     pickle = (trained_models / "iris-dt" / "1" / "model.joblib").read_bytes()
     browser = {"Origin": EVIL, "Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "no-cors"}
-    attempts = [
+    attempts: list[tuple[str, str, dict[str, Any]]] = [
         ("POST", "/v1/admin/models/iris-lr/versions", {"files": {"file": ("m.joblib", pickle)}}),
         ("POST", "/v1/admin/models/iris-lr/unload", {"content": b"x", "type": "text/plain"}),
         ("POST", "/v2/repository/models/iris-lr/unload", {"content": b"{}", "type": "text/plain"}),
@@ -328,7 +328,7 @@ def test_the_api_token_guards_look_alike_paths(start_server: StartServer, model_
         good = {"Authorization": "Bearer api-secret"}
         assert http.get("/health-risk/score", headers=good).json() == {"risk": 0.5}
     with grpc.insecure_channel(server.grpc_target) as channel:
-        stub = pb_grpc.GRPCInferenceServiceStub(channel)
+        stub = pb_grpc.GRPCInferenceServiceStub(channel)  # type: ignore[no-untyped-call]
         with pytest.raises(grpc.RpcError) as caught:
             stub.RepositoryIndex(pb.RepositoryIndexRequest(), timeout=10)
         assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
@@ -479,7 +479,7 @@ def _grpc_code(
     try:
         call(request, metadata=metadata, timeout=10)
     except grpc.RpcError as exc:
-        return exc.code()  # type: ignore[no-any-return]
+        return exc.code()
     return grpc.StatusCode.OK
 
 
