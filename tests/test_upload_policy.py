@@ -33,8 +33,8 @@ def check(
 def test_the_operators_types_are_the_ceiling(tmp_path: Path) -> None:
     allowed = "acme.A,acme.B"  # as on the command line
     check(tmp_path, ModelConfig(trusted_types=["acme.B"]), upload_trusted_types=allowed)
+    config = ModelConfig(trusted_types=["acme.A", "posix.system"])
     with pytest.raises(ForbiddenError) as info:
-        config = ModelConfig(trusted_types=["acme.A", "posix.system"])
         check(tmp_path, config, upload_trusted_types=allowed)
     assert "['posix.system']" in info.value.message
     assert "upload_trusted_types; allowed now: acme.A, acme.B" in info.value.message

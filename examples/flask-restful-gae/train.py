@@ -17,7 +17,8 @@ HERE = Path(__file__).resolve().parent
 
 def main() -> None:
     model = import_code_file(HERE / "xxxmodel" / "1" / "model.py")
-    assert model.predict(name="Leo") == "Hello, Leo!"
+    if model.predict(name="Leo") != "Hello, Leo!":
+        raise SystemExit("xxxmodel/1/model.py does not greet as it should")
     print(f"{HERE / 'xxxmodel'} is ready (a Python function model; nothing to train)")
 
 

@@ -145,7 +145,8 @@ def authorize_api(settings: Settings, token: str | None) -> None:
     raise ForbiddenError("this token is not valid for this server")
 
 
-_WILDCARDS = frozenset({"", "0.0.0.0", "::", "*"})
+#: Bound addresses meaning "every interface" (compared, never bound to here).
+_WILDCARDS = frozenset({"", "0.0.0.0", "::", "*"})  # noqa: S104
 _LOCAL_NAMES = ("localhost", "127.0.0.1", "::1")
 
 

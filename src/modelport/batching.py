@@ -183,7 +183,7 @@ class BatchQueue(Generic[T]):
             for item in live:
                 item.future.cancel()
             raise
-        except Exception as exc:  # the pool refused the call (shut down)
+        except Exception as exc:  # noqa: BLE001  the pool refused the call (shut down)
             for item in live:
                 if not item.future.done():
                     item.future.set_exception(exc)
@@ -205,7 +205,7 @@ class BatchQueue(Generic[T]):
         try:
             combined = concat_batches([item.batch for item in items])
             outputs = self._run(items[0].context, combined, rows, probabilities)
-        except Exception:
+        except Exception:  # noqa: BLE001  a model may raise anything
             # Someone's values broke the shared call: answer each request on its own so
             # that only the guilty one fails.
             return [self._run_one(item) for item in items]
@@ -214,7 +214,7 @@ class BatchQueue(Generic[T]):
     def _run_one(self, item: _Item[T]) -> ModelOutputs | Exception:
         try:
             return self._run(item.context, item.batch, item.rows, item.probabilities)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001  the waiter gets the model's own error
             return exc
 
 

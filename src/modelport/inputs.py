@@ -212,19 +212,8 @@ def _from_tensors(tensors: dict[str, NDArray], signature: Signature) -> Batch:
         name, array = next(iter(tensors.items()))
         if array.ndim == 2:
             return _from_matrix(name, array, signature)
-    features = require_names(signature)
-    names = [f.name for f in features]
-    columns: dict[str, NDArray] = {}
-    for name, array in tensors.items():
-        if array.ndim == 2 and array.shape[1] == 1:
-            array = array[:, 0]
-        if array.ndim != 1 or (len(tensors) == 1 and name not in names):
-            raise InvalidInputError(
-                f"input {shown(name)} has shape {list(array.shape)}; send one 2-D tensor "
-                f"[rows, {len(names)}] (shape [1, {len(names)}] for one row) or one 1-D "
-                f"tensor [rows] per feature, named {names}"
-            )
-        columns[name] = array
+    names = [f.name for f in require_names(signature)]
+    columns = _feature_columns(tensors, names)
     if columns.keys() != set(names):
         raise_key_mismatch("inputs", columns.keys(), names)
     lengths = {name: len(columns[name]) for name in names}
@@ -237,6 +226,21 @@ def _from_tensors(tensors: dict[str, NDArray], signature: Signature) -> Batch:
         return _from_numeric_tensor(np.column_stack(ordered), signature)
     rows = [list(row) for row in zip(*map(_tensor_values, ordered), strict=True)]
     return build_rows(rows, signature, len(names))
+
+
+def _feature_columns(tensors: dict[str, NDArray], names: list[str]) -> dict[str, NDArray]:
+    """One 1-D column per tensor ([rows] or [rows, 1]); anything else is refused."""
+    columns: dict[str, NDArray] = {}
+    for name, array in tensors.items():
+        column = array[:, 0] if array.ndim == 2 and array.shape[1] == 1 else array
+        if column.ndim != 1 or (len(tensors) == 1 and name not in names):
+            raise InvalidInputError(
+                f"input {shown(name)} has shape {list(column.shape)}; send one 2-D tensor "
+                f"[rows, {len(names)}] (shape [1, {len(names)}] for one row) or one 1-D "
+                f"tensor [rows] per feature, named {names}"
+            )
+        columns[name] = column
+    return columns
 
 
 def _from_matrix(name: str, array: NDArray, signature: Signature) -> Batch:

@@ -132,7 +132,7 @@ class PredictionLog:
         if not (own.enabled if own.enabled is not None else self.enabled):
             return
         rate = own.sample_rate if own.sample_rate is not None else self.sample_rate
-        if rate < 1.0 and random.random() >= rate:
+        if rate < 1.0 and random.random() >= rate:  # noqa: S311  sampling, not a secret
             self.stats.sampled_out += 1
             return
         full = own.inputs == "full" if own.inputs is not None else self.full_inputs
@@ -315,13 +315,13 @@ class PredictionLog:
 
     async def _prune_loop(self) -> None:
         # Workers start together; spread their first prune so they do not all run at once.
-        await asyncio.sleep(random.uniform(5, 60))
+        await asyncio.sleep(random.uniform(5, 60))  # noqa: S311  jitter
         while True:
             try:
                 await self.prune()
             except (DatabaseUnavailableError, ConflictError) as exc:
                 log.warning("prediction log: pruning failed (%s); trying again later", exc)
-            await asyncio.sleep(PRUNE_EVERY_S * random.uniform(0.9, 1.1))
+            await asyncio.sleep(PRUNE_EVERY_S * random.uniform(0.9, 1.1))  # noqa: S311
 
     async def prune(self, now: datetime | None = None) -> int:
         """Delete rows older than the retention period; returns how many went."""

@@ -19,5 +19,6 @@ def predict(request: RouteRequest, server: ServerHandle) -> dict[str, Any]:
             f"got '{text[:100]}'"
         ) from None
     answer = server.predict("diabetes", values, probabilities=True)
-    assert answer.probabilities is not None  # the model has predict_proba
+    if answer.probabilities is None:  # a model without predict_proba was put here
+        raise InvalidRequestError("the diabetes model gives no probabilities")
     return {"prediction": answer.probabilities[0]["positive"]}

@@ -190,7 +190,9 @@ async def _start_grpc(services: Services) -> Any | None:
             settings.grpc_port,
         )
         return None
-    except Exception as exc:  # e.g. grpcio or protobuf older than the generated code
+    # Any failure to start gRPC must leave HTTP serving: e.g. grpcio or protobuf older
+    # than the generated code raise their own kinds of errors.
+    except Exception as exc:  # noqa: BLE001
         log.warning(
             "gRPC is off: %s; pip install --upgrade 'modelport[grpc]' (--grpc-port 0 "
             "silences this)",

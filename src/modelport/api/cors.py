@@ -43,16 +43,25 @@ class CorsMiddleware:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
+        preflight = scope["method"] == "OPTIONS" and "access-control-request-method" in headers
+        granted = self._granted(headers, scope, preflight)
+        if granted is None:
+            await self.app(scope, receive, send)
+        elif preflight:
+            await Response(status_code=200, headers=granted)(scope, receive, send)
+        else:
+            granted["Access-Control-Expose-Headers"] = "X-Request-ID, Retry-After"
+            await self.app(scope, receive, _sending_with(send, granted))
+
+    def _granted(self, headers: Headers, scope: Scope, preflight: bool) -> dict[str, str] | None:
+        """The CORS headers this request gets, or None when its origin gets none."""
         origin = headers.get("origin")
         if origin is None:
-            await self.app(scope, receive, send)
-            return
-        preflight = scope["method"] == "OPTIONS" and "access-control-request-method" in headers
+            return None
         method = headers["access-control-request-method"] if preflight else scope["method"]
         allowed = self._allowed(scope["path"], method.upper())
         if not allowed or ("*" not in allowed and origin not in allowed):
-            await self.app(scope, receive, send)
-            return
+            return None
         granted = {"Access-Control-Allow-Origin": "*" if "*" in allowed else origin}
         if "*" not in allowed:
             granted["Vary"] = "Origin"
@@ -62,21 +71,7 @@ class CorsMiddleware:
             asked = headers.get("access-control-request-headers")
             if asked:
                 granted["Access-Control-Allow-Headers"] = asked
-            await Response(status_code=200, headers=granted)(scope, receive, send)
-            return
-        granted["Access-Control-Expose-Headers"] = "X-Request-ID, Retry-After"
-
-        async def send_with_cors(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                response_headers = MutableHeaders(scope=message)
-                for name, value in granted.items():
-                    if name == "Vary":
-                        response_headers.add_vary_header(value)
-                    else:
-                        response_headers[name] = value
-            await send(message)
-
-        await self.app(scope, receive, send_with_cors)
+        return granted
 
     def _allowed(self, path: str, method: str) -> tuple[str, ...]:
         if access_for(path) is Access.ADMIN:
@@ -91,3 +86,19 @@ class CorsMiddleware:
         if override is True:
             return ("*",)
         return tuple(override)
+
+
+def _sending_with(send: Send, granted: dict[str, str]) -> Send:
+    """``send`` that adds the granted CORS headers to the response's start."""
+
+    async def send_with_cors(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            response_headers = MutableHeaders(scope=message)
+            for name, value in granted.items():
+                if name == "Vary":
+                    response_headers.add_vary_header(value)
+                else:
+                    response_headers[name] = value
+        await send(message)
+
+    return send_with_cors

@@ -90,7 +90,7 @@ class FastLane:
         except ModelportError as exc:
             await error_response(exc, path)(scope, receive, sending_request_id(send, raw_id))
             return
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001  the catch-all 500, as the middleware's
             response = unexpected_error_response(exc, scope)
             await response(scope, receive, sending_request_id(send, raw_id))
             return
@@ -104,7 +104,8 @@ class FastLane:
         self, scope: Scope, receive: Receive, path: str, raw_id: bytes
     ) -> tuple[bytes, str | None]:
         match = _PREDICT.match(path)
-        assert match is not None  # the dispatcher only sends matching requests
+        if match is None:  # the dispatcher sends only matching requests: a bug if not
+            raise RuntimeError(f"the fast lane got a path it does not serve: {path!r}")
         query_string: bytes = scope["query_string"]
         query = (
             parse_qs(query_string.decode("latin-1")).get("probabilities") if query_string else None

@@ -66,7 +66,7 @@ def retrying(work: Callable[[], T]) -> T:
             if not lost_race(exc) or attempt == ATTEMPTS - 1:
                 raise
             # Jittered back-off, so that the writers that collided do not collide again.
-            time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
+            time.sleep(random.uniform(0, 0.005 * (attempt + 1)))  # noqa: S311  not a secret
     raise AssertionError("unreachable")
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from modelport import __version__
-from modelport.errors import InvalidRequestError, ModelNotReadyError
+from modelport.errors import InvalidRequestError, ModelNotReadyError, shown
 from modelport.inference import InferenceService, PredictRequest
 from modelport.payloads import Tensors
 from modelport.protocols.v2_codec import array_datatype, predictions_array
@@ -90,7 +90,8 @@ def model_ready(registry: ModelRegistry, name: str, version: str | None) -> bool
 def model_metadata(registry: ModelRegistry, name: str, version: str | None) -> dict[str, Any]:
     """Name, ready versions, platform (the runtime) and input/output tensors."""
     served = registry.resolve(name, _version(version))
-    assert served.signature is not None and served.runtime is not None
+    if served.signature is None or served.runtime is None:  # resolve() gives ready ones
+        raise ModelNotReadyError(f"model {shown(name)} is not ready")
     model = registry.get(name)
     return {
         "name": name,

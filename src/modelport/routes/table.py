@@ -85,26 +85,29 @@ def load_routes(model_dir: Path) -> RouteTable:
             for spec in declared.routes:
                 _bind(table, spec, declared, model_dir, ROUTES_FILE, modules)
     for folder in sorted(model_dir.iterdir()) if model_dir.is_dir() else ():
-        config = folder / MODEL_YAML
-        if not config.is_file() or not _is_model_name(folder.name):
-            continue  # the scan skips (and names) folders that are not models; so do routes
-        where = f"{folder.name}/{MODEL_YAML}"
-        try:
-            text = config.read_text(encoding="utf-8")
-            specs = parse_model_yaml(text, where).routes
-        except (OSError, UnicodeDecodeError) as exc:
-            table.refuse(f"{where}: cannot read: {exc}")
-            continue
-        except ModelLoadError as exc:
-            # The model's own load reports a bad model.yaml; say what it costs here.
-            if "routes" in text:
-                table.refuse(f"the routes of {exc.message}")
-            continue
-        for spec in specs:
-            _bind(table, spec, RouteDefaults(), folder, where, modules)
+        for spec in _model_routes(table, folder):
+            _bind(table, spec, RouteDefaults(), folder, f"{folder.name}/{MODEL_YAML}", modules)
     for route in table.routes:
         log.info("custom route %s -> %s", route.label, route.source)
     return table
+
+
+def _model_routes(table: RouteTable, folder: Path) -> list[RouteSpec]:
+    """The routes a model folder's model.yaml declares; a problem is refused on ``table``."""
+    config = folder / MODEL_YAML
+    if not config.is_file() or not _is_model_name(folder.name):
+        return []  # the scan skips (and names) folders that are not models; so do routes
+    where = f"{folder.name}/{MODEL_YAML}"
+    try:
+        text = config.read_text(encoding="utf-8")
+        return list(parse_model_yaml(text, where).routes)
+    except (OSError, UnicodeDecodeError) as exc:
+        table.refuse(f"{where}: cannot read: {exc}")
+    except ModelLoadError as exc:
+        # The model's own load reports a bad model.yaml; say what it costs here.
+        if "routes" in text:
+            table.refuse(f"the routes of {exc.message}")
+    return []
 
 
 def _is_model_name(name: str) -> bool:

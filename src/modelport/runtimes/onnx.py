@@ -127,7 +127,9 @@ class OnnxRuntime:
         }
         try:
             (table,) = self._session.run([self._proba_output], feed)
-        except Exception as exc:  # a model that cannot take zeros: no classes, no probabilities
+        # A model that cannot take zeros (whatever onnxruntime raises): no classes, no
+        # probabilities.
+        except Exception as exc:  # noqa: BLE001
             log.info("ONNX class probe failed, so no probabilities are offered: %s", exc)
             return None
         if self._proba_is_maps:

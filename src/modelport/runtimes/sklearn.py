@@ -96,7 +96,7 @@ def _unpickle(artifact: Path) -> Any:
         with artifact.open("rb") as handle:
             compressed = handle.read(2) == _GZIP_MAGIC
         with (gzip.open if compressed else open)(artifact, "rb") as handle:
-            return pickle.load(handle)
+            return pickle.load(handle)  # noqa: S301  a pickle is the model; see allow_pickle_uploads
     # joblib reads its own format (plain or compressed, e.g. joblib.dump to 'x.pkl.gz')
     # and plain pickles, gzip-compressed ones (seed 002's .pgz) included.
     return joblib.load(artifact)
@@ -121,5 +121,5 @@ def _safe_attr(model: Any, name: str) -> Any:
     # Pipelines and meta-estimators compute some attributes and may raise on access.
     try:
         return getattr(model, name, None)
-    except Exception:
+    except Exception:  # noqa: BLE001
         return None

@@ -224,7 +224,7 @@ def try_load(artifact: Path) -> NumpyLinearModel | None:
     except _Refused as exc:
         log.debug("'%s' is not served with NumPy alone: %s", artifact.name, exc)
         return None
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001
         # A damaged or foreign file: the full unpickle reports it in its own words.
         log.debug("'%s' did not read as a plain linear model: %r", artifact.name, exc)
         return None

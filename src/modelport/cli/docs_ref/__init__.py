@@ -58,8 +58,8 @@ def write_pages(target: Path) -> list[Path]:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
-        print("usage: python -m modelport.cli.docs_ref TARGET_DIR", file=sys.stderr)
+        sys.stderr.write("usage: python -m modelport.cli.docs_ref TARGET_DIR\n")
         return 2
     for path in write_pages(Path(args[0])):
-        print(f"wrote {path}")
+        sys.stdout.write(f"wrote {path}\n")
     return 0

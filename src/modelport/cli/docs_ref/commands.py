@@ -101,7 +101,8 @@ def _param_row(param: click.Parameter) -> str:
         name = f"`{param.human_readable_name}`"
         what = "required" if param.required else "optional"
         return f"| {name} | {_param_type(param)} | {_paramdefault_text(param)} | | {what} |\n"
-    assert isinstance(param, click.Option)
+    if not isinstance(param, click.Option):
+        raise TypeError(f"unexpected click parameter {param!r}")
     name = ", ".join(f"`{opt}`" for opt in [*param.opts, *param.secondary_opts])
     help_text = param.help or ""
     if not help_text:
@@ -122,9 +123,10 @@ def _serve_options(command: click.Command) -> str:
             continue
         if isinstance(param, click.Argument):
             spelled = f"`{param.human_readable_name}` (argument)"
-        else:
-            assert isinstance(param, click.Option)
+        elif isinstance(param, click.Option):
             spelled = " / ".join(f"`{o}`" for o in [*param.opts, *param.secondary_opts])
+        else:
+            continue
         rows.append(f"| {spelled} | [`{param.name}`](settings.md#{param.name}) |\n")
     return (
         "\nEvery setting is an option of `serve` (and `MODEL_DIR` is the setting `model_dir`); "
