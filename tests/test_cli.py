@@ -41,3 +41,15 @@ def test_train_examples_writes_models_once(tmp_path: Path) -> None:
     assert "already" in second.output
     assert (target / "iris-lr" / "1" / "model.joblib").stat().st_mtime_ns == before
     assert not [p for p in target.rglob(".tmp-*")]
+
+
+def test_serve_with_a_database_url_it_cannot_use_stops_with_one_line(tmp_path: Path) -> None:
+    """`modelport serve models --database-url foo://x`: exit 2 and the reason, before any
+    model loads, not a traceback."""
+    (tmp_path / "models").mkdir()
+    result = CliRunner().invoke(
+        main, ["serve", str(tmp_path / "models"), "--database-url", "foo://x", "--watch"]
+    )
+    assert result.exit_code == 2
+    assert "unsupported database 'foo'" in result.output
+    assert "Traceback" not in result.output

@@ -78,10 +78,6 @@ class BatchQueue(Generic[T]):
         #: Requests in the last batch: the sign of concurrency that makes waiting pay.
         self._recent = 1
 
-    @property
-    def waiting(self) -> int:
-        return len(self._pending)
-
     def enqueue(
         self, context: T, batch: Batch, rows: int, probabilities: bool
     ) -> asyncio.Future[ModelOutputs]:

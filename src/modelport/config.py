@@ -19,8 +19,6 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-from modelport.errors import InvalidRequestError
-
 __all__ = ["DEFAULT_CONFIG_FILE", "ConfigError", "Settings", "load_settings", "settings_to_env"]
 
 DEFAULT_CONFIG_FILE = Path("modelport.toml")
@@ -28,10 +26,15 @@ DEFAULT_CONFIG_FILE = Path("modelport.toml")
 _ORIGIN = re.compile(r"^[a-z][a-z0-9+.-]*://[^/\s]+$", re.IGNORECASE)
 
 
-class ConfigError(InvalidRequestError):
-    """The settings (flags, environment or TOML file) are invalid."""
+class ConfigError(ValueError):
+    """The settings (flags, environment or TOML file) are invalid.
 
-    code = "invalid_config"
+    Not a ModelportError: it stops a start or a command, never answers a request.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 class Settings(BaseSettings):

@@ -118,13 +118,6 @@ class ModelRegistry:
         if self.on_change is not None:
             self.on_change(name)
 
-    def put_version(self, model: ServedModel, version: ModelVersion) -> ServedModel:
-        """Add (or replace) one version of ``model``, swapping the whole entry."""
-        current = self._models.get(model.name, model)
-        updated = replace(current, versions={**current.versions, version.version: version})
-        self.put(updated)
-        return updated
-
     def drop_version(self, name: str, version: int) -> None:
         model = self._models.get(name)
         if model is None or version not in model.versions:
