@@ -197,7 +197,7 @@ class InferenceService:
     def _queue_for(self, served: ModelVersion, rows: int) -> BatchQueue[ModelVersion] | None:
         policy = self._policy_for(served)
         # A request that fills a batch on its own has nothing to gain from company, and
-        # queueing it would only add a hop (1,000-row requests ran 20% faster alone).
+        # queueing it would only add a hop (measured: big requests are faster alone).
         if policy is None or rows >= policy.max_batch_size:
             return None
         # Keyed by the runtime object too: a reloaded version gets a fresh queue, and a

@@ -57,8 +57,8 @@ class Pending:
     """One prediction waiting in the log's buffer, as the request path left it.
 
     Slotted and not frozen: built once per logged prediction, it costs one allocation,
-    as the tuple it replaces did (about 0.2 us more to build, measured; a frozen
-    dataclass sets each field through object.__setattr__ and costs twice that).
+    as the tuple it replaces did (a frozen dataclass sets each field through
+    object.__setattr__, which measured twice as slow).
     """
 
     #: Order in the buffer (the writer takes what it wrote off by it).
@@ -99,7 +99,7 @@ def row_values(make: store.RowMaker, item: Pending, limit: int) -> Any:
         # encoding 1,000 rows of floats again cost about a fifth of such a request.
         value = None if text is not None else _input_rows(batch)
         # orjson called here, not through encode_json: at request rate the two extra
-        # calls a row were measurable (~0.1 us of 1.4).
+        # calls a row were measurable in the benchmark.
         try:
             raw = text if text is not None else dumps(value, option=JSON_OPTIONS)
         except TypeError:
