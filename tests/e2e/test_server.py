@@ -97,10 +97,11 @@ def test_ready_waits_for_every_model_while_live_answers(
     assert models["iris-lr"]["ready"] is True
 
 
-def test_missing_model_dir_serves_nothing_but_runs(
+def test_missing_model_dir_with_watch_serves_nothing_but_runs(
     start_server: StartServer, tmp_path: Path
 ) -> None:
-    server = start_server([str(tmp_path / "absent")])
+    # Without --watch it stops with exit 2: see test_first_minutes.py.
+    server = start_server([str(tmp_path / "absent"), "--watch"])
     server.wait_ready()
     assert httpx.get(f"{server.url}/v1/models").json() == {"models": []}
     assert "does not exist" in server.log()

@@ -166,11 +166,46 @@ def test_bare_files_that_are_not_models_are_ignored(tmp_path: Path, filename: st
     "entry",
     ["Iris/1/model.joblib", "my model/1/model.joblib", "LR.joblib", "has space.pkl"],
 )
-def test_invalid_names_are_skipped(tmp_path: Path, entry: str) -> None:
+def test_invalid_names_are_listed_as_failed_with_the_rule(tmp_path: Path, entry: str) -> None:
     touch(tmp_path / entry)
     touch(tmp_path / "good" / "1" / "model.joblib")
 
-    assert list(scan(tmp_path)) == ["good"]
+    found = scan(tmp_path)
+    bad = found[entry.split("/")[0]]
+    assert bad.versions == {}
+    assert bad.problem is not None
+    assert "invalid model name" in bad.problem
+    assert "rename it to" in bad.problem
+    assert found["good"].problem is None
+
+
+def test_a_refused_name_suggests_one_the_server_takes(tmp_path: Path) -> None:
+    touch(tmp_path / "My Model.pkl")
+    touch(tmp_path / "Iris" / "1" / "model.joblib")
+
+    found = scan(tmp_path)
+    assert "rename it to 'my-model.pkl'" in str(found["My Model.pkl"].problem)
+    assert "rename it to 'iris'" in str(found["Iris"].problem)
+
+
+def test_native_xgboost_and_lightgbm_files_are_recognised_by_content(tmp_path: Path) -> None:
+    touch(tmp_path / "booster.json", b'{"learner":{"attributes":{}},"version":[2,1,0]}')
+    touch(tmp_path / "gbm.txt", b"tree\nversion=v4\n")
+    touch(tmp_path / "gbm" / "1" / "model.txt", b"tree\nversion=v4\n")
+    touch(tmp_path / "config.json", b'{"threshold": 0.5}')
+    touch(tmp_path / "notes.txt", b"trained on Monday")
+
+    found = scan(tmp_path)
+    assert sorted(found) == ["booster.json", "gbm", "gbm.txt"]
+    assert found["gbm"].versions[1].artifact == tmp_path / "gbm" / "1" / "model.txt"
+
+
+def test_serving_one_file_names_the_model_after_its_stem(tmp_path: Path) -> None:
+    artifact = touch(tmp_path / "My Model.pkl")
+
+    (source,) = scan_repository(artifact, SUFFIXES)
+    assert source.name == "my-model"
+    assert source.versions[1].artifact == artifact
 
 
 # -- problems ---------------------------------------------------------------------------
@@ -388,6 +423,7 @@ def test_without_a_declared_runtime_a_json_file_is_no_artifact(tmp_path: Path) -
     assert version.artifact is None
     assert version.problem is not None
     assert "model.json" in version.problem
+    assert "add `runtime: xgboost`" in version.problem
 
 
 def test_declared_runtime_prefers_a_known_ending(tmp_path: Path) -> None:

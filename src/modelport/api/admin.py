@@ -88,6 +88,7 @@ async def upload_version(
 ) -> Response:
     actor = await require_admin(request)
     validate_model_name(name)  # before a byte is stored
+    manager_of(request).refuse_single_file("upload")
     uploads = settings_of(request).model_dir / UPLOADS_DIR
     uploads.mkdir(parents=True, exist_ok=True)
     staged = uploads / f"{name}-{secrets.token_hex(8)}.part"

@@ -97,8 +97,8 @@ def serve(model_dir: Path | None, **flags: Any) -> None:
         settings = load_settings(model_dir=model_dir, **flags)
     except ConfigError as exc:
         raise click.UsageError(exc.message) from exc
-    if not settings.model_dir.is_dir():
-        click.echo(f"warning: model directory {settings.model_dir} does not exist", err=True)
+    _check_model_dir(settings, given=model_dir is not None)
+    _check_database_url(settings)
     log_config = _log_config(settings.log_level)
     common: dict[str, Any] = {
         "host": settings.host,
@@ -131,6 +131,48 @@ def serve(model_dir: Path | None, **flags: Any) -> None:
         )
 
 
+def _check_database_url(settings: Settings) -> None:
+    """A database URL modelport cannot use stops the start with one line (exit 2)."""
+    if settings.database_url is None:
+        return
+    from modelport.db.engine import normalize_url
+
+    try:
+        normalize_url(settings.database_url)
+    except ConfigError as exc:
+        raise click.UsageError(exc.message) from exc
+
+
+def _check_model_dir(settings: Settings, *, given: bool) -> None:
+    """Say what will be served; stop (exit 2) when there is nothing to serve."""
+    from modelport.repository.scan import is_model_file, single_file_name
+    from modelport.runtimes.base import artifact_suffixes
+
+    path = settings.model_dir
+    if path.is_file():
+        if not is_model_file(path, artifact_suffixes()):
+            raise click.UsageError(
+                f"{path} is not a model file modelport reads: known endings are "
+                f"{', '.join(artifact_suffixes())}, plus XGBoost's .json and LightGBM's .txt "
+                "models; for another file, make a folder NAME/1/ holding it and a model.yaml "
+                "naming its runtime"
+            )
+        click.echo(f"serving the file {path.name} as model '{single_file_name(path)}'", err=True)
+        return
+    if path.is_dir():
+        return
+    if settings.watch:
+        click.echo(f"model folder {path} does not exist yet; watching for it", err=True)
+        return
+    default = "" if given else " (the default: no MODEL_DIR was given)"
+    raise click.UsageError(
+        f"model folder {path}{default} does not exist: create it and put models in it, "
+        "give a folder that exists or one model file (modelport serve model.pkl), or add "
+        "--watch to start with none and load models as they appear there; "
+        "`modelport train-examples` writes example models into ./models"
+    )
+
+
 def _with_admin_token(settings: Settings) -> tuple[Settings, bool]:
     """The settings with an admin token: the operator's, or a new one (then True)."""
     if settings.admin_token is not None:
@@ -147,7 +189,9 @@ def _saved_token(settings: Settings, generated: bool) -> Iterator[None]:
         yield
         return
     token = settings.admin_token
-    assert token is not None
+    if token is None:  # _with_admin_token made one: nothing to save otherwise
+        yield
+        return
     click.echo(admin_mode(settings, generated=True), err=True)
     saved = save_token(settings.port, token)
     if saved is not None:

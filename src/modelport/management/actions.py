@@ -65,6 +65,7 @@ class ModelManager:
         ``failed`` version; the version being served keeps serving.
         """
         name = validate_model_name(upload.name)
+        self.refuse_single_file("upload")
         check_upload(upload, self.settings)
         await self.database.ready()
         model_path = self.model_dir / name
@@ -119,7 +120,6 @@ class ModelManager:
             await self.catalog.load_aliases(name)
             detail["alias"] = upload.alias
         await self.audit.record(actor, "upload", name, detail)
-        assert version is not None
         return {
             "name": name,
             "version": number,
@@ -127,9 +127,18 @@ class ModelManager:
             "runtime": runtime,
             "sha256": record.sha256,
             "size": record.size,
-            "load_seconds": version.load_seconds,
+            # A ready record means the version loaded; None only keeps the types honest.
+            "load_seconds": version.load_seconds if version is not None else None,
             "alias": upload.alias,
         }
+
+    def refuse_single_file(self, action: str) -> None:
+        """409 when the server was started on one file: no folder to store versions in."""
+        if self.model_dir.is_file():
+            raise ConflictError(
+                f"this server serves the one file {self.model_dir.name}, so it cannot "
+                f"{action}: start it on a folder instead (modelport serve models/)"
+            )
 
     async def versions(self, name: str, include_deleted: bool = False) -> dict[str, Any]:
         """The model's version history from the database, and what this process serves."""
@@ -154,6 +163,7 @@ class ModelManager:
         """Delete a version's files and mark it deleted; 409 while an alias points at it."""
         validate_model_name(name)
         await self.database.ready()
+        self.refuse_single_file("delete a version")
         folder = self.model_dir / name / str(version)
         if (self.model_dir / name).is_file():
             raise ConflictError(f"model '{name}' is a bare file; remove the file instead")

@@ -36,6 +36,8 @@ def next_on_disk(model_path: Path) -> int:
 
 
 def version_on_disk(model_dir: Path, name: str, number: int) -> bool:
+    if model_dir.is_file():  # a server started on one file serves it as version 1
+        return number == 1
     if number == 1 and (model_dir / name).is_file():
         return True
     return (model_dir / name / str(number)).is_dir()

@@ -8,13 +8,19 @@ Layout::
       iris-lr/2/model.yaml       <- optional, this version's own (wins over the model's)
       lr_iris.model              <- a bare file: model "lr_iris.model", version 1
 
+A server started on one file (``modelport serve model.pkl``) serves that file alone, as
+the model named after its stem ("model").
+
 A version folder's artifact is its one file with a known ending. Beside it, ``model.py``
 is custom code imported before the artifact is loaded; alone, ``model.py`` is the model
-(a Python function model). When ``model.yaml`` names a ``runtime:``, a file without a
-known ending (LightGBM's ``model.txt``, XGBoost's ``model.json``) is taken as well.
+(a Python function model). A file without a known ending is taken when its content is
+LightGBM's or XGBoost's own format (``model.txt``, ``model.json``, see sniff.py), or when
+``model.yaml`` names a ``runtime:``.
 
-Scanning never loads anything and never raises for one bad entry: problems are recorded
-on the entry (``ModelSource.problem`` / ``VersionSource.problem``) and logged.
+Scanning never loads anything, never logs and never raises for one bad entry: problems
+(a name the server refuses, a folder without versions) are recorded on the entry
+(``ModelSource.problem`` / ``VersionSource.problem``), which the loader logs once when it
+loads that entry and ``GET /v1/models`` shows as failed.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ import yaml
 
 from modelport.errors import InvalidRequestError, shown
 from modelport.repository.model_yaml import MODEL_YAML
+from modelport.repository.sniff import sniff_runtime
 
 __all__ = [
     "CODE_FILE",
@@ -38,7 +45,9 @@ __all__ = [
     "ModelSource",
     "VersionSource",
     "artifact_digest",
+    "is_model_file",
     "scan_repository",
+    "single_file_name",
     "validate_file_name",
     "validate_model_name",
 ]
@@ -65,6 +74,22 @@ def validate_model_name(name: str) -> str:
             "'-', '_' or '.', starting with a letter or digit"
         )
     return name
+
+
+def suggested_name(text: str) -> str:
+    """``text`` made a valid model name: lower case, other characters as '-'."""
+    name = re.sub(r"[^a-z0-9._-]+", "-", text.lower()).strip("-._")[:128]
+    return name or "model"
+
+
+def single_file_name(path: Path) -> str:
+    """The name of the model a server started on one file serves: the file's stem."""
+    return suggested_name(path.name.split(".", 1)[0])
+
+
+def is_model_file(path: Path, suffixes: Collection[str]) -> bool:
+    """A file some runtime reads without model.yaml: by its ending, or by its content."""
+    return _has_suffix(path, suffixes) or sniff_runtime(path) is not None
 
 
 def validate_file_name(name: str) -> str:
@@ -102,21 +127,23 @@ class ModelSource:
 
 
 def scan_repository(model_dir: Path, suffixes: Collection[str]) -> list[ModelSource]:
-    """Every model entry under ``model_dir``, sorted by name."""
+    """Every model entry under ``model_dir`` (or the one file it is), sorted by name."""
+    if model_dir.is_file():
+        version = VersionSource(1, model_dir, model_dir.parent)
+        return [ModelSource(single_file_name(model_dir), model_dir, versions={1: version})]
     if not model_dir.is_dir():
-        log.warning("model directory %s does not exist; serving no models", model_dir)
         return []
     found: list[ModelSource] = []
     for entry in sorted(model_dir.iterdir()):
         if _ignored(entry):
             continue
-        if entry.is_file() and not _has_suffix(entry, suffixes):
-            log.debug("ignoring %s: not a model file", entry)
+        if entry.is_file() and not is_model_file(entry, suffixes):
             continue
         try:
             validate_model_name(entry.name)
         except InvalidRequestError as exc:
-            log.warning("skipping %s: %s", entry, exc.message)
+            # Listed as failed, so the file does not vanish without a trace.
+            found.append(ModelSource(entry.name, entry, problem=_renaming(entry, exc.message)))
             continue
         if entry.is_file():
             found.append(
@@ -125,6 +152,16 @@ def scan_repository(model_dir: Path, suffixes: Collection[str]) -> list[ModelSou
         elif entry.is_dir():
             found.append(_scan_model_folder(entry, suffixes))
     return found
+
+
+def _renaming(entry: Path, rule: str) -> str:
+    """The problem of an entry whose name the server refuses, with a name it accepts."""
+    if entry.is_file():
+        stem, dot, ending = entry.name.partition(".")
+        better = suggested_name(stem) + dot + ending.lower()
+    else:
+        better = suggested_name(entry.name)
+    return f"{rule}; rename it to {better!r} to serve it"
 
 
 def _scan_model_folder(folder: Path, suffixes: Collection[str]) -> ModelSource:
@@ -179,7 +216,7 @@ def _find_artifact(
     code = next((p for p in files if p.name == CODE_FILE), None)
     if declared == FUNCTION_RUNTIME and code is not None:
         return VersionSource(version, code, folder)
-    candidates = [p for p in files if _has_suffix(p, suffixes)]
+    candidates = [p for p in files if is_model_file(p, suffixes)]
     if not candidates and declared is not None:
         # The declared runtime decides how to read it; only code and notes are skipped.
         candidates = [p for p in files if not p.name.lower().endswith(_NEVER_ARTIFACTS)]
@@ -190,6 +227,12 @@ def _find_artifact(
     if not candidates:
         others = [p.name for p in files if not p.name.lower().endswith(_AUXILIARY_SUFFIXES)]
         detail = f"; found {others}" if others else ""
+        native = [p.name for p in files if p.name.lower().endswith((".json", ".txt", ".bin"))]
+        if native:
+            detail += (
+                f"; if {native[0]} is an XGBoost or LightGBM model, add `runtime: xgboost` "
+                f"(or `runtime: lightgbm`) to {MODEL_YAML}"
+            )
         problem = f"no model file with a known ending {sorted(suffixes)} and no {CODE_FILE}{detail}"
     else:
         problem = f"several model files {[p.name for p in candidates]}; keep one per version"

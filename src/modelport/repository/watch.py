@@ -16,6 +16,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from modelport.repository.scan import single_file_name
+
 __all__ = ["RepositoryWatcher", "Snapshot", "snapshot_repository"]
 
 log = logging.getLogger(__name__)
@@ -32,6 +34,12 @@ def _ignored(name: str) -> bool:
 def snapshot_repository(model_dir: Path) -> Snapshot:
     """One look at every top-level entry (blocking: run it in a thread)."""
     snapshot: Snapshot = {}
+    if model_dir.is_file():  # a server started on one file
+        try:
+            stat = model_dir.stat()
+        except FileNotFoundError:
+            return snapshot
+        return {single_file_name(model_dir): (("", stat.st_size, stat.st_mtime_ns),)}
     try:
         entries = list(os.scandir(model_dir))
     except FileNotFoundError:

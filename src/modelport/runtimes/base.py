@@ -19,6 +19,7 @@ from typing import Protocol
 from modelport.errors import MissingDependencyError, ModelLoadError
 from modelport.repository.model_yaml import ModelConfig
 from modelport.repository.scan import CODE_FILE, VersionSource
+from modelport.repository.sniff import sniff_runtime
 from modelport.signature import ModelHints
 from modelport.types import Batch, NDArray
 
@@ -94,10 +95,9 @@ _SPECS: tuple[RuntimeSpec, ...] = (
         loader="modelport.runtimes.sklearn:load",
     ),
     RuntimeSpec(kind="skops", suffixes=(".skops",), loader="modelport.runtimes.skops:load"),
-    # XGBoost's JSON format is only taken when model.yaml says `runtime: xgboost`: a
-    # .json file beside a model is too often something else.
+    # XGBoost's JSON and LightGBM's text models are recognised by content (sniff.py):
+    # a .json or .txt file beside a model is too often something else.
     RuntimeSpec(kind="xgboost", suffixes=(".ubj",), loader="modelport.runtimes.xgboost:load"),
-    # LightGBM's native text model has no ending of its own (.txt): declared only.
     RuntimeSpec(kind="lightgbm", suffixes=(), loader="modelport.runtimes.lightgbm:load"),
     RuntimeSpec(kind="onnx", suffixes=(".onnx",), loader="modelport.runtimes.onnx:load"),
     RuntimeSpec(
@@ -151,6 +151,9 @@ def runtime_for(artifact: Path, declared_kind: str | None = None) -> RuntimeSpec
     for suffix, claimant in claims:
         if name.endswith(suffix):
             return claimant
+    sniffed = sniff_runtime(artifact)  # LightGBM's .txt, XGBoost's .json: by content
+    if sniffed is not None:
+        return next(spec for spec in _SPECS if spec.kind == sniffed)
     raise ModelLoadError(
         f"no runtime loads '{artifact.name}'; known file endings: {list(artifact_suffixes())}"
     )
