@@ -514,8 +514,14 @@ BAD_PAYLOADS = [
 def test_bad_payload_is_rejected_with_a_precise_message(
     payload: Payload, signature: Signature, message: str
 ) -> None:
-    with pytest.raises(InvalidInputError, match=re.escape(message)):
+    with pytest.raises(InvalidRequestError, match=re.escape(message)) as caught:
         to_batch(payload, signature)
+    assert caught.value.status_code == _status_of(message)
+
+
+def _status_of(message: str) -> int:
+    """A key's value of the wrong kind is a 400; what is wrong inside the rows, a 422."""
+    return 400 if " must be a" in message and not message.startswith("row ") else 422
 
 
 def _without_booleans(rows: list[Any]) -> bool:
@@ -554,8 +560,9 @@ BAD_ROWS_OF_NUMBERS_ONLY = [
 def test_numpy_inference_path_rejects_the_same_rows_the_same_way(
     payload: Payload, signature: Signature, message: str
 ) -> None:
-    with pytest.raises(InvalidInputError, match=re.escape(message)):
+    with pytest.raises(InvalidRequestError, match=re.escape(message)) as caught:
         to_batch(payload, signature)
+    assert caught.value.status_code == _status_of(message)
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,7 @@ from modelport.cache import ServingCache
 from modelport.config import Settings
 from modelport.errors import (
     InvalidInputError,
+    InvalidRequestError,
     ModelNotReadyError,
     ModelportError,
     PredictionTimeoutError,
@@ -112,6 +113,8 @@ class InferenceService:
         served = self.registry.resolve(request.model, request.version)
         if served.signature is None:  # a ready version always has one
             raise _not_ready(served)
+        if request.probabilities and not served.signature.has_proba:
+            raise _no_probabilities(served)
         cache = self.cache
         batch: Batch | None = None
         key: str | None = None
@@ -253,4 +256,11 @@ def _run_model_call(
 def _not_ready(served: ModelVersion) -> ModelNotReadyError:
     return ModelNotReadyError(
         f"model '{served.name}' version {served.version} is not loaded ({served.state})"
+    )
+
+
+def _no_probabilities(served: ModelVersion) -> InvalidRequestError:
+    return InvalidRequestError(
+        f"model '{served.name}' has no class probabilities (a regressor, or a model "
+        "without predict_proba): leave out probabilities=true"
     )

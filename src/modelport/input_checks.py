@@ -10,7 +10,13 @@ from typing import Any
 
 import numpy as np
 
-from modelport.errors import InvalidInputError, MissingDependencyError, clip, shown
+from modelport.errors import (
+    InvalidInputError,
+    InvalidRequestError,
+    MissingDependencyError,
+    clip,
+    shown,
+)
 from modelport.signature import Feature, Signature
 from modelport.types import Batch, NDArray
 
@@ -138,7 +144,7 @@ def _pandas() -> Any:
 
 def require_nonempty_list(value: Any, what: str) -> None:
     if not isinstance(value, list):
-        raise InvalidInputError(f"{what} must be a list of rows, got {kind_of(value)}")
+        raise InvalidRequestError(f"{what} must be a list of rows, got {kind_of(value)}")
     if not value:
         raise InvalidInputError(f"{what} is empty: send at least one row")
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from modelport.errors import InvalidInputError, shown
+from modelport.errors import InvalidInputError, InvalidRequestError, shown
 from modelport.input_checks import (
     NUMBER_TYPES,
     build_rows,
@@ -156,7 +156,7 @@ def _from_records(records: Any, signature: Signature) -> Batch:
 
 def _from_columns(columns: Any, signature: Signature) -> Batch:
     if not isinstance(columns, dict) or not columns:
-        raise InvalidInputError(
+        raise InvalidRequestError(
             "inputs must be an object mapping each feature name to a list of values"
         )
     features = require_names(signature)
@@ -167,7 +167,7 @@ def _from_columns(columns: Any, signature: Signature) -> Batch:
     for name in names:
         values = columns[name]
         if not isinstance(values, list):
-            raise InvalidInputError(f"inputs['{name}'] must be a list, got {kind_of(values)}")
+            raise InvalidRequestError(f"inputs['{name}'] must be a list, got {kind_of(values)}")
         lengths[name] = len(values)
     if len(set(lengths.values())) != 1:
         raise InvalidInputError(f"inputs columns have different lengths: {lengths}")
@@ -181,7 +181,7 @@ def _from_split(split: Split, signature: Signature) -> Batch:
     features = require_names(signature)
     names = [f.name for f in features]
     if not isinstance(split.columns, list) or not all(isinstance(c, str) for c in split.columns):
-        raise InvalidInputError("dataframe_split.columns must be a list of feature names")
+        raise InvalidRequestError("dataframe_split.columns must be a list of feature names")
     if len(set(split.columns)) != len(split.columns):
         raise InvalidInputError(f"dataframe_split.columns repeats a name: {shown(split.columns)}")
     if set(split.columns) != set(names):

@@ -79,6 +79,15 @@ class Signature:
         get = self._label_by_class.get
         return list(map(get, values, values))
 
+    def _shown_labels(self) -> list[Any] | None:
+        """The labels as predictions show them: declared names, else the model's own
+        class values with their JSON type (``[0, 1]``, not ``["0", "1"]``)."""
+        if self.labels is None:
+            return None
+        if self._label_by_class or self.classes is None:
+            return list(self.labels)
+        return [_plain(c) for c in self.classes]
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-able description for metadata endpoints."""
         return {
@@ -86,7 +95,7 @@ class Signature:
             if self.features is None
             else [{"name": f.name, "type": f.type} for f in self.features],
             "n_features": self.n_features,
-            "labels": list(self.labels) if self.labels is not None else None,
+            "labels": self._shown_labels(),
             "outputs": ["predictions", "probabilities"] if self.has_proba else ["predictions"],
             "allow_missing": self.allow_missing,
         }

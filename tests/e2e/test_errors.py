@@ -90,7 +90,7 @@ def test_failed_model_answers_503_with_reason(client: httpx.Client) -> None:
         ),
         (b'{"instances": [5.1, 3.5, 1.4, 0.2]}', 422, "invalid_input", "wrap a single row"),
         (b'{"instances": []}', 422, "invalid_input", "empty"),
-        (b'{"instances": {"a": 1}}', 422, "invalid_input", "must be a list of rows"),
+        (b'{"instances": {"a": 1}}', 400, "bad_request", "must be a list of rows"),
         (
             b'{"instances": [{"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4}]}',
             422,

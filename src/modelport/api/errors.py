@@ -288,7 +288,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     path = clip(request.url.path, MAX_MESSAGE_CHARS // 4)
     if exc.status_code == 404 and exc.detail == "Not Found":
         message = f"no endpoint {request.method} {path}; see /docs for the API"
-    elif exc.status_code == 405:
+    elif exc.status_code == 405 and exc.detail == "Method Not Allowed":
         message = f"{request.method} is not allowed on {path}"
     else:
         message = clip(str(exc.detail), MAX_MESSAGE_CHARS)

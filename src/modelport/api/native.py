@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from modelport.api.middleware import CACHE_HEADER, client_address, request_id_of
@@ -43,8 +44,20 @@ async def list_models(request: Request) -> Response:
     return OrjsonResponse({"models": [_model_info(m) for m in models]})
 
 
+def _refuse_predict_url(last: str) -> None:
+    """``GET /v1/models/NAME:predict`` matches the metadata routes: 405, as promised."""
+    if last.endswith(":predict"):
+        raise StarletteHTTPException(
+            405,
+            "GET is not allowed on a predict URL: send POST with a JSON body such as "
+            '{"instances": [[5.1, 3.5, 1.4, 0.2]]}',
+            headers={"Allow": "POST"},
+        )
+
+
 @router.get("/models/{name}", summary="A model: versions, state and signature", responses=_ERRORS)
 async def model_metadata(name: str, request: Request) -> Response:
+    _refuse_predict_url(name)
     model = registry_of(request).get(name)
     info = _model_info(model)
     newest = model.newest_ready()
@@ -58,6 +71,7 @@ async def model_metadata(name: str, request: Request) -> Response:
     responses=_ERRORS,
 )
 async def version_metadata(name: str, version: str, request: Request) -> Response:
+    _refuse_predict_url(version)
     registry = registry_of(request)
     model = registry.get(name)
     # A failed version is described too (resolve would refuse it); anything else, an

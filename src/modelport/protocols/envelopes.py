@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
@@ -41,12 +42,15 @@ def decode_predict_body(  # noqa: C901  its refusals are being reworded; split a
     try:
         document = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise InvalidRequestError(f"body is not valid JSON: {exc}") from None
+        raise InvalidRequestError(_not_json(body, exc)) from None
     if not isinstance(document, dict):
-        raise InvalidRequestError(f"body must be a JSON object with one of {list(ENVELOPES)}")
+        raise InvalidRequestError(
+            f"body must be a JSON object holding one of {list(ENVELOPES)}; "
+            + _wrapping_hint(document)
+        )
     present = [key for key in ENVELOPES if key in document]
     if len(present) != 1:
-        found = f"found {present}" if present else "found none"
+        found = f"found {present}: keep one" if present else _wrapping_hint(document)
         raise InvalidRequestError(f"body must hold exactly one of {list(ENVELOPES)}; {found}")
     unknown = sorted(set(document) - {*ENVELOPES, parameters_key})
     if unknown:
@@ -71,6 +75,8 @@ def decode_predict_body(  # noqa: C901  its refusals are being reworded; split a
 
 
 def _payload(key: str, value: Any) -> Payload:
+    # A key's value of the wrong kind (not a list, not an object) is a 400, as a body of
+    # the wrong kind is; what is wrong inside the rows is a 422 naming the row.
     if key == "dataframe_split":
         if not isinstance(value, dict) or "columns" not in value or "data" not in value:
             raise InvalidRequestError("dataframe_split must be an object with 'columns' and 'data'")
@@ -81,7 +87,76 @@ def _payload(key: str, value: Any) -> Payload:
         return Columns(value)
     if isinstance(value, list) and value and all(isinstance(row, dict) for row in value):
         return Records(value)
+    if key == "instances" and isinstance(value, dict):
+        raise InvalidRequestError(
+            "instances must be a list of rows, got an object: for one row by feature name, "
+            f"send {_wrapped('instances', value, one_row=True)}"
+        )
     return Rows(value)
+
+
+# -- the refusals' advice (only ever computed for a body that is refused) ----------------
+
+#: How much of the client's own body an example quotes.
+_EXAMPLE_CHARS = 160
+
+
+def _not_json(body: bytes, exc: orjson.JSONDecodeError) -> str:
+    if re.search(rb"(?<![\w\"])(?:NaN|-?Infinity)(?![\w\"])", body):
+        return (
+            "body is not valid JSON: NaN and Infinity are not JSON values (Python's "
+            "json.dumps writes them; JSON has none): send null for a missing value, which "
+            "a model takes when its model.yaml says allow_missing: true"
+        )
+    return f"body is not valid JSON: {exc}"
+
+
+def _wrapping_hint(document: Any) -> str:
+    """Which key the client's body belongs under, shown with their own body wrapped."""
+    if isinstance(document, list):
+        if document and all(isinstance(row, dict) for row in document):
+            return f"a list of records goes under instances: {_wrapped('instances', document)}"
+        if document and all(isinstance(row, list) for row in document):
+            return f"a list of rows goes under instances: {_wrapped('instances', document)}"
+        if document:
+            example = _wrapped("instances", document, one_row=True)
+            return f"one row of values goes in a list under instances: {example}"
+    if isinstance(document, dict) and document:
+        if "columns" in document and "data" in document:
+            example = _wrapped("dataframe_split", document)
+            return f"found none; a pandas split frame goes under dataframe_split: {example}"
+        if all(isinstance(column, list) for column in document.values()):
+            example = _wrapped("inputs", document)
+            return f"found none; columns of values go under inputs: {example}"
+        example = _wrapped("instances", document, one_row=True)
+        return f"found none; one row by feature name goes in a list under instances: {example}"
+    return 'found none; e.g. {"instances": [[5.1, 3.5, 1.4, 0.2]]}'
+
+
+def _wrapped(key: str, value: Any, *, one_row: bool = False) -> str:
+    inner = _abbreviated(value)
+    return f'{{"{key}": [{inner}]}}' if one_row else f'{{"{key}": {inner}}}'
+
+
+def _abbreviated(value: Any) -> str:
+    """``value`` as JSON, its lists cut to their first item when it is long."""
+    text = _json(value)
+    if len(text) <= _EXAMPLE_CHARS:
+        return text
+    if isinstance(value, list) and value:
+        return f"[{_abbreviated(value[0])}, ...]"
+    if isinstance(value, dict):
+        items = [f"{_json(str(k))}: {_abbreviated(v)}" for k, v in list(value.items())[:8]]
+        more = ", ..." if len(value) > 8 else ""
+        return "{" + ", ".join(items) + more + "}"
+    return text[:_EXAMPLE_CHARS] + "..."
+
+
+def _json(value: Any) -> str:
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # a number beyond 64 bits: a refused body may hold anything
+        return shown(value)
 
 
 def parse_flag(value: Any, where: str) -> bool:
