@@ -48,6 +48,7 @@ from modelport.routes import (
     UploadedFile,
     run_route,
 )
+from modelport.routes.request import is_json_document
 
 __all__ = ["CustomRoutes", "install_custom_routes"]
 
@@ -201,6 +202,13 @@ async def _read(request: Request) -> RouteRequest:
     body = b""
     form: dict[str, str] = {}
     files: dict[str, UploadedFile] = {}
+    if content_type == "application/x-www-form-urlencoded":
+        # `curl -d '{...}'` labels JSON as a form: a body that is JSON is taken as JSON.
+        body = await request.body()
+        if is_json_document(body):
+            content_type = "application/json"
+        else:
+            body = b""
     if content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
         parsed = await request.form(max_files=_MAX_FORM_FILES, max_fields=_MAX_FORM_FIELDS)
         try:

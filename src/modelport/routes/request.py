@@ -15,7 +15,7 @@ import orjson
 from modelport.clienttext import decimal
 from modelport.errors import InvalidRequestError, shown
 
-__all__ = ["RouteRequest", "UploadedFile"]
+__all__ = ["RouteRequest", "UploadedFile", "is_json_document"]
 
 T = TypeVar("T")
 _MISSING: Any = object()
@@ -56,10 +56,14 @@ class RouteRequest:
     def json(self) -> Any:
         """The body parsed as JSON, or None when there is no body (or it is a form).
 
-        A body that is not valid JSON is the client's mistake: 400, with the reason.
+        A body that parses as a JSON object or array is taken as JSON whatever the
+        Content-Type says (``curl -d`` sends form's), as Flask's ``get_json(force=True)``
+        does. Any other body that is not valid JSON is the client's mistake: 400.
         """
-        if not self.body.strip() or self.content_type in _FORM_TYPES:
+        if not self.body.strip():
             return None
+        if self.content_type in _FORM_TYPES:
+            return orjson.loads(self.body) if is_json_document(self.body) else None
         try:
             return orjson.loads(self.body)
         except orjson.JSONDecodeError as exc:
@@ -83,6 +87,19 @@ class RouteRequest:
 
 
 _FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+
+
+def is_json_document(body: bytes) -> bool:
+    """``body`` is a JSON object or array (a form body never parses as one)."""
+    if body.lstrip()[:1] not in (b"{", b"["):
+        return False
+    try:
+        orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return False
+    return True
+
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
