@@ -64,7 +64,7 @@ audit: $(STAMP)
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist
 
-# Benchmark (issue 8): modelport against MLServer, Flask + gunicorn, FastAPI and a bare ASGI
+# Benchmark: modelport against MLServer, Flask + gunicorn, FastAPI and a bare ASGI
 # hello, same run. Baselines live in their own venvs under bench/.venvs; wrk comes from apt.
 # Extra run.py flags: make bench BENCH_ARGS="--seconds 5 --repeats 5".
 .PHONY: bench-quick bench-setup
@@ -79,7 +79,7 @@ bench: bench-setup
 bench-quick: bench-setup
 	$(BIN)/python bench/run.py --quick $(BENCH_ARGS)
 
-# Prediction log overhead (issue 6): modelport with logging on against off, same run,
+# Prediction log overhead: modelport with logging on against off, same run,
 # interleaved; writes bench/results/log-overhead-<stamp>.md. Needs wrk (installed if missing).
 .PHONY: bench-log
 BENCH_LOG_ARGS ?=
@@ -87,13 +87,13 @@ BENCH_LOG_ARGS ?=
 bench-log: bench-setup
 	$(BIN)/python bench/log_overhead.py $(BENCH_LOG_ARGS)
 
-# Where the time goes (issue 8): py-spy profiles of one worker under wrk, written to
+# Where the time goes: py-spy profiles of one worker under wrk, written to
 # bench/results/<stamp>-profile.md. bench/hotpath.py --help.
 .PHONY: bench-profile
 bench-profile: bench-setup
 	$(BIN)/python bench/hotpath.py $(BENCH_ARGS)
 
-# Cold start and memory with iris-lr alone (issue 8): medians over interleaved starts, the
+# Cold start and memory with iris-lr alone: medians over interleaved starts, the
 # import time by package, and what the libraries cost on their own. bench/coldstart.py --help.
 .PHONY: bench-coldstart
 bench-coldstart: bench-setup

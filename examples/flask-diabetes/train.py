@@ -1,11 +1,11 @@
-"""Train seed 001's diabetes model into this folder (paths relative to this script).
+"""Train the original app's diabetes model into this folder (paths relative to this script).
 
     python examples/flask-diabetes/train.py      # from any working directory
     modelport serve examples/flask-diabetes
 
 An XGBoost classifier on the Pima columns, saved in XGBoost's own format
 (diabetes/1/model.ubj). The real Pima data cannot be shipped: the table is synthesized
-with the same columns and a fixed seed (modelport.example_data.diabetes_table).
+with the same columns and a fixed random seed (modelport.example_data.diabetes_table).
 """
 
 from __future__ import annotations

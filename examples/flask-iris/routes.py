@@ -1,4 +1,4 @@
-"""Seed 002's two routes: a hello, and the iris class for four measures."""
+"""The original app's two routes: a hello, and the iris class for four measures."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ def index() -> str:
 
 
 def predict(request: RouteRequest, server: ServerHandle) -> dict[str, Any]:
-    """The iris class index (as a string, as the seed's str(result) gave it)."""
+    """The iris class index (as a string, as the original app's str(result) gave it)."""
     body = request.json  # checked against the schema in routes.yaml
     answer = server.predict("xgboost-iris", {name: body[name] for name in FEATURES})
     return {"return": str(answer.predictions[0])}

@@ -1,9 +1,10 @@
-"""Train seed 002's XGBoost iris classifier into this folder (paths relative to this script).
+"""Train the original app's XGBoost iris classifier into this folder (paths relative to
+this script).
 
     python examples/flask-iris/train.py      # from any working directory
     modelport serve examples/flask-iris
 
-Written as the seed shipped it: a gzip-compressed pickle, xgboost-iris/1/model.pgz.
+Written as the original app shipped it: a gzip-compressed pickle, xgboost-iris/1/model.pgz.
 Its model.yaml names no labels, so predictions are the class indexes 0, 1, 2.
 """
 

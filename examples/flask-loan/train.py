@@ -1,11 +1,11 @@
-"""Train seed 004's loan model into this folder (paths relative to this script).
+"""Train the original app's loan model into this folder (paths relative to this script).
 
     python examples/flask-loan/train.py      # from any working directory
     modelport serve examples/flask-loan
 
-A Pipeline of the seed's custom PreProcessing (loan/1/model.py, imported by modelport
-before the pickle) and a random forest, answering 1 (loan approved) or 0, as the seed's
-model did after y.replace({'Y': 1, 'N': 0}). The seed's training.csv cannot be shipped:
+A Pipeline of the original app's custom PreProcessing (loan/1/model.py, imported by modelport
+before the pickle) and a random forest, answering 1 (loan approved) or 0, as the original app's
+model did after y.replace({'Y': 1, 'N': 0}). The original app's training.csv cannot be shipped:
 the table is synthesized with its columns (modelport.example_data.loan_table).
 """
 

@@ -1,4 +1,4 @@
-"""Seed 003's XXXModel needs no training: it is plain Python (xxxmodel/1/model.py).
+"""The original XXXModel needs no training: it is plain Python (xxxmodel/1/model.py).
 
     python examples/flask-restful-gae/train.py      # from any working directory
     modelport serve examples/flask-restful-gae

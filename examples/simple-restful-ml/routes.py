@@ -1,4 +1,4 @@
-"""Seed 000's handlers as modelport routes (declared in routes.yaml).
+"""The original Tornado handlers as modelport routes (declared in routes.yaml).
 
 Each takes the parsed request and the server handle; models answer through
 ``server.predict`` (the same path as POST /v1/models/{name}:predict), the dbtest pair

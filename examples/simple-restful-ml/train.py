@@ -1,10 +1,10 @@
-"""Train seed 000's two iris models into this folder (paths relative to this script).
+"""Train the original app's two iris models into this folder (paths relative to this script).
 
     python examples/simple-restful-ml/train.py      # from any working directory
     modelport serve examples/simple-restful-ml
 
 Writes lr_iris.model/1/ (logistic regression) and dt_iris.model/1/ (decision tree), each
-with a model.yaml naming the features and the species. The seed dropped bare files
+with a model.yaml naming the features and the species. The original app dropped bare files
 (model/lr_iris.model) over the old ones; modelport keeps versions instead, so an upload
 through /upload_model becomes lr_iris.model/2/. A model that is already there is kept.
 """
@@ -37,7 +37,7 @@ def main() -> None:
             print(f"{name} is already trained; delete {HERE / name} to train it again")
             continue
         config = {
-            "description": f"Iris species ({type(estimator).__name__}), seed 000",
+            "description": f"Iris species ({type(estimator).__name__})",
             "features": IRIS_FEATURES,
             "labels": IRIS_LABELS,
             "example": [5.1, 3.5, 1.4, 0.2],

@@ -1,7 +1,7 @@
-"""Data and code for the example models: synthetic tables with the seeds' columns.
+"""Data and code for the example models: synthetic tables with well-known data sets' columns.
 
 The real Pima diabetes and loan-prediction data sets cannot be shipped, so tables with
-the same columns are drawn from a fixed seed with plausible distributions and a clear
+the same columns are drawn from a fixed random seed with plausible distributions and a clear
 signal (glucose and BMI for diabetes; credit history and repayment burden for loans).
 """
 
@@ -23,7 +23,7 @@ __all__ = [
 
 IRIS_FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 
-#: Seed 001's column names, in its order.
+#: The Pima diabetes data set's column names, in its order.
 DIABETES_FEATURES = [
     "times_pregnant",
     "glucose",
@@ -35,7 +35,7 @@ DIABETES_FEATURES = [
     "age",
 ]
 
-#: Seed 004's 11 predictor columns and how a request carries them.
+#: The loan-prediction data set's 11 predictor columns and how a request carries them.
 LOAN_FEATURE_TYPES: dict[str, FeatureType] = {
     "Gender": "str",
     "Married": "str",
@@ -50,10 +50,11 @@ LOAN_FEATURE_TYPES: dict[str, FeatureType] = {
     "Property_Area": "str",
 }
 
-#: loan-rf's model.py: seed 004's PreProcessing, filling from training statistics and
+#: loan-rf's model.py: a PreProcessing transformer (as in examples/flask-loan), filling from
+#: training statistics and
 #: refusing unknown categories by name instead of passing them on as NaN.
 LOAN_CODE = '''\
-"""Preprocessing for the loan-rf example (seed 004's PreProcessing).
+"""Preprocessing for the loan-rf example: a custom scikit-learn transformer.
 
 Fills missing values with what training saw most (categories) or the median (numbers),
 then encodes the categorical columns as numbers. Loaded by modelport before the pickle.
@@ -111,9 +112,9 @@ class PreProcessing(BaseEstimator, TransformerMixin):
         return out
 '''
 
-#: compute's model.py: seed 000's /compute (a, b, ctype) as a function model.
+#: compute's model.py: /compute (a, b, ctype) of examples/simple-restful-ml as a function model.
 COMPUTE_CODE = '''\
-"""Seed 000's /compute as a function model: ctype 0..3 = a+b, a-b, a*b, a/b."""
+"""Arithmetic as a function model: ctype 0..3 = a+b, a-b, a*b, a/b."""
 
 
 def predict(a: float, b: float, ctype: int) -> float:
@@ -132,7 +133,7 @@ def predict(a: float, b: float, ctype: int) -> float:
 
 
 def diabetes_table(rows: int = 768, seed: int = 1) -> tuple[Any, Any]:
-    """A Pima-like table (seed 001's columns) and its 0/1 outcome."""
+    """A Pima-like table (the Pima data set's columns) and its 0/1 outcome."""
     import numpy as np
     import pandas as pd
 
@@ -163,7 +164,7 @@ def diabetes_table(rows: int = 768, seed: int = 1) -> tuple[Any, Any]:
 
 
 def loan_table(rows: int = 614, seed: int = 4) -> tuple[Any, Any]:
-    """A loan-application table (seed 004's 11 columns, with missing values) and Y/N."""
+    """A loan-application table (11 columns, with missing values) and Y/N."""
     import numpy as np
     import pandas as pd
 
@@ -200,7 +201,7 @@ def loan_table(rows: int = 614, seed: int = 4) -> tuple[Any, Any]:
         - 4.0 * (burden - 0.15)
     )
     status = np.where(rng.random(rows) < 1 / (1 + np.exp(-logit)), "Y", "N")
-    # Blank out a few values per column, as in the seed's data (counts of nulls there).
+    # Blank out a few values per column, as in the public data set (its counts of nulls).
     for column, share in {
         "Gender": 0.02,
         "Married": 0.01,

@@ -1,6 +1,7 @@
 """A small key-value store for custom routes: Redis when ``redis_url`` is set, else in-process.
 
-Routes keep small shared state here (seed 000 keeps each timestamp's reference value).
+Routes keep small shared state here (examples/simple-restful-ml keeps each timestamp's
+reference value).
 Values are anything JSON can hold; keys live under one namespace so the store never
 touches other Redis keys. Calls block (routes run in threads), and a Redis failure
 reads as a miss and drops the write, logged, so a route can fall back to its source of

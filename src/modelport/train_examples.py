@@ -2,9 +2,9 @@
 
 Each example is written atomically as ``DIR/<name>/1/<artifact>`` plus
 ``DIR/<name>/model.yaml``. Nothing is downloaded: iris ships with scikit-learn, and the
-diabetes and loan tables are synthesized with a fixed seed (same columns as seeds 001
-and 004), so every run writes the same models. An example whose library is missing is
-skipped with a warning naming the extra to install.
+diabetes and loan tables are synthesized with a fixed random seed (the columns of the
+usual Pima and loan-prediction data sets), so every run writes the same models. An
+example whose library is missing is skipped with a warning naming the extra to install.
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ def _write_iris_xgb(folder: Path) -> None:
 
     data, target = _iris()
     model = XGBClassifier(n_estimators=30, max_depth=3, random_state=0, n_jobs=1)
-    # A gzip-compressed plain pickle, as seed 002 ships its xgboost-iris.pgz.
+    # A gzip-compressed plain pickle, as examples/flask-iris ships its xgboost-iris.pgz.
     with gzip.open(folder / "model.pgz", "wb") as handle:
         pickle.dump(model.fit(data, target), handle)
 
@@ -204,7 +204,7 @@ EXAMPLES: dict[str, Example] = {
         Example(
             "compute",
             {
-                "description": "Seed 000's arithmetic as a Python function: ctype 0..3 = "
+                "description": "Arithmetic as a Python function model: ctype 0..3 = "
                 "a+b, a-b, a*b, a/b",
                 "example": {"a": 1, "b": 2, "ctype": 1},
             },

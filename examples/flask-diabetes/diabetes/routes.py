@@ -1,4 +1,4 @@
-"""Seed 001's Flask endpoint: {"data": "1,106,70,..."} -> {"prediction": P(class 1)}."""
+"""The original Flask endpoint: {"data": "1,106,70,..."} -> {"prediction": P(class 1)}."""
 
 from __future__ import annotations
 

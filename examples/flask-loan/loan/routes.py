@@ -1,6 +1,6 @@
-"""Seed 004's /predict: a batch of loan applications -> one prediction per Loan_ID.
+"""The original app's /predict: a batch of loan applications -> one prediction per Loan_ID.
 
-The seed's client posts ``json.dumps(df.to_json(orient="records"))``: a JSON string that
+The original app's client posts ``json.dumps(df.to_json(orient="records"))``: a JSON string that
 holds the records. A plain JSON list of records is taken as well.
 """
 
@@ -14,7 +14,7 @@ from modelport.routes import RouteRequest, ServerHandle
 
 
 def predict(request: RouteRequest, server: ServerHandle) -> dict[str, Any]:
-    """Predictions for a batch of records, as the seed's JSON string of [Loan_ID, 0/1]."""
+    """Predictions for a batch of records, as the original app's JSON string of [Loan_ID, 0/1]."""
     records = request.json
     if isinstance(records, str):
         try:
@@ -28,7 +28,7 @@ def predict(request: RouteRequest, server: ServerHandle) -> dict[str, Any]:
     loan_ids = [record.get("Loan_ID") for record in records]
     rows = [_features(record) for record in records]
     answer = server.predict("loan", rows)
-    # pandas' DataFrame(list(zip(ids, predictions))).to_json(orient="records"), as the seed.
+    # pandas' DataFrame(list(zip(ids, predictions))).to_json(orient="records"), as the original app.
     table = [
         {"0": loan_id, "1": label}
         for loan_id, label in zip(loan_ids, answer.predictions, strict=True)
@@ -39,7 +39,7 @@ def predict(request: RouteRequest, server: ServerHandle) -> dict[str, Any]:
 def _features(record: dict[str, Any]) -> dict[str, Any]:
     row = {name: value for name, value in record.items() if name != "Loan_ID"}
     if row.get("Dependents") is not None:
-        row["Dependents"] = str(row["Dependents"])  # the seed's str(x) for each value
+        row["Dependents"] = str(row["Dependents"])  # the original app's str(x) for each value
     return row
 
 

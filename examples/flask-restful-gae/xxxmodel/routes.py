@@ -1,4 +1,4 @@
-"""Seed 003's XXXModelResource.post: {"name": ...} -> {"result": "Hello, <name>!"}."""
+"""The original XXXModelResource.post: {"name": ...} -> {"result": "Hello, <name>!"}."""
 
 from __future__ import annotations
 

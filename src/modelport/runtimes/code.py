@@ -9,7 +9,7 @@ refers to it:
 - by the file's own name (``model.py`` -> module ``model``, ``prep.py`` -> ``prep``),
   which is what ``from model import PreProcessing`` in a training script records;
 - through ``__main__``, which is what a class defined in a notebook or a script records
-  (seed 004's ``PreProcessing``): its attributes are lent to ``__main__``;
+  (examples/flask-loan's ``PreProcessing``): its attributes are lent to ``__main__``;
 - under any other module name the pickle asks for that nothing installed provides
   (``mypackage.features``): :func:`unpickle_with_code` retries with that name mapped to
   the code.

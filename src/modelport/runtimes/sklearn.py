@@ -72,7 +72,7 @@ def load(artifact: Path, context: LoadContext | None = None) -> SklearnRuntime:
     except AttributeError as exc:
         if "__main__" not in str(exc):
             raise _unreadable(artifact, exc) from exc
-        # Seed 004: a class defined in a notebook or script is pickled as __main__.X.
+        # A class defined in a notebook or script is pickled as __main__.X.
         raise ModelLoadError(
             f"'{artifact.name}' needs a class that was defined in the training script "
             f"({exc}); put its code in model.py beside the artifact"
@@ -98,7 +98,7 @@ def _unpickle(artifact: Path) -> Any:
         with (gzip.open if compressed else open)(artifact, "rb") as handle:
             return pickle.load(handle)  # noqa: S301  a pickle is the model; see allow_pickle_uploads
     # joblib reads its own format (plain or compressed, e.g. joblib.dump to 'x.pkl.gz')
-    # and plain pickles, gzip-compressed ones (seed 002's .pgz) included.
+    # and plain pickles, gzip-compressed ones (examples/flask-iris's .pgz) included.
     return joblib.load(artifact)
 
 

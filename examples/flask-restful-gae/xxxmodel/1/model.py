@@ -1,4 +1,4 @@
-"""Seed 003's XXXModel.hello as a Python function model."""
+"""The original XXXModel.hello as a Python function model."""
 
 
 def predict(name: str) -> str:

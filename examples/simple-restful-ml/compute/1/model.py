@@ -1,4 +1,4 @@
-"""Seed 000's /compute: ctype 0..3 = a+b, a-b, a*b, a/b, on whole numbers as the seed
+"""The original /compute: ctype 0..3 = a+b, a-b, a*b, a/b, on whole numbers as the original app
 read them (so 1 - 2 answers -1, not -1.0)."""
 
 

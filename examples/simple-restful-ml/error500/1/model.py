@@ -1,4 +1,4 @@
-"""Seed 000's /dbtest label: 1 when the observed value reaches the reference, else 0."""
+"""The original /dbtest label: 1 when the observed value reaches the reference, else 0."""
 
 
 def predict(value: float, reference: float) -> int:
