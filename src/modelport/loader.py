@@ -89,7 +89,8 @@ def load_model(source: ModelSource, previous: ServedModel | None = None) -> Serv
             public_error=public_text(exc.message, root),
             config_stamp=config_stamp,
         )
-    if source.problem is not None:
+    if source.problem is not None and (previous is None or previous.error != source.problem):
+        # Said once: a rescan that finds the same problem (a refused name) stays quiet.
         log.error("model '%s' failed: %s", source.name, source.problem)
     reusable = (
         previous.versions if previous is not None and previous.config_stamp == config_stamp else {}

@@ -159,6 +159,9 @@ def test_names_the_server_refuses_are_listed_as_failed_and_warned_once(
         if httpx.post(url, json=IRIS_ROW).status_code == 200:
             break
         time.sleep(0.1)
+    # Nor does a reload of every model asked for by hand.
+    reload = httpx.post(f"{server.url}/v1/admin/reload", headers=server.admin, timeout=60)
+    assert reload.status_code == 200, reload.text
     assert server.log().count("model 'My Model.pkl' failed") == 1, server.log()
 
 
@@ -208,6 +211,10 @@ def test_errors_say_how_to_fix_the_request(start_server: StartServer, model_dir:
     assert one.status_code == 400
     assert one.json()["error"] == "bad_request"
     assert '{"instances": [{"sepal_length":5.1}]}' in one.json()["message"]
+    # The key names itself: `inputs` is not called `instances`.
+    scalar = post(b'{"inputs": 5}')
+    assert scalar.status_code == 400
+    assert scalar.json()["message"] == "inputs must be a list of rows, got int"
     # GET on a predict URL: 405 with Allow: POST (it was a 404 "model not found").
     get = httpx.get(url)
     assert get.status_code == 405

@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 
 from modelport.errors import InvalidRequestError, shown
+from modelport.input_checks import kind_of
 from modelport.payloads import Columns, Payload, Records, Rows, Split
 
 __all__ = ["ENVELOPES", "decode_predict_body", "parse_flag"]
@@ -87,6 +88,8 @@ def _payload(key: str, value: Any) -> Payload:
         return Columns(value)
     if isinstance(value, list) and value and all(isinstance(row, dict) for row in value):
         return Records(value)
+    if key in ("instances", "inputs") and not isinstance(value, list | dict):
+        raise InvalidRequestError(f"{key} must be a list of rows, got {kind_of(value)}")
     if key == "instances" and isinstance(value, dict):
         raise InvalidRequestError(
             "instances must be a list of rows, got an object: for one row by feature name, "
