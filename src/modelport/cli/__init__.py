@@ -90,6 +90,10 @@ def _log_config(level: str) -> dict[str, Any]:
 def serve(model_dir: Path | None, **flags: Any) -> None:
     """Serve every model under MODEL_DIR (default ./models) over HTTP.
 
+    MODEL_DIR may also be one model file (modelport serve model.pkl): it is served as
+    the model named after its stem. A MODEL_DIR that does not exist stops the command
+    (exit code 2) unless --watch is given.
+
     Settings come from these flags, then MODELPORT_* environment variables, then
     modelport.toml (--config), then the defaults shown.
     """
