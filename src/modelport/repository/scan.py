@@ -17,10 +17,11 @@ is custom code imported before the artifact is loaded; alone, ``model.py`` is th
 LightGBM's or XGBoost's own format (``model.txt``, ``model.json``, see sniff.py), or when
 ``model.yaml`` names a ``runtime:``.
 
-Scanning never loads anything, never logs and never raises for one bad entry: problems
-(a name the server refuses, a folder without versions) are recorded on the entry
+Scanning never loads anything and never raises for one bad entry: problems (a name the
+server refuses, a folder without versions) are recorded on the entry
 (``ModelSource.problem`` / ``VersionSource.problem``), which the loader logs once when it
-loads that entry and ``GET /v1/models`` shows as failed.
+loads that entry and ``GET /v1/models`` shows as failed; the scan, which runs again at
+every change in watch mode, does not log them itself.
 """
 
 from __future__ import annotations
