@@ -47,7 +47,12 @@ async def ping(request: Request) -> Response:
     return Response(b"\n", media_type="application/json")
 
 
-@router.get("/version", summary="The server's version, as plain text")
+@router.get(
+    "/version",
+    summary="The server's version, as plain text",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+)
 async def version() -> Response:
     return PlainTextResponse(__version__)
 
