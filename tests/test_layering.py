@@ -48,6 +48,7 @@ def test_the_scan_finds_the_core() -> None:
     names = {str(p.relative_to(PACKAGE)) for p in core_modules()}
     assert {"registry.py", "inputs.py", "inference.py", "runtimes/sklearn.py"} <= names
     assert {"protocols/envelopes.py", "protocols/v2_codec.py", "protocols/v2_dataplane.py"} <= names
+    assert "protocols/contracts.py" in names  # the answers' types, shared with api/
 
 
 #: api/ modules that need no web stack and are glue all the same: the OpenAPI shapes of

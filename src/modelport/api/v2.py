@@ -28,6 +28,14 @@ from modelport.api.state import inference_of, manager_of, registry_of, settings_
 from modelport.clienttext import bounded_int
 from modelport.errors import InvalidRequestError, PayloadTooLargeError, shown
 from modelport.protocols import v2_dataplane as dataplane
+from modelport.protocols.contracts import (
+    V2Live,
+    V2ModelMetadata,
+    V2ModelReady,
+    V2Ready,
+    V2RepositoryEntry,
+    V2ServerMetadata,
+)
 from modelport.protocols.v2_codec import (
     tensor_from_json,
     tensor_from_raw,
@@ -43,34 +51,59 @@ router = APIRouter(prefix="/v2", tags=["Open Inference Protocol (V2)"])
 HEADER_LENGTH = "Inference-Header-Content-Length"
 
 
-@router.get("/health/live", summary="200 while the process runs")
+def _ok(model: Any) -> dict[int | str, dict[str, Any]]:
+    """The documented 200 answer; the body is still encoded by orjson, never validated."""
+    return {200: {"model": model}}
+
+
+#: A model that is not ready answers 400 with the ready shape and its reason.
+_READY_DOC: dict[int | str, dict[str, Any]] = {
+    **V2_ERRORS,
+    **_ok(V2ModelReady),
+    400: {"model": V2ModelReady},
+}
+
+
+@router.get("/health/live", summary="200 while the process runs", responses=_ok(V2Live))
 async def live() -> Response:
     return OrjsonResponse({"live": True})
 
 
-@router.get("/health/ready", summary="200 once every model has been tried, else 400")
+@router.get(
+    "/health/ready",
+    summary="200 once every model has been tried, else 400",
+    responses={**_ok(V2Ready), 400: {"model": V2Ready}},
+)
 async def ready(request: Request) -> Response:
     if not registry_of(request).startup_complete:
         return OrjsonResponse({"ready": False, "error": "models are still loading"}, 400)
     return OrjsonResponse({"ready": True})
 
 
-@router.get("", summary="Server metadata: name, version, extensions")
+@router.get(
+    "", summary="Server metadata: name, version, extensions", responses=_ok(V2ServerMetadata)
+)
 async def server_metadata() -> Response:
     return OrjsonResponse(dataplane.server_metadata())
 
 
-@router.get("/models/{name}", summary="Model metadata", responses=V2_ERRORS)
+@router.get(
+    "/models/{name}", summary="Model metadata", responses={**_ok(V2ModelMetadata), **V2_ERRORS}
+)
 async def model_metadata(name: str, request: Request) -> Response:
     return OrjsonResponse(dataplane.model_metadata(registry_of(request), name, None))
 
 
-@router.get("/models/{name}/versions/{version}", summary="Version metadata", responses=V2_ERRORS)
+@router.get(
+    "/models/{name}/versions/{version}",
+    summary="Version metadata",
+    responses={**_ok(V2ModelMetadata), **V2_ERRORS},
+)
 async def version_metadata(name: str, version: str, request: Request) -> Response:
     return OrjsonResponse(dataplane.model_metadata(registry_of(request), name, version))
 
 
-@router.get("/models/{name}/ready", summary="200 when the model is ready", responses=V2_ERRORS)
+@router.get("/models/{name}/ready", summary="200 when the model is ready", responses=_READY_DOC)
 async def model_ready(name: str, request: Request) -> Response:
     return _ready(request, name, None)
 
@@ -78,7 +111,7 @@ async def model_ready(name: str, request: Request) -> Response:
 @router.get(
     "/models/{name}/versions/{version}/ready",
     summary="200 when the version is ready",
-    responses=V2_ERRORS,
+    responses=_READY_DOC,
 )
 async def version_ready(name: str, version: str, request: Request) -> Response:
     return _ready(request, name, version)
@@ -294,7 +327,11 @@ def _requested_outputs(outputs: Any, binary_default: bool) -> dict[str, bool]:
 # -- model repository extension -----------------------------------------------------------
 
 
-@router.post("/repository/index", summary="Every model and version, with its state")
+@router.post(
+    "/repository/index",
+    summary="Every model and version, with its state",
+    responses={200: {"model": list[V2RepositoryEntry]}},
+)
 async def repository_index(request: Request) -> Response:
     document = await _optional_json(request)
     ready_only = document.get("ready", False)

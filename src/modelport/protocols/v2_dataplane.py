@@ -17,6 +17,12 @@ from modelport import __version__
 from modelport.errors import InvalidRequestError, ModelNotReadyError, shown
 from modelport.inference import InferenceService, PredictRequest
 from modelport.payloads import Tensors
+from modelport.protocols.contracts import (
+    V2ModelMetadata,
+    V2RepositoryEntry,
+    V2ServerMetadata,
+    V2TensorMetadata,
+)
 from modelport.protocols.v2_codec import array_datatype, predictions_array
 from modelport.registry import ModelRegistry
 from modelport.signature import Signature
@@ -69,7 +75,7 @@ class Caller:
     client: str | None = None
 
 
-def server_metadata() -> dict[str, Any]:
+def server_metadata() -> V2ServerMetadata:
     return {"name": "modelport", "version": __version__, "extensions": list(EXTENSIONS)}
 
 
@@ -87,7 +93,7 @@ def model_ready(registry: ModelRegistry, name: str, version: str | None) -> bool
     return True
 
 
-def model_metadata(registry: ModelRegistry, name: str, version: str | None) -> dict[str, Any]:
+def model_metadata(registry: ModelRegistry, name: str, version: str | None) -> V2ModelMetadata:
     """Name, ready versions, platform (the runtime) and input/output tensors."""
     served = registry.resolve(name, _version(version))
     if served.signature is None or served.runtime is None:  # resolve() gives ready ones
@@ -102,7 +108,7 @@ def model_metadata(registry: ModelRegistry, name: str, version: str | None) -> d
     }
 
 
-def _input_metadata(signature: Signature) -> list[dict[str, Any]]:
+def _input_metadata(signature: Signature) -> list[V2TensorMetadata]:
     # Named features are listed one tensor each; one 2-D tensor [rows, features] of any
     # name is accepted too.
     if signature.features is not None:
@@ -113,11 +119,13 @@ def _input_metadata(signature: Signature) -> list[dict[str, Any]]:
     return [{"name": "input-0", "datatype": "FP64", "shape": [-1, signature.n_features or -1]}]
 
 
-def _output_metadata(signature: Signature) -> list[dict[str, Any]]:
+def _output_metadata(signature: Signature) -> list[V2TensorMetadata]:
     if signature.classes is None:
         return [{"name": "predict", "datatype": "FP64", "shape": [-1]}]
     labels = np.asarray([signature.label_of(c) for c in signature.classes])
-    outputs = [{"name": "predict", "datatype": array_datatype(labels), "shape": [-1]}]
+    outputs: list[V2TensorMetadata] = [
+        {"name": "predict", "datatype": array_datatype(labels), "shape": [-1]}
+    ]
     if signature.has_proba:
         shape = [-1, len(signature.classes)]
         outputs.append({"name": "predict_proba", "datatype": "FP64", "shape": shape})
@@ -171,9 +179,9 @@ async def infer(
     return InferOutcome(result.model_name, str(result.model_version), tensors_out, result.cache)
 
 
-async def repository_index(registry: ModelRegistry, ready_only: bool) -> list[dict[str, str]]:
+async def repository_index(registry: ModelRegistry, ready_only: bool) -> list[V2RepositoryEntry]:
     """Every model in the repository: one entry per version, and the unloaded ones."""
-    entries: list[dict[str, str]] = []
+    entries: list[V2RepositoryEntry] = []
     for model in registry.models():
         if not model.versions:
             entries.append(
@@ -185,8 +193,11 @@ async def repository_index(registry: ModelRegistry, ready_only: bool) -> list[di
             )
         for number in sorted(model.versions):
             version = model.versions[number]
-            entry = {"name": model.name, "version": str(number)}
-            entry["state"] = "READY" if version.ready else "UNAVAILABLE"
+            entry: V2RepositoryEntry = {
+                "name": model.name,
+                "version": str(number),
+                "state": "READY" if version.ready else "UNAVAILABLE",
+            }
             if version.public_error:
                 entry["reason"] = version.public_error
             entries.append(entry)

@@ -1,0 +1,80 @@
+"""The typed shapes of the protocols' JSON answers, one source for the core and OpenAPI.
+
+TypedDicts, so the core returns plain dicts that orjson encodes with no model
+validation on the request's path; ``api/`` names them as a route's documented answer
+(``responses={200: {"model": ...}}``) and FastAPI generates their JSON Schema. This
+module imports nothing from ``api/`` (tests/test_layering.py).
+"""
+
+from __future__ import annotations
+
+from typing import Literal, NotRequired
+
+# pydantic reads TypedDicts from typing_extensions on Python < 3.12.
+from typing_extensions import TypedDict
+
+__all__ = [
+    "V2Live",
+    "V2ModelMetadata",
+    "V2ModelReady",
+    "V2Ready",
+    "V2RepositoryEntry",
+    "V2ServerMetadata",
+    "V2TensorMetadata",
+]
+
+
+class V2Live(TypedDict):
+    """GET /v2/health/live."""
+
+    live: bool
+
+
+class V2Ready(TypedDict):
+    """GET /v2/health/ready; ``error`` says why not."""
+
+    ready: bool
+    error: NotRequired[str]
+
+
+class V2ModelReady(TypedDict):
+    """GET /v2/models/{name}[/versions/{version}]/ready; ``error`` says why not (400)."""
+
+    name: str
+    ready: bool
+    error: NotRequired[str]
+
+
+class V2ServerMetadata(TypedDict):
+    """GET /v2: the server's name, version and protocol extensions."""
+
+    name: str
+    version: str
+    extensions: list[str]
+
+
+class V2TensorMetadata(TypedDict):
+    """One input or output tensor of a model's metadata; -1 is any length."""
+
+    name: str
+    datatype: str
+    shape: list[int]
+
+
+class V2ModelMetadata(TypedDict):
+    """GET /v2/models/{name}[/versions/{version}]: ready versions, runtime, tensors."""
+
+    name: str
+    versions: list[str]
+    platform: str
+    inputs: list[V2TensorMetadata]
+    outputs: list[V2TensorMetadata]
+
+
+class V2RepositoryEntry(TypedDict):
+    """One entry of POST /v2/repository/index: a version, or a model with none loaded."""
+
+    name: str
+    state: Literal["READY", "UNAVAILABLE"]
+    version: NotRequired[str]
+    reason: NotRequired[str]
