@@ -137,8 +137,10 @@ def test_summary_and_describe(trained_models: Path) -> None:
     assert isinstance(summary["loaded_at"], str)
     described = version.describe()
     assert described["name"] == "iris-dt"
-    assert described["signature"]["labels"] == list(IRIS_LABELS)
-    assert described["signature"]["n_features"] == 4
+    signature = described["signature"]
+    assert signature is not None
+    assert signature["labels"] == list(IRIS_LABELS)
+    assert signature["n_features"] == 4
 
 
 def test_corrupt_artifact_fails_while_other_versions_load(model_dir: Path) -> None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
+from modelport.contracts import VersionMetadata, VersionSummary
 from modelport.repository import BatchingConfig
 from modelport.repository.model_yaml import LogConfig
 from modelport.runtimes.base import Runtime
@@ -54,7 +55,7 @@ class ModelVersion:
     def ready(self) -> bool:
         return self.state == "ready"
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> VersionSummary:
         """What the public API says of this version."""
         return {
             "version": self.version,
@@ -68,13 +69,22 @@ class ModelVersion:
             "sha256": self.artifact_sha256,
         }
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> VersionMetadata:
         """Metadata of this version, with its signature when ready."""
-        return {
-            "name": self.name,
-            **self.summary(),
-            "signature": self.signature.to_dict() if self.signature else None,
-        }
+        summary = self.summary()
+        return VersionMetadata(
+            name=self.name,
+            version=summary["version"],
+            state=summary["state"],
+            runtime=summary["runtime"],
+            artifact=summary["artifact"],
+            error=summary["error"],
+            loaded_at=summary["loaded_at"],
+            load_seconds=summary["load_seconds"],
+            size_bytes=summary["size_bytes"],
+            sha256=summary["sha256"],
+            signature=self.signature.to_dict() if self.signature else None,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -298,8 +298,6 @@ UNTYPED_SUCCESS = {
     ("get", "/health/live"),
     ("get", "/health/ready"),
     ("get", "/ping"),
-    ("get", "/v1/models/{name}"),
-    ("get", "/v1/models/{name}/versions/{version}"),
     ("post", "/v2/repository/models/{name}/load"),
     ("post", "/v2/repository/models/{name}/unload"),
     ("post", "/v1/admin/models/{name}/versions"),

@@ -10,9 +10,10 @@ from starlette.responses import Response
 
 from modelport.api.middleware import CACHE_HEADER, client_address, request_id_of
 from modelport.api.responses import OrjsonResponse
-from modelport.api.schemas import PREDICT_REQUEST_BODY, ErrorBody, ModelList, PredictResponse
+from modelport.api.schemas import PREDICT_REQUEST_BODY, ErrorBody, PredictResponse
 from modelport.api.state import inference_of, registry_of
 from modelport.clienttext import decimal
+from modelport.contracts import ModelList, ModelMetadata, ModelSummary, VersionMetadata
 from modelport.protocols.native import predict_answer
 from modelport.registry import ServedModel
 
@@ -25,7 +26,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _model_info(model: ServedModel) -> dict[str, Any]:
+def _model_info(model: ServedModel) -> ModelSummary:
     newest = model.newest_ready()
     return {
         "name": model.name,
@@ -55,20 +56,24 @@ def _refuse_predict_url(last: str) -> None:
         )
 
 
-@router.get("/models/{name}", summary="A model: versions, state and signature", responses=_ERRORS)
+@router.get(
+    "/models/{name}",
+    summary="A model: versions, state and signature",
+    responses={200: {"model": ModelMetadata}, **_ERRORS},
+)
 async def model_metadata(name: str, request: Request) -> Response:
     _refuse_predict_url(name)
     model = registry_of(request).get(name)
-    info = _model_info(model)
     newest = model.newest_ready()
-    info["signature"] = newest.signature.to_dict() if newest and newest.signature else None
+    signature = newest.signature.to_dict() if newest and newest.signature else None
+    info: ModelMetadata = {**_model_info(model), "signature": signature}
     return OrjsonResponse(info)
 
 
 @router.get(
     "/models/{name}/versions/{version}",
     summary="One version: state, runtime and signature",
-    responses=_ERRORS,
+    responses={200: {"model": VersionMetadata}, **_ERRORS},
 )
 async def version_metadata(name: str, version: str, request: Request) -> Response:
     _refuse_predict_url(version)

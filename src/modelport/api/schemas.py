@@ -17,7 +17,6 @@ __all__ = [
     "V2_INFER_REQUEST_BODY",
     "ErrorBody",
     "MlflowResponse",
-    "ModelList",
     "PredictResponse",
     "V2ErrorBody",
     "V2InferResponse",
@@ -127,32 +126,6 @@ class PredictResponse(BaseModel):
     probabilities: list[dict[str, float]] | None = Field(
         default=None, description="per row, label -> probability (when asked for)"
     )
-
-
-class VersionInfo(BaseModel):
-    version: int
-    state: str = Field(description="ready or failed")
-    runtime: str | None
-    artifact: str | None
-    error: str | None
-    loaded_at: str | None
-    load_seconds: float | None
-    size_bytes: int | None = Field(description="size of the artifact file")
-    sha256: str | None = Field(description="sha256 of the artifact file, hex")
-
-
-class ModelInfo(BaseModel):
-    name: str
-    state: str
-    ready: bool
-    description: str
-    latest_version: int | None
-    error: str | None
-    versions: list[VersionInfo]
-
-
-class ModelList(BaseModel):
-    models: list[ModelInfo]
 
 
 # -- Open Inference Protocol (V2) ---------------------------------------------------------

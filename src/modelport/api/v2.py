@@ -26,9 +26,7 @@ from modelport.api.responses import OrjsonResponse, dumps
 from modelport.api.schemas import V2_ERRORS, V2_INFER_REQUEST_BODY, V2InferResponse
 from modelport.api.state import inference_of, manager_of, registry_of, settings_of
 from modelport.clienttext import bounded_int
-from modelport.errors import InvalidRequestError, PayloadTooLargeError, shown
-from modelport.protocols import v2_dataplane as dataplane
-from modelport.protocols.contracts import (
+from modelport.contracts import (
     V2Live,
     V2ModelMetadata,
     V2ModelReady,
@@ -36,6 +34,8 @@ from modelport.protocols.contracts import (
     V2RepositoryEntry,
     V2ServerMetadata,
 )
+from modelport.errors import InvalidRequestError, PayloadTooLargeError, shown
+from modelport.protocols import v2_dataplane as dataplane
 from modelport.protocols.v2_codec import (
     tensor_from_json,
     tensor_from_raw,

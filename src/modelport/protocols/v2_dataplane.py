@@ -14,15 +14,15 @@ from typing import Any
 import numpy as np
 
 from modelport import __version__
-from modelport.errors import InvalidRequestError, ModelNotReadyError, shown
-from modelport.inference import InferenceService, PredictRequest
-from modelport.payloads import Tensors
-from modelport.protocols.contracts import (
+from modelport.contracts import (
     V2ModelMetadata,
     V2RepositoryEntry,
     V2ServerMetadata,
     V2TensorMetadata,
 )
+from modelport.errors import InvalidRequestError, ModelNotReadyError, shown
+from modelport.inference import InferenceService, PredictRequest
+from modelport.payloads import Tensors
 from modelport.protocols.v2_codec import array_datatype, predictions_array
 from modelport.registry import ModelRegistry
 from modelport.signature import Signature

@@ -3,17 +3,20 @@
 TypedDicts, so the core returns plain dicts that orjson encodes with no model
 validation on the request's path; ``api/`` names them as a route's documented answer
 (``responses={200: {"model": ...}}``) and FastAPI generates their JSON Schema. This
-module imports nothing from ``api/`` (tests/test_layering.py).
+module imports nothing from modelport, so every layer can use it (tests/test_layering.py).
 """
 
 from __future__ import annotations
 
-from typing import Literal, NotRequired
+from typing import Any, Literal, NotRequired
 
 # pydantic reads TypedDicts from typing_extensions on Python < 3.12.
 from typing_extensions import TypedDict
 
 __all__ = [
+    "ModelList",
+    "ModelMetadata",
+    "ModelSummary",
     "V2Live",
     "V2ModelMetadata",
     "V2ModelReady",
@@ -21,6 +24,8 @@ __all__ = [
     "V2RepositoryEntry",
     "V2ServerMetadata",
     "V2TensorMetadata",
+    "VersionMetadata",
+    "VersionSummary",
 ]
 
 
@@ -78,3 +83,52 @@ class V2RepositoryEntry(TypedDict):
     state: Literal["READY", "UNAVAILABLE"]
     version: NotRequired[str]
     reason: NotRequired[str]
+
+
+# -- the native API (KServe V1 compatible) ------------------------------------------------
+
+
+class VersionSummary(TypedDict):
+    """One version as the native API lists it. ``state`` is ready or failed; ``size_bytes``
+    and ``sha256`` (hex) are the artifact file's."""
+
+    version: int
+    state: str
+    runtime: str | None
+    artifact: str | None
+    error: str | None
+    loaded_at: str | None
+    load_seconds: float | None
+    size_bytes: int | None
+    sha256: str | None
+
+
+class VersionMetadata(VersionSummary):
+    """GET /v1/models/{name}/versions/{version}: the summary, the name and the signature."""
+
+    name: str
+    signature: dict[str, Any] | None
+
+
+class ModelSummary(TypedDict):
+    """One model as GET /v1/models lists it."""
+
+    name: str
+    state: str
+    ready: bool
+    description: str
+    latest_version: int | None
+    error: str | None
+    versions: list[VersionSummary]
+
+
+class ModelMetadata(ModelSummary):
+    """GET /v1/models/{name}: the summary and the newest ready version's signature."""
+
+    signature: dict[str, Any] | None
+
+
+class ModelList(TypedDict):
+    """GET /v1/models."""
+
+    models: list[ModelSummary]
