@@ -14,9 +14,13 @@ from typing import Any, Literal, NotRequired
 from typing_extensions import TypedDict
 
 __all__ = [
+    "AliasDeleted",
+    "AliasSet",
+    "ModelHistory",
     "ModelList",
     "ModelMetadata",
     "ModelSummary",
+    "UploadedVersion",
     "V2Live",
     "V2ModelMetadata",
     "V2ModelReady",
@@ -24,6 +28,8 @@ __all__ = [
     "V2RepositoryEntry",
     "V2ServerMetadata",
     "V2TensorMetadata",
+    "VersionDeleted",
+    "VersionHistoryEntry",
     "VersionMetadata",
     "VersionSummary",
 ]
@@ -132,3 +138,66 @@ class ModelList(TypedDict):
     """GET /v1/models."""
 
     models: list[ModelSummary]
+
+
+# -- the management API -------------------------------------------------------------------
+
+
+class UploadedVersion(TypedDict):
+    """POST /v1/admin/models/{name}/versions (201): the version written and loaded."""
+
+    name: str
+    version: int
+    state: Literal["ready"]
+    runtime: str | None
+    sha256: str | None
+    size: int | None
+    load_seconds: float | None
+    alias: str | None
+
+
+class VersionHistoryEntry(TypedDict):
+    """One version as the database records it; ``created_at`` is ISO 8601."""
+
+    version: int
+    state: Literal["pending", "ready", "failed", "deleted"]
+    sha256: str | None
+    size: int | None
+    runtime: str | None
+    error: str | None
+    source: str
+    created_at: str
+    created_by: str | None
+
+
+class ModelHistory(TypedDict):
+    """GET /v1/admin/models/{name}/versions: the history, aliases and the served newest."""
+
+    name: str
+    latest: int | None
+    aliases: dict[str, int]
+    versions: list[VersionHistoryEntry]
+
+
+class VersionDeleted(TypedDict):
+    """DELETE /v1/admin/models/{name}/versions/{version}."""
+
+    name: str
+    version: int
+    state: Literal["deleted"]
+
+
+class AliasSet(TypedDict):
+    """PUT /v1/admin/models/{name}/aliases/{alias}."""
+
+    name: str
+    alias: str
+    version: int
+
+
+class AliasDeleted(TypedDict):
+    """DELETE /v1/admin/models/{name}/aliases/{alias}."""
+
+    name: str
+    alias: str
+    deleted: Literal[True]

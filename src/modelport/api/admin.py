@@ -26,6 +26,13 @@ from modelport.api.auth import require_admin
 from modelport.api.responses import OrjsonResponse
 from modelport.api.schemas import ErrorBody
 from modelport.api.state import manager_of, settings_of
+from modelport.contracts import (
+    AliasDeleted,
+    AliasSet,
+    ModelHistory,
+    UploadedVersion,
+    VersionDeleted,
+)
 from modelport.errors import InvalidRequestError
 from modelport.management.files import UPLOADS_DIR
 from modelport.management.uploads import Upload
@@ -57,7 +64,11 @@ _MAX_EXTRA_FILES = 16
     "/models/{name:path}/versions",
     status_code=201,
     summary="Upload a new version (multipart 'file', or the raw body with ?filename=)",
-    responses={**_ADMIN_ERRORS, 422: {"description": "The file did not load or warm up"}},
+    responses={
+        201: {"model": UploadedVersion},
+        **_ADMIN_ERRORS,
+        422: {"description": "The file did not load or warm up"},
+    },
     openapi_extra={
         "requestBody": {
             "content": {
@@ -162,7 +173,7 @@ async def _small_part(part: Any, what: str) -> bytes | None:
 @router.get(
     "/models/{name}/versions",
     summary="Version history: number, sha256, size, state, source, who; and aliases",
-    responses=_ADMIN_ERRORS,
+    responses={200: {"model": ModelHistory}, **_ADMIN_ERRORS},
 )
 async def list_versions(
     name: str, request: Request, include_deleted: bool = Query(False)
@@ -174,7 +185,7 @@ async def list_versions(
 @router.delete(
     "/models/{name}/versions/{version}",
     summary="Delete a version (409 while an alias points at it)",
-    responses=_ADMIN_ERRORS,
+    responses={200: {"model": VersionDeleted}, **_ADMIN_ERRORS},
 )
 async def delete_version(name: str, version: int, request: Request) -> Response:
     actor = await require_admin(request)
@@ -184,7 +195,7 @@ async def delete_version(name: str, version: int, request: Request) -> Response:
 @router.put(
     "/models/{name}/aliases/{alias}",
     summary='Point an alias at a ready version: {"version": N} (rollback = move it back)',
-    responses=_ADMIN_ERRORS,
+    responses={200: {"model": AliasSet}, **_ADMIN_ERRORS},
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -206,7 +217,11 @@ async def set_alias(name: str, alias: str, request: Request) -> Response:
     return OrjsonResponse(await manager_of(request).set_alias(name, alias, version, actor))
 
 
-@router.delete("/models/{name}/aliases/{alias}", summary="Remove an alias", responses=_ADMIN_ERRORS)
+@router.delete(
+    "/models/{name}/aliases/{alias}",
+    summary="Remove an alias",
+    responses={200: {"model": AliasDeleted}, **_ADMIN_ERRORS},
+)
 async def delete_alias(name: str, alias: str, request: Request) -> Response:
     actor = await require_admin(request)
     return OrjsonResponse(await manager_of(request).delete_alias(name, alias, actor))

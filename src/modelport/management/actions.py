@@ -10,9 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
 
 from modelport.config import Settings
+from modelport.contracts import (
+    AliasDeleted,
+    AliasSet,
+    ModelHistory,
+    UploadedVersion,
+    VersionDeleted,
+    VersionHistoryEntry,
+)
 from modelport.db import store
 from modelport.db.database import Database
 from modelport.db.records import VersionRecord
@@ -58,7 +65,7 @@ class ModelManager:
         #: never races an upload's load.
         self._lock = lock
 
-    async def upload(self, upload: Upload, actor: Actor) -> dict[str, Any]:
+    async def upload(self, upload: Upload, actor: Actor) -> UploadedVersion:
         """Store an artifact as the model's next version, load and warm it up, then serve it.
 
         A file that fails answers UploadRejectedError (422) and stays on disk as a
@@ -140,7 +147,7 @@ class ModelManager:
                 f"{action}: start it on a folder instead (modelport serve models/)"
             )
 
-    async def versions(self, name: str, include_deleted: bool = False) -> dict[str, Any]:
+    async def versions(self, name: str, include_deleted: bool = False) -> ModelHistory:
         """The model's version history from the database, and what this process serves."""
         validate_model_name(name)
         await self.database.ready()
@@ -159,7 +166,7 @@ class ModelManager:
             "versions": [_version_json(r) for r in records if r.state != "pending"],
         }
 
-    async def delete_version(self, name: str, version: int, actor: Actor) -> dict[str, Any]:
+    async def delete_version(self, name: str, version: int, actor: Actor) -> VersionDeleted:
         """Delete a version's files and mark it deleted; 409 while an alias points at it."""
         validate_model_name(name)
         await self.database.ready()
@@ -174,7 +181,7 @@ class ModelManager:
         await self.audit.record(actor, "version.delete", name, {"version": version})
         return {"name": name, "version": version, "state": "deleted"}
 
-    async def set_alias(self, name: str, alias: str, version: int, actor: Actor) -> dict[str, Any]:
+    async def set_alias(self, name: str, alias: str, version: int, actor: Actor) -> AliasSet:
         """Point ``alias`` at a ready version (rollback = point it back)."""
         validate_model_name(name)
         await self.database.ready()
@@ -185,7 +192,7 @@ class ModelManager:
         await self.audit.record(actor, "alias.set", name, {"alias": alias, "version": version})
         return {"name": name, "alias": record.alias, "version": record.version}
 
-    async def delete_alias(self, name: str, alias: str, actor: Actor) -> dict[str, Any]:
+    async def delete_alias(self, name: str, alias: str, actor: Actor) -> AliasDeleted:
         validate_model_name(name)
         await self.database.ready()
         if not await self.database.run(store.delete_alias, name, alias):
@@ -232,7 +239,7 @@ class ModelManager:
         await self.audit.record(actor, "unload", name, {})
 
 
-def _version_json(record: VersionRecord) -> dict[str, Any]:
+def _version_json(record: VersionRecord) -> VersionHistoryEntry:
     return {
         "version": record.version,
         "state": record.state,

@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Engine
 
+from modelport.contracts import UploadedVersion
 from modelport.errors import ForbiddenError, InvalidInputError
 from modelport.inference import InferenceService, PredictRequest
 from modelport.kvstore import KeyValueStore
@@ -136,7 +137,7 @@ class ServerHandle:
     def reload(self, model: str | None = None) -> dict[str, str]:
         return self._block(self.areload(model))
 
-    async def aupload(self, model: str, filename: str, data: bytes) -> dict[str, Any]:
+    async def aupload(self, model: str, filename: str, data: bytes) -> UploadedVersion:
         """Store ``data`` as the model's next version and serve it once it loads."""
         actor = self._admin("upload")
         validate_model_name(model)
@@ -150,7 +151,7 @@ class ServerHandle:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(staged)
 
-    def upload(self, model: str, filename: str, data: bytes) -> dict[str, Any]:
+    def upload(self, model: str, filename: str, data: bytes) -> UploadedVersion:
         return self._block(self.aupload(model, filename, data))
 
     # -- helpers --------------------------------------------------------------------------
