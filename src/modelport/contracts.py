@@ -16,10 +16,14 @@ from typing_extensions import TypedDict
 __all__ = [
     "AliasDeleted",
     "AliasSet",
+    "Live",
     "ModelHistory",
     "ModelList",
     "ModelMetadata",
+    "ModelStateChange",
     "ModelSummary",
+    "Ready",
+    "ReloadAnswer",
     "UploadedVersion",
     "V2Live",
     "V2ModelMetadata",
@@ -201,3 +205,32 @@ class AliasDeleted(TypedDict):
     name: str
     alias: str
     deleted: Literal[True]
+
+
+class ReloadAnswer(TypedDict):
+    """POST /v1/admin/reload and /v1/admin/models/{name}/reload: model -> what happened."""
+
+    models: dict[str, str]
+
+
+class ModelStateChange(TypedDict):
+    """POST /v1/admin/models/{name}/load and .../unload."""
+
+    name: str
+    state: Literal["loaded", "unloaded"]
+
+
+# -- health ---------------------------------------------------------------------------------
+
+
+class Live(TypedDict):
+    """GET /health/live."""
+
+    status: Literal["live"]
+
+
+class Ready(TypedDict):
+    """GET /health/ready (200): model -> state."""
+
+    status: Literal["ready"]
+    models: dict[str, str]

@@ -30,6 +30,8 @@ from modelport.contracts import (
     AliasDeleted,
     AliasSet,
     ModelHistory,
+    ModelStateChange,
+    ReloadAnswer,
     UploadedVersion,
     VersionDeleted,
 )
@@ -230,7 +232,7 @@ async def delete_alias(name: str, alias: str, request: Request) -> Response:
 @router.post(
     "/reload",
     summary="Re-scan the model folder: load what changed, drop what is gone",
-    responses=_ADMIN_ERRORS,
+    responses={200: {"model": ReloadAnswer}, **_ADMIN_ERRORS},
 )
 async def reload_all(request: Request) -> Response:
     actor = await require_admin(request)
@@ -238,7 +240,9 @@ async def reload_all(request: Request) -> Response:
 
 
 @router.post(
-    "/models/{name}/reload", summary="Re-scan one model from the folder", responses=_ADMIN_ERRORS
+    "/models/{name}/reload",
+    summary="Re-scan one model from the folder",
+    responses={200: {"model": ReloadAnswer}, **_ADMIN_ERRORS},
 )
 async def reload_model(name: str, request: Request) -> Response:
     actor = await require_admin(request)
@@ -248,7 +252,7 @@ async def reload_model(name: str, request: Request) -> Response:
 @router.post(
     "/models/{name}/load",
     summary="Load (or reload) a model from the folder",
-    responses=_ADMIN_ERRORS,
+    responses={200: {"model": ModelStateChange}, **_ADMIN_ERRORS},
 )
 async def load_model(name: str, request: Request) -> Response:
     actor = await require_admin(request)
@@ -259,7 +263,7 @@ async def load_model(name: str, request: Request) -> Response:
 @router.post(
     "/models/{name}/unload",
     summary="Stop serving a model in every worker (files stay)",
-    responses=_ADMIN_ERRORS,
+    responses={200: {"model": ModelStateChange}, **_ADMIN_ERRORS},
 )
 async def unload_model(name: str, request: Request) -> Response:
     actor = await require_admin(request)

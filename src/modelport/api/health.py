@@ -7,18 +7,23 @@ from starlette.responses import Response
 
 from modelport.api.responses import OrjsonResponse
 from modelport.api.state import registry_of
+from modelport.contracts import Live, Ready
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/health", tags=["health"])
 
 
-@router.get("/live", summary="200 while the process runs")
+@router.get("/live", summary="200 while the process runs", responses={200: {"model": Live}})
 async def live() -> Response:
     return OrjsonResponse({"status": "live"})
 
 
-@router.get("/ready", summary="200 once every model has been tried at start-up, else 503")
+@router.get(
+    "/ready",
+    summary="200 once every model has been tried at start-up, else 503",
+    responses={200: {"model": Ready}},
+)
 async def ready(request: Request) -> Response:
     registry = registry_of(request)
     models = {m.name: m.state for m in registry.models()}
