@@ -51,3 +51,13 @@ def test_the_messages_live_in_a_descriptor_pool_of_their_own() -> None:
     code = (PROTO / "grpc_predict_v2_pb2.py").read_text()
     assert "_descriptor_pool.DescriptorPool().AddSerializedFile(" in code
     assert "_descriptor_pool.Default()" not in code
+
+
+def test_the_generated_code_checks_no_runtime_version() -> None:
+    # What lets modelport[grpc] install beside clients that pin another protobuf major
+    # (make compat serves gRPC under both ends of the range): make proto's pinned
+    # generator writes no version checks, a newer one would.
+    messages = (PROTO / "grpc_predict_v2_pb2.py").read_text()
+    service = (PROTO / "grpc_predict_v2_pb2_grpc.py").read_text()
+    assert "ValidateProtobufRuntimeVersion" not in messages
+    assert "GRPC_GENERATED_VERSION" not in service

@@ -28,7 +28,13 @@ MODELPORT = Path(sys.executable).with_name("modelport")
 class Server:
     """One server process; stopped by its own PID only."""
 
-    def __init__(self, args: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        args: list[str],
+        cwd: Path,
+        env: dict[str, str] | None = None,
+        program: Path = MODELPORT,
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         # Every server gets its own gRPC port: the default 8001 would collide between
@@ -59,7 +65,7 @@ class Server:
                 del full_env[key]
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
-                [str(MODELPORT), "serve", *args, "--port", str(self.port), *grpc_args],
+                [str(program), "serve", *args, "--port", str(self.port), *grpc_args],
                 cwd=cwd,
                 env=full_env,
                 stdout=log,
