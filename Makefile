@@ -129,7 +129,7 @@ docs-ref: $(STAMP)
 # (the .proto's header says why the sed: a descriptor pool of their own). The generator is
 # pinned to grpcio-tools 1.62.3, in a venv of its own, on purpose: code from 1.63 on checks
 # the protobuf and grpcio it runs with and refuses older ones, while this code loads under
-# every protobuf from 5.26 to 7.x, so modelport[grpc] installs beside clients that pin
+# every protobuf from 5.29 to 7.x, so modelport[grpc] installs beside clients that pin
 # another protobuf major (tests/test_proto.py and make compat check it).
 GRPC_TOOLS_VERSION ?= 1.62.3
 PROTO := src/modelport/api/proto/grpc_predict_v2.proto

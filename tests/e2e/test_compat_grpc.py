@@ -29,9 +29,10 @@ BUILD = ROOT / "build" / "compat"
 PIP_QUIET = ["--quiet", "--disable-pip-version-check"]
 
 
-def _overlay_env(name: str, requirement: str) -> Path:
-    """A venv that sees this project's environment but holds its own ``requirement``,
-    which shadows the installed one (its site-packages comes first on sys.path)."""
+def _overlay_env(name: str, protobuf: str) -> Path:
+    """A venv that sees this project's environment but holds its own protobuf, and the
+    gRPC health and reflection releases pip picks for it; they shadow the installed ones
+    (its site-packages comes first on sys.path)."""
     venv = BUILD / name
     python = venv / "bin" / "python"
     if not python.exists():
@@ -51,7 +52,14 @@ def _overlay_env(name: str, requirement: str) -> Path:
     # An `import` line in a .pth file runs at start-up: addsitedir also reads the project
     # environment's own .pth files (the editable install of modelport among them).
     (Path(site) / "modelport-project.pth").write_text(f"import site; site.addsitedir({ours!r})\n")
-    subprocess.run([str(python), "-m", "pip", "install", *PIP_QUIET, requirement], check=True)
+    subprocess.run(
+        [
+            str(python),
+            *("-m", "pip", "install", *PIP_QUIET, "--ignore-installed"),
+            *(protobuf, "grpcio-health-checking", "grpcio-reflection"),
+        ],
+        check=True,
+    )
     program = venv / "bin" / "modelport"
     program.write_text(f"#!{python}\nfrom modelport.cli import main\nmain()\n")
     program.chmod(0o755)
@@ -60,7 +68,7 @@ def _overlay_env(name: str, requirement: str) -> Path:
 
 @pytest.mark.parametrize(
     ("name", "requirement"),
-    [("protobuf-lowest", "protobuf==5.26.1"), ("protobuf-newest", "protobuf>=7,<8")],
+    [("protobuf-lowest", "protobuf==5.29.0"), ("protobuf-newest", "protobuf>=7,<8")],
 )
 def test_grpc_answers_under_each_end_of_the_protobuf_range(
     name: str, requirement: str, trained_models: Path, tmp_path: Path
@@ -77,6 +85,7 @@ def test_grpc_answers_under_each_end_of_the_protobuf_range(
         server.wait_ready()
         log = server.log()
         assert "gRPC is off" not in log, log
+        assert "health and reflection are off" not in log, log
         client = triton.InferenceServerClient(server.grpc_target)
         try:
             tensor = triton.InferInput("input-0", [1, 4], "FP64")
@@ -90,7 +99,7 @@ def test_grpc_answers_under_each_end_of_the_protobuf_range(
     assert labels is not None
     assert labels.tolist() == [b"setosa"]
     if name == "protobuf-lowest":
-        assert version == "5.26.1"
+        assert version == "5.29.0"
     else:
         assert Version(version).major == 7
 

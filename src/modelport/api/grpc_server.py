@@ -24,6 +24,7 @@ import grpc
 from modelport.access import GRPC_METHODS, Access, authorize_admin, authorize_api
 from modelport.api.auth import bearer_token
 from modelport.api.errors import grpc_status, public_message
+from modelport.api.grpc_standard import add_standard_services
 from modelport.api.proto import grpc_predict_v2_pb2 as pb
 from modelport.api.proto import grpc_predict_v2_pb2_grpc as pb_grpc
 from modelport.config import Settings
@@ -256,6 +257,7 @@ async def start_grpc_server(
     server = grpc.aio.server(options=options)
     servicer = InferenceServicer(registry, inference, manager, settings)
     pb_grpc.add_GRPCInferenceServiceServicer_to_server(servicer, server)  # type: ignore[no-untyped-call]
+    add_standard_services(server, registry, settings)
     address = _address(settings.host, settings.grpc_port)
     try:
         server.add_insecure_port(address)
