@@ -28,7 +28,7 @@ _BARE_ENVELOPE = {
 }
 
 
-def decode_predict_body(  # noqa: C901  its refusals are being reworded; split after
+def decode_predict_body(
     body: bytes, parameters_key: str = "parameters"
 ) -> tuple[Payload, dict[str, Any]]:
     """Parse a JSON body holding one envelope into a payload and its parameters.
@@ -36,6 +36,19 @@ def decode_predict_body(  # noqa: C901  its refusals are being reworded; split a
     ``parameters_key`` names the optional parameters object: ``parameters`` (KServe V1)
     or ``params`` (MLflow).
     """
+    document = _json_document(body)
+    key = _envelope_key(document, parameters_key)
+    # Absent or null means none; any other non-object ([], 0, "") is a mistake to report.
+    parameters = document.get(parameters_key)
+    if parameters is None:
+        parameters = {}
+    if not isinstance(parameters, dict):
+        raise InvalidRequestError(f"{parameters_key} must be an object")
+    return _lean_rows(_payload(key, document[key]), key, body), parameters
+
+
+def _json_document(body: bytes) -> dict[str, Any]:
+    """The body as a JSON object, or a 400 that says how to write one."""
     if not body.strip():
         raise InvalidRequestError(
             'empty body: send JSON such as {"instances": [[5.1, 3.5, 1.4, 0.2]]}'
@@ -49,6 +62,11 @@ def decode_predict_body(  # noqa: C901  its refusals are being reworded; split a
             f"body must be a JSON object holding one of {list(ENVELOPES)}; "
             + _wrapping_hint(document)
         )
+    return document
+
+
+def _envelope_key(document: dict[str, Any], parameters_key: str) -> str:
+    """The one envelope key the object holds, beside nothing but its parameters."""
     present = [key for key in ENVELOPES if key in document]
     if len(present) != 1:
         found = f"found {present}: keep one" if present else _wrapping_hint(document)
@@ -56,23 +74,22 @@ def decode_predict_body(  # noqa: C901  its refusals are being reworded; split a
     unknown = sorted(set(document) - {*ENVELOPES, parameters_key})
     if unknown:
         raise InvalidRequestError(f"unknown key(s) in body: {shown(unknown)}")
-    # Absent or null means none; any other non-object ([], 0, "") is a mistake to report.
-    parameters = document.get(parameters_key)
-    if parameters is None:
-        parameters = {}
-    if not isinstance(parameters, dict):
-        raise InvalidRequestError(f"{parameters_key} must be an object")
-    key = present[0]
-    payload = _payload(key, document[key])
-    if isinstance(payload, Rows):
-        if body.translate(None, _NUMBER_TEXT) == _BARE_ENVELOPE.get(key):
-            # Nothing but the key, numbers and lists: the rows' text is all between the
-            # key's colon (the only one) and the closing brace.
-            text = body[body.index(b":") + 1 : body.rindex(b"}")].strip()
-            payload = Rows(payload.rows, no_booleans=True, numbers_only=True, text=text)
-        elif b"true" not in body and b"false" not in body:
-            payload = Rows(payload.rows, no_booleans=True)
-    return payload, parameters
+    return present[0]
+
+
+def _lean_rows(payload: Payload, key: str, body: bytes) -> Payload:
+    """Rows that the body's text shows to hold no booleans (or only numbers) say so,
+    which lets the input builder take its quickest path."""
+    if not isinstance(payload, Rows):
+        return payload
+    if body.translate(None, _NUMBER_TEXT) == _BARE_ENVELOPE.get(key):
+        # Nothing but the key, numbers and lists: the rows' text is all between the
+        # key's colon (the only one) and the closing brace.
+        text = body[body.index(b":") + 1 : body.rindex(b"}")].strip()
+        return Rows(payload.rows, no_booleans=True, numbers_only=True, text=text)
+    if b"true" not in body and b"false" not in body:
+        return Rows(payload.rows, no_booleans=True)
+    return payload
 
 
 def _payload(key: str, value: Any) -> Payload:
