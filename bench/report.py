@@ -17,6 +17,9 @@ WORKLOAD_TITLES = {
     "lr-1000": "iris-lr 1,000 rows",
 }
 WORKER_KEYS = ("modelport-w1", "modelport-w2")
+#: The V2 gRPC table's columns and rows (grpc_bench.py): modelport first, the reference.
+GRPC_KEYS = ("modelport-grpc", "mlserver-grpc")
+GRPC_WORKLOADS = {"grpc-lr-1": ("iris-lr 1 row", 1), "grpc-lr-1000": ("iris-lr 1,000 rows", 1000)}
 DASH = "—"
 
 
@@ -290,6 +293,13 @@ def _targets(results: dict[str, Any]) -> list[str]:
             True,
             "x",
         ),
+        check(
+            "V2 gRPC single row c=64 vs MLServer's V2 gRPC",
+            ratio(rps("modelport-grpc", "grpc-lr-1", 64), rps("mlserver-grpc", "grpc-lr-1", 64)),
+            4,
+            True,
+            "x",
+        ),
         check("cold start, iris-lr alone", cold_mp, 1, False, " s"),
         check(
             "RSS of one worker after load, iris-lr alone",
@@ -315,11 +325,51 @@ def _targets(results: dict[str, Any]) -> list[str]:
     ]
 
 
+def _grpc_table(results: dict[str, Any]) -> list[str]:
+    """modelport's V2 gRPC against MLServer's, from h2load; empty when not measured."""
+    med = Medians(results["samples"])
+    columns = [k for k in GRPC_KEYS if any(key[0] == k for key in med.by_point)]
+    if not columns:
+        return []
+    titles = results["servers"]
+    rows: list[Row] = []
+    for workload, (title, per_row) in GRPC_WORKLOADS.items():
+        cs = sorted({c for (srv, w, c) in med.by_point if w == workload})
+        unit = "rows/s" if per_row > 1 else "req/s"
+        for c in cs:
+            rps = {k: med.get(k, workload, c, "rps") for k in columns}
+            scaled = {k: None if v is None else v * per_row for k, v in rps.items()}
+            rows.append(Row(f"{title}, c={c}: {unit}", scaled, True, _num))
+            for pct in ("p50", "p99"):
+                values = {k: med.get(k, workload, c, f"{pct}_ms") for k in columns}
+                rows.append(Row(f"{title}, c={c}: {pct} ms", values, False, _num))
+    lines = [
+        "V2 gRPC (h2load -t1, one stream per connection, same pinning):",
+        "",
+        "| measurement | " + " | ".join(titles.get(k, k) for k in columns) + " |",
+        "| --- | " + " | ".join("---:" for _ in columns) + " |",
+    ]
+    for row in rows:
+        reference = row.values.get("modelport-grpc")
+        cells = []
+        for k in columns:
+            value = row.values.get(k)
+            text = DASH if value is None else row.fmt(value)
+            if k != "modelport-grpc" and value and reference:
+                advantage = reference / value if row.higher_is_better else value / reference
+                text += f" ({_ratio(advantage)})"
+            cells.append(text)
+        lines.append(f"| {row.label} | " + " | ".join(cells) + " |")
+    errors = [str(med.total(k, "non_2xx")) for k in columns]
+    lines.append("| non-2xx answers, all points | " + " | ".join(errors) + " |")
+    return [*lines, ""]
+
+
 def render(results: dict[str, Any]) -> str:
     """The whole report as markdown: header, the table, how to read it, the targets."""
     meta = results["meta"]
     m = meta["machine"]
-    columns = [s for s in results["servers"] if s not in WORKER_KEYS]
+    columns = [s for s in results["servers"] if s not in (*WORKER_KEYS, *GRPC_KEYS)]
     versions = "; ".join(
         f"{venv}: " + ", ".join(f"{k} {v}" for k, v in sorted(dists.items()))
         for venv, dists in m["versions"].items()
@@ -348,6 +398,7 @@ def render(results: dict[str, Any]) -> str:
             f"{load_start[0]:.2f}); these numbers are not meaningful.**"
         )
     lines += ["", *_table(results, columns), ""]
+    lines += _grpc_table(results)
     lines += [
         "How to read it: each cell is the median over the repeats. In a baseline's column,",
         "(Nx) is modelport's advantage over that baseline: modelport / baseline for",

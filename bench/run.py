@@ -31,6 +31,7 @@ import procs
 from loadgen import Sample, run_wrk
 from machine import describe, loadavg
 from report import render
+from grpc_bench import GRPC_SERVERS, measure_grpc
 from servers import (
     BENCH_DIR,
     DEV_VENV,
@@ -70,6 +71,7 @@ class Plan:
     servers: list[ServerSpec]
     workers: bool
     cold_start: bool
+    grpc: bool
     server_cpus: str | None
     wrk_cpus: str | None
     modelport_args: tuple[str, ...]
@@ -364,6 +366,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
         servers=[s for s in SERVERS if s.key in only],
         workers=not args.no_workers and "modelport" in only,
         cold_start=not args.no_cold_start,
+        grpc=not args.no_grpc and "modelport" in only and shutil.which("h2load") is not None,
         server_cpus=server_cpus,
         wrk_cpus=wrk_cpus,
         modelport_args=tuple(args.modelport_arg or ()),
@@ -392,6 +395,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-workers", action="store_true", help="skip --workers 2 vs 1")
     parser.add_argument("--no-cold-start", action="store_true", help="skip the cold starts")
+    parser.add_argument("--no-grpc", action="store_true", help="skip V2 gRPC vs MLServer's")
     parser.add_argument(
         "--modelport-arg", action="append", help="extra flag for modelport serve (repeatable)"
     )
@@ -417,7 +421,8 @@ def main(argv: list[str] | None = None) -> int:
         "loadavg_start": loadavg(),
         "machine": describe([spec.venv for spec in [*SERVERS, EVERY_RUNTIME_SPEC]]),
     }
-    res = Results(meta, {s.key: s.title for s in [*plan.servers, *WORKER_SPECS]})
+    titles = {s.key: s.title for s in [*plan.servers, *WORKER_SPECS, *GRPC_SERVERS]}
+    res = Results(meta, titles)
     try:
         log(f"work dir {workdir}; training models")
         prepared = prepare(workdir, DEV_VENV / "bin" / "modelport")
@@ -427,6 +432,17 @@ def main(argv: list[str] | None = None) -> int:
         measure_load(plan, fleet, ctx, prepared, res)
         if plan.workers:
             measure_workers(plan, fleet, ctx, prepared, res)
+        if plan.grpc:
+            measure_grpc(
+                workdir,
+                prepared.bench_models,
+                plan.repeats,
+                plan.seconds,
+                (plan.server_cpus, plan.wrk_cpus),
+                res.add,
+                res.errors,
+                log,
+            )
     except KeyboardInterrupt:
         log("interrupted; stopping the servers")
         return 130

@@ -26,7 +26,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 REPO_DIR = BENCH_DIR.parent
 VENVS = BENCH_DIR / ".venvs"
 BASELINES = BENCH_DIR / "baselines"
-#: modelport installed as `modelport[sklearn]` (setup_env.py); the development venv
+#: modelport installed as `modelport[sklearn,grpc]` (setup_env.py); the development venv
 #: (REPO_DIR / ".venv") trains the models and serves "every example".
 MODELPORT_VENV = VENVS / "modelport"
 DEV_VENV = REPO_DIR / ".venv"

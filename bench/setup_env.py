@@ -35,13 +35,16 @@ def requirements() -> dict[str, list[str]]:
     """Requirement list of every bench venv, by venv name."""
     sklearn = _pinned("scikit-learn")
     return {
-        # modelport as a user deploys it for a scikit-learn model: `modelport[sklearn]`,
+        # modelport as a user deploys it for a scikit-learn model: `modelport[sklearn,grpc]`,
         # not the development venv, whose test extras (pandas, pyarrow, ...) scikit-learn
         # would import at start (about 0.4 s and 80 MB). Editable, so it runs this
         # checkout; its own dependencies are pinned to the development venv's versions.
+        # gRPC is imported only when its port is on (the gRPC points; --grpc-port 0 else).
         "modelport": [
             "-e",
-            f"{REPO_DIR}[sklearn]",
+            f"{REPO_DIR}[sklearn,grpc]",
+            _pinned("grpcio"),
+            _pinned("protobuf"),
             sklearn,
             _pinned("numpy"),
             _pinned("fastapi"),
@@ -112,19 +115,19 @@ def ensure_venv(name: str, reqs: list[str], force: bool) -> bool:
     return True
 
 
-def ensure_wrk() -> None:
-    """Install Debian's ``wrk`` when it is missing (apt-get update first)."""
-    if shutil.which("wrk"):
+def ensure_tool(command: str, package: str) -> None:
+    """Install Debian's ``package`` when ``command`` is missing (apt-get update first)."""
+    if shutil.which(command):
         return
     sudo = [] if os.geteuid() == 0 else ["sudo"]
     if sudo and not shutil.which("sudo"):
-        sys.exit("bench setup: wrk is missing; install it with: apt-get install wrk (as root)")
-    print("bench setup: installing wrk with apt-get", flush=True)
+        sys.exit(f"bench setup: {command} is missing; install it with: apt-get install {package}")
+    print(f"bench setup: installing {package} with apt-get", flush=True)
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for argv in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "wrk"]):
+    for argv in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", package]):
         subprocess.run([*sudo, *argv], check=True, env=env, timeout=INSTALL_TIMEOUT_S)
-    if not shutil.which("wrk"):
-        sys.exit("bench setup: apt-get did not provide wrk")
+    if not shutil.which(command):
+        sys.exit(f"bench setup: apt-get did not provide {command}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -133,7 +136,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not shutil.which("taskset"):
         sys.exit("bench setup: taskset (util-linux) is needed to pin processes to cores")
-    ensure_wrk()
+    ensure_tool("wrk", "wrk")
+    # h2load drives the gRPC points (HTTP/2 with a pre-encoded gRPC message).
+    ensure_tool("h2load", "nghttp2-client")
     for name, reqs in requirements().items():
         ensure_venv(name, reqs, args.force)
     return 0
