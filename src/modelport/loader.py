@@ -24,6 +24,7 @@ from modelport.inputs import to_batch
 from modelport.outputs import run_model
 from modelport.payloads import Payload, Records, Rows
 from modelport.repository import ModelConfig, ModelSource, VersionSource, read_model_yaml
+from modelport.repository.mlmodel import MLMODEL, read_mlmodel, with_mlmodel
 from modelport.repository.scan import artifact_digest
 from modelport.runtimes.base import Runtime, load_context, runtime_for
 from modelport.served import FileStamp, ModelVersion, ServedModel
@@ -126,6 +127,8 @@ def load_version(name: str, source: VersionSource, config: ModelConfig, root: Pa
             raise ModelLoadError(source.problem or "no artifact")
         if source.config_file is not None:
             config = read_model_yaml(source.config_file)
+        if source.artifact.name == MLMODEL:
+            config = with_mlmodel(config, read_mlmodel(source.artifact))
         size, sha256 = _digest(source.artifact)
         spec = runtime_for(source.artifact, config.runtime)
         runtime = spec.load(source.artifact, load_context(source, config))

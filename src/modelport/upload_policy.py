@@ -5,6 +5,9 @@ as a shell for whoever holds an admin token. With ``allow_pickle_uploads = false
 default) an upload is refused, before anything is written, when:
 
 - its runtime unpickles (``sklearn``: pickle, joblib) or imports Python (``function``);
+- it is an MLflow model's ``MLmodel`` file (``mlflow``): which flavor it names, and so
+  whether loading runs code (a cloudpickle, a custom ``PythonModel``), depends on files
+  the check does not read, so it is refused like a pickle;
 - it brings Python files, or its model.yaml (uploaded, or the model's own) lists ``code:``;
 - its uploaded model.yaml trusts skops types the operator did not allow in
   ``upload_trusted_types``: skops *calls* a trusted type with arguments read from the
@@ -26,7 +29,7 @@ from modelport.repository.model_yaml import ModelConfig
 __all__ = ["CODE_RUNNING_KINDS", "SAFE_ENDINGS", "check_upload_runs_no_code"]
 
 #: Runtimes whose files run code when loaded.
-CODE_RUNNING_KINDS = frozenset({"sklearn", "function"})
+CODE_RUNNING_KINDS = frozenset({"sklearn", "function", "mlflow"})
 #: What an upload may be while code-running uploads are refused (for the message).
 SAFE_ENDINGS = (".skops", ".onnx", ".ubj", ".json (xgboost)", ".txt (lightgbm)")
 #: Python files: model.py beside an artifact is imported; the others are refused along

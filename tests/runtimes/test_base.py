@@ -23,7 +23,15 @@ from modelport.runtimes.base import (
 
 
 def test_runtime_kinds() -> None:
-    assert runtime_kinds() == ["sklearn", "skops", "xgboost", "lightgbm", "onnx", "function"]
+    assert runtime_kinds() == [
+        "sklearn",
+        "skops",
+        "xgboost",
+        "lightgbm",
+        "onnx",
+        "function",
+        "mlflow",
+    ]
 
 
 def test_artifact_suffixes_are_lower_case_with_a_dot() -> None:

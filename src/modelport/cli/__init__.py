@@ -91,8 +91,9 @@ def serve(model_dir: Path | None, **flags: Any) -> None:
     """Serve every model under MODEL_DIR (default ./models) over HTTP.
 
     MODEL_DIR may also be one model file (modelport serve model.pkl): it is served as
-    the model named after its stem. A MODEL_DIR that does not exist stops the command
-    (exit code 2) unless --watch is given.
+    the model named after its stem; or one MLflow model folder (the one holding an
+    MLmodel file), served as the model named after the folder. A MODEL_DIR that does
+    not exist stops the command (exit code 2) unless --watch is given.
 
     Settings come from these flags, then MODELPORT_* environment variables, then
     modelport.toml (--config), then the defaults shown.
@@ -149,7 +150,8 @@ def _check_database_url(settings: Settings) -> None:
 
 def _check_model_dir(settings: Settings, *, given: bool) -> None:
     """Say what will be served; stop (exit 2) when there is nothing to serve."""
-    from modelport.repository.scan import is_model_file, single_file_name
+    from modelport.repository.mlmodel import is_mlflow_folder
+    from modelport.repository.scan import is_model_file, single_file_name, single_folder_name
     from modelport.runtimes.base import artifact_suffixes
 
     path = settings.model_dir
@@ -164,6 +166,12 @@ def _check_model_dir(settings: Settings, *, given: bool) -> None:
         click.echo(f"serving the file {path.name} as model '{single_file_name(path)}'", err=True)
         return
     if path.is_dir():
+        if is_mlflow_folder(path):
+            click.echo(
+                f"serving the MLflow model folder {path.name} as model "
+                f"'{single_folder_name(path)}'",
+                err=True,
+            )
         return
     if settings.watch:
         click.echo(f"model folder {path} does not exist yet; watching for it", err=True)

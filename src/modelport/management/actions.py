@@ -35,6 +35,7 @@ from modelport.management.catalog import Catalog
 from modelport.management.files import next_on_disk, remove_folder
 from modelport.management.uploads import Upload, check_upload, write_version
 from modelport.registry import ModelRegistry, ReloadReport
+from modelport.repository.mlmodel import is_mlflow_folder
 from modelport.repository.scan import validate_model_name
 
 __all__ = ["ModelManager"]
@@ -80,6 +81,11 @@ class ModelManager:
             raise ConflictError(
                 f"model '{name}' is a bare file ({name}); versions need a folder: move it to "
                 f"{name}/1/ first"
+            )
+        if is_mlflow_folder(model_path):
+            raise ConflictError(
+                f"model '{name}' is an MLflow model folder served as version 1; versions "
+                f"need version folders: move its files into {name}/1/ first"
             )
         floor = await asyncio.to_thread(next_on_disk, model_path)
         number = await self.database.run(
@@ -146,6 +152,12 @@ class ModelManager:
                 f"this server serves the one file {self.model_dir.name}, so it cannot "
                 f"{action}: start it on a folder instead (modelport serve models/)"
             )
+        if is_mlflow_folder(self.model_dir):
+            raise ConflictError(
+                f"this server serves the one MLflow model folder {self.model_dir.name}, so "
+                f"it cannot {action}: start it on a folder of models instead "
+                "(modelport serve models/)"
+            )
 
     async def versions(self, name: str, include_deleted: bool = False) -> ModelHistory:
         """The model's version history from the database, and what this process serves."""
@@ -174,6 +186,11 @@ class ModelManager:
         folder = self.model_dir / name / str(version)
         if (self.model_dir / name).is_file():
             raise ConflictError(f"model '{name}' is a bare file; remove the file instead")
+        if is_mlflow_folder(self.model_dir / name):
+            raise ConflictError(
+                f"model '{name}' is an MLflow model folder served as version 1; remove the "
+                "folder instead"
+            )
         await self.database.run(store.delete_version, name, version)
         async with self._lock:
             await asyncio.to_thread(remove_folder, folder)

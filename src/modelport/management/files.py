@@ -10,6 +10,8 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+from modelport.repository.mlmodel import is_mlflow_folder
+
 __all__ = [
     "STALE_PENDING",
     "UPLOADS_DIR",
@@ -36,9 +38,10 @@ def next_on_disk(model_path: Path) -> int:
 
 
 def version_on_disk(model_dir: Path, name: str, number: int) -> bool:
-    if model_dir.is_file():  # a server started on one file serves it as version 1
+    # A server started on one file (or MLflow model folder) serves it as version 1.
+    if model_dir.is_file() or is_mlflow_folder(model_dir):
         return number == 1
-    if number == 1 and (model_dir / name).is_file():
+    if number == 1 and ((model_dir / name).is_file() or is_mlflow_folder(model_dir / name)):
         return True
     return (model_dir / name / str(number)).is_dir()
 

@@ -9,7 +9,15 @@ Layout::
       lr_iris.model              <- a bare file: model "lr_iris.model", version 1
 
 A server started on one file (``modelport serve model.pkl``) serves that file alone, as
-the model named after its stem ("model").
+the model named after its stem ("model"); one started on an MLflow model folder
+(``modelport serve mlruns/.../artifacts/model``) serves that folder alone, as the model
+named after the folder.
+
+An MLflow model folder (an ``MLmodel`` file beside the artifact, as
+``mlflow.<flavor>.save_model`` writes it) is a version folder as a whole: its artifact is
+the ``MLmodel`` file, which says where the rest is (see mlmodel.py). It may be a version
+folder (``churn/1/MLmodel``), or the model folder itself (``churn/MLmodel``): then it is
+the model's one version, 1.
 
 A version folder's artifact is its one file with a known ending. Beside it, ``model.py``
 is custom code imported before the artifact is loaded; alone, ``model.py`` is the model
@@ -37,6 +45,7 @@ from typing import Any
 import yaml
 
 from modelport.errors import InvalidRequestError, shown
+from modelport.repository.mlmodel import MLMODEL, is_mlflow_folder
 from modelport.repository.model_yaml import MODEL_YAML
 from modelport.repository.sniff import sniff_runtime
 
@@ -49,6 +58,7 @@ __all__ = [
     "is_model_file",
     "scan_repository",
     "single_file_name",
+    "single_folder_name",
     "validate_file_name",
     "validate_model_name",
 ]
@@ -86,6 +96,11 @@ def suggested_name(text: str) -> str:
 def single_file_name(path: Path) -> str:
     """The name of the model a server started on one file serves: the file's stem."""
     return suggested_name(path.name.split(".", 1)[0])
+
+
+def single_folder_name(path: Path) -> str:
+    """The name of the model a server started on one MLflow model folder serves."""
+    return suggested_name(path.resolve().name)
 
 
 def is_model_file(path: Path, suffixes: Collection[str]) -> bool:
@@ -134,6 +149,9 @@ def scan_repository(model_dir: Path, suffixes: Collection[str]) -> list[ModelSou
         return [ModelSource(single_file_name(model_dir), model_dir, versions={1: version})]
     if not model_dir.is_dir():
         return []
+    if is_mlflow_folder(model_dir):
+        version = VersionSource(1, model_dir / MLMODEL, model_dir)
+        return [ModelSource(single_folder_name(model_dir), model_dir, versions={1: version})]
     found: list[ModelSource] = []
     for entry in sorted(model_dir.iterdir()):
         if _ignored(entry):
@@ -167,6 +185,14 @@ def _renaming(entry: Path, rule: str) -> str:
 
 def _scan_model_folder(folder: Path, suffixes: Collection[str]) -> ModelSource:
     config = folder / MODEL_YAML
+    if is_mlflow_folder(folder):
+        # The MLflow folder is the model's one version; it has no version folders.
+        return ModelSource(
+            folder.name,
+            folder,
+            config_file=config if config.is_file() else None,
+            versions={1: VersionSource(1, folder / MLMODEL, folder)},
+        )
     declared = _declared_runtime(config)
     versions: dict[int, VersionSource] = {}
     stray: list[str] = []
@@ -213,6 +239,8 @@ def _scan_version_folder(
 def _find_artifact(
     version: int, folder: Path, suffixes: Collection[str], declared: str | None
 ) -> VersionSource:
+    if is_mlflow_folder(folder):
+        return VersionSource(version, folder / MLMODEL, folder)
     files = [p for p in sorted(folder.iterdir()) if p.is_file() and not _ignored(p)]
     code = next((p for p in files if p.name == CODE_FILE), None)
     if declared == FUNCTION_RUNTIME and code is not None:

@@ -16,7 +16,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from modelport.repository.scan import single_file_name
+from modelport.repository.mlmodel import is_mlflow_folder
+from modelport.repository.scan import single_file_name, single_folder_name
 
 __all__ = ["RepositoryWatcher", "Snapshot", "snapshot_repository"]
 
@@ -40,6 +41,8 @@ def snapshot_repository(model_dir: Path) -> Snapshot:
         except FileNotFoundError:
             return snapshot
         return {single_file_name(model_dir): (("", stat.st_size, stat.st_mtime_ns),)}
+    if is_mlflow_folder(model_dir):  # a server started on one MLflow model folder
+        return {single_folder_name(model_dir): tuple(sorted(_files_under(model_dir)))}
     try:
         entries = list(os.scandir(model_dir))
     except FileNotFoundError:

@@ -17,6 +17,7 @@ from types import ModuleType
 from typing import Protocol
 
 from modelport.errors import MissingDependencyError, ModelLoadError
+from modelport.repository.mlmodel import MLMODEL
 from modelport.repository.model_yaml import ModelConfig
 from modelport.repository.scan import CODE_FILE, VersionSource
 from modelport.repository.sniff import sniff_runtime
@@ -106,6 +107,13 @@ _SPECS: tuple[RuntimeSpec, ...] = (
         loader="modelport.runtimes.function:load",
         filenames=(CODE_FILE,),
     ),
+    # An MLflow model folder: the MLmodel file names the flavor, and so the runtime.
+    RuntimeSpec(
+        kind="mlflow",
+        suffixes=(),
+        loader="modelport.runtimes.mlflow:load",
+        filenames=(MLMODEL.lower(),),
+    ),
 )
 
 #: Top-level module -> the extra that installs it, for a clear message when it is missing.
@@ -118,6 +126,7 @@ _EXTRAS = {
     "lightgbm": "lightgbm",
     "onnxruntime": "onnx",
     "skops": "skops",
+    "mlflow": "mlflow",
 }
 
 
