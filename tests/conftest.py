@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -23,4 +25,18 @@ def model_dir(trained_models: Path, tmp_path: Path) -> Path:
     """A private, modifiable copy of the example models for one test."""
     target = tmp_path / "models"
     shutil.copytree(trained_models, target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def mlflow_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """MLflow model folders written by MLflow itself, once per session (in a process of
+    its own: importing MLflow takes seconds); see tests/support/mlflow_models.py. Holds
+    models/ and expected.json; do not modify it."""
+    target = tmp_path_factory.mktemp("mlflow")
+    script = Path(__file__).parent / "support" / "mlflow_models.py"
+    made = subprocess.run(
+        [sys.executable, str(script), str(target)], capture_output=True, text=True, timeout=300
+    )
+    assert made.returncode == 0, made.stderr
     return target
