@@ -9,7 +9,11 @@ until it does.
 
 from __future__ import annotations
 
+import gzip
+import json
 import re
+import struct
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,6 +34,8 @@ LIMIT = 4096
 FAST_PATHS = {
     ("POST", "/v1/models/{name}:predict"),
     ("POST", "/v1/models/{name}/versions/{version}:predict"),
+    ("POST", "/v2/models/{name}/infer"),
+    ("POST", "/v2/models/{name}/versions/{version}/infer"),
 }
 
 PREDICT = "/v1/models/iris-lr:predict"
@@ -94,6 +100,90 @@ INPUTS: list[tuple[str, str, bytes, dict[str, str]]] = [
     ("request id too long", PREDICT, b'{"instances": [%s]}' % ROW, {"X-Request-ID": "x" * 129}),
     ("other host", PREDICT, b'{"instances": [%s]}' % ROW, {"Host": "evil.example"}),
     ("host with port", PREDICT, b'{"instances": [%s]}' % ROW, {"Host": "localhost:8000"}),
+]
+
+INFER = "/v2/models/iris-lr/infer"
+V2_ROW = b'{"name": "input-0", "datatype": "FP64", "shape": [1, 4], "data": [5.1, 3.5, 1.4, 0.2]}'
+V2_BODY = b'{"inputs": [%s]}' % V2_ROW
+#: Four little-endian float64s: the binary tensor extension's form of the row.
+RAW_ROW = struct.pack("<4d", *SETOSA)
+BINARY_JSON = (
+    b'{"inputs": [{"name": "input-0", "datatype": "FP64", "shape": [1, 4],'
+    b' "parameters": {"binary_data_size": 32}}], "outputs": [{"name": "predict",'
+    b' "parameters": {"binary_data": true}}]}'
+)
+_LENGTH = "Inference-Header-Content-Length"
+
+#: (id, url, body, headers): Open Inference Protocol infer requests, same server.
+V2_INPUTS: list[tuple[str, str, bytes, dict[str, str]]] = [
+    ("v2 rows", INFER, V2_BODY, {}),
+    ("v2 with id", INFER, b'{"id": "r1", "inputs": [%s]}' % V2_ROW, {}),
+    ("v2 version", "/v2/models/iris-lr/versions/1/infer", V2_BODY, {}),
+    (
+        "v2 probabilities",
+        INFER,
+        b'{"inputs": [%s], "outputs": [{"name": "predict_proba"}]}' % V2_ROW,
+        {},
+    ),
+    ("v2 binary in and out", INFER, BINARY_JSON + RAW_ROW, {_LENGTH: str(len(BINARY_JSON))}),
+    (
+        "v2 binary output for all",
+        INFER,
+        b'{"inputs": [%s], "parameters": {"binary_data_output": true}}' % V2_ROW,
+        {},
+    ),
+    ("v2 gzip", INFER, gzip.compress(V2_BODY), {"Content-Encoding": "gzip"}),
+    ("v2 deflate", INFER, zlib.compress(V2_BODY), {"Content-Encoding": "deflate"}),
+    ("v2 unknown encoding", INFER, V2_BODY, {"Content-Encoding": "br"}),
+    ("v2 broken gzip", INFER, b"\x1f\x8bnot gzip", {"Content-Encoding": "gzip"}),
+    ("v2 gzip bomb", INFER, gzip.compress(b" " * 100_000), {"Content-Encoding": "gzip"}),
+    ("v2 header length too big", INFER, V2_BODY, {_LENGTH: "99999"}),
+    ("v2 header length not a number", INFER, V2_BODY, {_LENGTH: "ten"}),
+    (
+        "v2 binary size past the end",
+        INFER,
+        BINARY_JSON + RAW_ROW[:8],
+        {_LENGTH: str(len(BINARY_JSON))},
+    ),
+    ("v2 bytes left over", INFER, V2_BODY + b"xx", {_LENGTH: str(len(V2_BODY))}),
+    ("v2 empty body", INFER, b"", {}),
+    ("v2 not JSON", INFER, b"{", {}),
+    ("v2 JSON array", INFER, b"[]", {}),
+    ("v2 no inputs", INFER, b'{"inputs": []}', {}),
+    ("v2 input without name", INFER, b'{"inputs": [{"data": [1]}]}', {}),
+    ("v2 input twice", INFER, b'{"inputs": [%s, %s]}' % (V2_ROW, V2_ROW), {}),
+    (
+        "v2 wrong shape",
+        INFER,
+        b'{"inputs": [{"name": "x", "datatype": "FP64", "shape": [1, 3], "data": [1, 2]}]}',
+        {},
+    ),
+    (
+        "v2 unknown datatype",
+        INFER,
+        b'{"inputs": [{"name": "x", "datatype": "FP65", "shape": [1], "data": [1]}]}',
+        {},
+    ),
+    (
+        "v2 too few features",
+        INFER,
+        b'{"inputs": [{"name": "x", "datatype": "FP64", "shape": [1, 2], "data": [1, 2]}]}',
+        {},
+    ),
+    ("v2 id not a string", INFER, b'{"id": 7, "inputs": [%s]}' % V2_ROW, {}),
+    (
+        "v2 classification",
+        INFER,
+        b'{"inputs": [%s], "outputs": [{"name": "predict",'
+        b' "parameters": {"classification": 2}}]}' % V2_ROW,
+        {},
+    ),
+    ("v2 unknown output", INFER, b'{"inputs": [%s], "outputs": [{"name": "nope"}]}' % V2_ROW, {}),
+    ("v2 unknown model", "/v2/models/nope/infer", V2_BODY, {}),
+    ("v2 unknown version", "/v2/models/iris-lr/versions/9/infer", V2_BODY, {}),
+    ("v2 body over the limit", INFER, b'{"inputs": [%s]}' % b",".join([V2_ROW] * 60), {}),
+    ("v2 request id", INFER, V2_BODY, {"X-Request-ID": "v2-trace"}),
+    ("v2 other host", INFER, V2_BODY, {"Host": "evil.example"}),
 ]
 
 _BIG = b'{"instances": [%s]}' % b",".join([ROW] * 250)
@@ -219,6 +309,22 @@ def test_every_input_gets_the_same_answer_on_both_paths(
 
 
 @pytest.mark.parametrize(
+    ("url", "body", "headers"),
+    [pytest.param(url, body, headers, id=name) for name, url, body, headers in V2_INPUTS],
+)
+def test_every_v2_infer_gets_the_same_answer_on_both_paths(
+    open_server: AppClient,
+    monkeypatch: pytest.MonkeyPatch,
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+) -> None:
+    lane, routed = both_paths(open_server, monkeypatch, url, body, headers)
+    assert_same(lane, routed, headers)
+    assert lane.status_code < 500
+
+
+@pytest.mark.parametrize(
     ("headers", "body"), [pytest.param(h, b, id=name) for name, h, b in ACCESS]
 )
 def test_every_access_case_gets_the_same_answer_on_both_paths(
@@ -257,10 +363,20 @@ def test_the_matrix_decides_what_it_should(
         "body over the limit": 413,
         "other host": 400,
     }
-    for name, url, body, headers in INPUTS:
-        if name in expected:
+    v2_expected = {
+        "v2 rows": 200,
+        "v2 binary in and out": 200,
+        "v2 gzip": 200,
+        "v2 unknown encoding": 400,
+        "v2 gzip bomb": 413,
+        "v2 header length too big": 400,
+        "v2 unknown model": 404,
+        "v2 body over the limit": 413,
+    }
+    for name, url, body, headers in INPUTS + V2_INPUTS:
+        if name in expected or name in v2_expected:
             answer = open_server.post(url, content=body, headers=headers)
-            assert answer.status_code == expected[name], name
+            assert answer.status_code == {**expected, **v2_expected}[name], name
     access = {
         "no token": 401,
         "api token": 200,
@@ -276,6 +392,23 @@ def test_the_matrix_decides_what_it_should(
             assert answer.status_code == access[name], name
             if access[name] == 401:
                 assert answer.headers["www-authenticate"] == "Bearer"
+
+
+def test_the_lane_answers_binary_tensors_in_the_extensions_framing(
+    open_server: AppClient,
+) -> None:
+    answer = open_server.post(
+        INFER, content=BINARY_JSON + RAW_ROW, headers={_LENGTH: str(len(BINARY_JSON))}
+    )
+    assert answer.status_code == 200
+    assert answer.headers["content-type"] == "application/octet-stream"
+    size = int(answer.headers[_LENGTH])
+    header = json.loads(answer.content[:size])
+    assert header["outputs"][0]["name"] == "predict"
+    raw = answer.content[size:]
+    assert header["outputs"][0]["parameters"] == {"binary_data_size": len(raw)}
+    # BYTES tensors: each element is a 4-byte little-endian length, then the bytes.
+    assert raw == struct.pack("<I", 6) + b"setosa"
 
 
 def test_a_streamed_body_over_the_limit_is_refused_on_both_paths(
@@ -328,7 +461,15 @@ def test_every_fast_path_is_in_the_matrix(open_server: AppClient) -> None:
         ("GET", "/v1/models/iris-lr:predict", False),
         ("POST", "/v1/models/iris-lr/invocations", False),
         ("POST", "/v1/models/a/b:predict", False),
-        ("POST", "/v2/models/iris-lr/infer", False),
+        ("POST", "/v2/models/iris-lr/infer", True),
+        ("POST", "/v2/models/iris-lr/versions/2/infer", True),
+        ("POST", "/v2/models/versions/infer", True),
+        ("POST", "/v2/models/iris-lr/versions/infer", False),
+        ("POST", "/v2/models/a/b/infer", False),
+        ("GET", "/v2/models/iris-lr/infer", False),
+        ("POST", "/v2/models/iris-lr/ready", False),
+        ("POST", "/v1/models/iris-lr/infer", False),
+        ("POST", "/v2/repository/index", False),
     ],
 )
 def test_which_requests_take_the_lane(method: str, path: str, fast: bool) -> None:

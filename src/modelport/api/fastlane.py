@@ -1,14 +1,16 @@
-"""The native predict endpoints served straight from ASGI, in one function.
+"""The predict endpoints (native and Open Inference Protocol REST) served straight from
+ASGI, in one function.
 
 Profiling the server under load (``make bench-profile``) showed most of each request's
 time in layers around one decode, one core call and one encode: FastAPI's routing and
 dependency solving first; then, once those were bypassed, four nested middleware
 (request id, body limit, access policy, catch-all), each wrapping ``receive``/``send`` in a
 closure, and a Starlette response object. The fast lane answers
-``POST /v1/models/{name}[/versions/{v}]:predict`` doing those same four jobs inline, with
-the same helpers and error mapper as the middleware, and the very same predict code as
-the routed endpoints (``protocols.native.predict_answer``), which stay declared for OpenAPI and
-answer if the lane is bypassed.
+``POST /v1/models/{name}[/versions/{v}]:predict`` and
+``POST /v2/models/{name}[/versions/{v}]/infer`` doing those same four jobs inline, with the
+same helpers and error mapper as the middleware, and the very same code as the routed
+endpoints (``protocols.native.predict_answer``, ``protocols.v2_rest.infer_answer``), which
+stay declared for OpenAPI and answer if the lane is bypassed.
 """
 
 from __future__ import annotations
@@ -35,25 +37,32 @@ from modelport.config import Settings
 from modelport.errors import ModelportError
 from modelport.inference import InferenceService
 from modelport.protocols.native import predict_answer
+from modelport.protocols.v2_dataplane import Caller
+from modelport.protocols.v2_rest import infer_answer
 
 __all__ = ["FastLane", "is_fast_lane_request"]
 
 # Names and versions never hold '/' (names are validated; versions are numbers/aliases).
 _PREDICT = re.compile(r"^/v1/models/([^/]+?)(?:/versions/([^/]+))?:predict$")
+_INFER = re.compile(r"^/v2/models/([^/]+)(?:/versions/([^/]+))?/infer$")
 _JSON = (b"content-type", b"application/json")
+_BINARY = (b"content-type", b"application/octet-stream")
 _CACHE = CACHE_HEADER.encode("latin-1")
+_HEADER_LENGTH = b"inference-header-content-length"
+
+Headers = list[tuple[bytes, bytes]]
 
 
 def is_fast_lane_request(scope: Scope) -> bool:
-    return (
-        scope["type"] == "http"
-        and scope["method"] == "POST"
-        and _PREDICT.match(scope["path"]) is not None
-    )
+    if scope["type"] != "http" or scope["method"] != "POST":
+        return False
+    path: str = scope["path"]
+    pattern = _INFER if path.startswith("/v2/") else _PREDICT
+    return pattern.match(path) is not None
 
 
 class FastLane:
-    """ASGI app for the native predict endpoints (only called for matching requests).
+    """ASGI app for the predict endpoints (only called for matching requests).
 
     Does what the app's middleware does for every other path, in the same order and
     with the same functions: a request id on every answer, the body size limit (by
@@ -68,16 +77,7 @@ class FastLane:
         self.hosts = host_check_for(settings)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        given_id = declared = authorization = host = None
-        for key, value in scope["headers"]:  # the last of repeated headers wins
-            if key == b"x-request-id":
-                given_id = value
-            elif key == b"content-length":
-                declared = value
-            elif key == b"authorization":
-                authorization = value
-            elif key == b"host":
-                host = value
+        given_id, declared, authorization, host, json_size, encoding = _headers(scope)
         raw_id = request_id_from(given_id)
         set_request_id(scope, raw_id)
         path: str = scope["path"]
@@ -86,7 +86,11 @@ class FastLane:
             # AccessMiddleware (the Host allow-list, then the API token).
             check_declared_size(declared, self.limit, "max_body_size")
             check_api_request(self.hosts, self.settings, host, authorization)
-            content, cache = await self._predict(scope, receive, path, raw_id)
+            body = await _body(receive, self.limit)
+            if path.startswith("/v2/"):
+                content, headers = await self._infer(scope, body, path, raw_id, json_size, encoding)
+            else:
+                content, headers = await self._predict(scope, body, path, raw_id)
         except ModelportError as exc:
             await error_response(exc, path)(scope, receive, sending_request_id(send, raw_id))
             return
@@ -94,15 +98,13 @@ class FastLane:
             response = unexpected_error_response(exc, scope)
             await response(scope, receive, sending_request_id(send, raw_id))
             return
-        headers = [_JSON, (b"content-length", b"%d" % len(content)), (b"x-request-id", raw_id)]
-        if cache is not None:
-            headers.append((_CACHE, cache.encode("latin-1")))
+        headers += ((b"content-length", b"%d" % len(content)), (b"x-request-id", raw_id))
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": content})
 
     async def _predict(
-        self, scope: Scope, receive: Receive, path: str, raw_id: bytes
-    ) -> tuple[bytes, str | None]:
+        self, scope: Scope, body: bytes, path: str, raw_id: bytes
+    ) -> tuple[bytes, Headers]:
         match = _PREDICT.match(path)
         if match is None:  # the dispatcher sends only matching requests: a bug if not
             raise RuntimeError(f"the fast lane got a path it does not serve: {path!r}")
@@ -114,12 +116,65 @@ class FastLane:
             self.inference,
             match.group(1),
             match.group(2),
-            await _body(receive, self.limit),
+            body,
             query[-1] if query else None,
             raw_id.decode("latin-1"),
             client_address(scope),
         )
-        return dumps(answer), cache
+        return dumps(answer), _with_cache([_JSON], cache)
+
+    async def _infer(
+        self,
+        scope: Scope,
+        body: bytes,
+        path: str,
+        raw_id: bytes,
+        json_size: bytes | None,
+        encoding: bytes | None,
+    ) -> tuple[bytes, Headers]:
+        match = _INFER.match(path)
+        if match is None:  # the dispatcher sends only matching requests: a bug if not
+            raise RuntimeError(f"the fast lane got a path it does not serve: {path!r}")
+        answer = await infer_answer(
+            self.inference,
+            match.group(1),
+            match.group(2),
+            body,
+            None if json_size is None else json_size.decode("latin-1"),
+            None if encoding is None else encoding.decode("latin-1"),
+            self.limit,
+            Caller("v2-rest", raw_id.decode("latin-1"), client_address(scope)),
+        )
+        if answer.json_size is None:
+            return answer.content, _with_cache([_JSON], answer.cache)
+        headers = [_BINARY, (_HEADER_LENGTH, b"%d" % answer.json_size)]
+        return answer.content, _with_cache(headers, answer.cache)
+
+
+def _headers(scope: Scope) -> tuple[bytes | None, ...]:
+    """The request headers the lane reads, in one pass (the last of repeated ones wins):
+    x-request-id, content-length, authorization, host, and V2's JSON size and encoding."""
+    given_id = declared = authorization = host = json_size = encoding = None
+    for key, value in scope["headers"]:
+        if key == b"x-request-id":
+            given_id = value
+        elif key == b"content-length":
+            declared = value
+        elif key == b"authorization":
+            authorization = value
+        elif key == b"host":
+            host = value
+        elif key == _HEADER_LENGTH:
+            json_size = value
+        elif key == b"content-encoding":
+            encoding = value
+    return given_id, declared, authorization, host, json_size, encoding
+
+
+def _with_cache(headers: Headers, cache: str | None) -> Headers:
+    if cache is not None:
+        headers.append((_CACHE, cache.encode("latin-1")))
+    return headers
 
 
 async def _body(receive: Receive, limit: int) -> bytes:
