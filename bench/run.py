@@ -28,10 +28,10 @@ from types import FrameType
 from typing import Any
 
 import procs
+from grpc_bench import GRPC_SERVERS, measure_grpc
 from loadgen import Sample, run_wrk
 from machine import describe, loadavg
 from report import render
-from grpc_bench import GRPC_SERVERS, measure_grpc
 from servers import (
     BENCH_DIR,
     DEV_VENV,

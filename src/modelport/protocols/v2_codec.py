@@ -85,7 +85,10 @@ def _dtype(name: str, datatype: Any) -> np.dtype[Any]:
 
 
 def _shape(name: str, shape: Any) -> tuple[int, ...]:
-    if not isinstance(shape, Sequence) or isinstance(shape, str | bytes):
+    # JSON gives a list, gRPC a repeated field: the ABC check only for the latter.
+    if type(shape) is not list and (
+        not isinstance(shape, Sequence) or isinstance(shape, str | bytes)
+    ):
         raise InvalidRequestError(
             f"{_input(name)}: shape must be a list of sizes, got {shown(shape)}"
         )

@@ -152,7 +152,7 @@ def decode_infer(body: bytes, header_length: str | None) -> InferRequest:
         name = spec["name"]
         if name in tensors:
             raise InvalidRequestError(f"input {shown(name)} appears twice")
-        size: Any = parameters_of(spec, f"input {shown(name)}").get("binary_data_size")
+        size: Any = parameters_of(spec, "input", name).get("binary_data_size")
         if size is None:
             if "data" not in spec:
                 raise InvalidRequestError(f"input {shown(name)} has no 'data' (nor binary data)")
@@ -193,10 +193,13 @@ def json_object(body: bytes, has_header: bool) -> dict[str, Any]:
     return document
 
 
-def parameters_of(holder: dict[str, Any], where: str) -> dict[str, Any]:
+def parameters_of(holder: dict[str, Any], where: str, name: Any = None) -> dict[str, Any]:
+    """``holder``'s parameters object; ``where`` (and the ``name`` shown after it) say
+    whose they are in the error, built only when there is one."""
     parameters = holder.get("parameters") or {}
     if not isinstance(parameters, dict):
-        raise InvalidRequestError(f"{where}: parameters must be an object")
+        whose = where if name is None else f"{where} {shown(name)}"
+        raise InvalidRequestError(f"{whose}: parameters must be an object")
     return parameters
 
 
@@ -221,7 +224,7 @@ def _requested_outputs(outputs: Any, binary_default: bool) -> dict[str, bool]:
     for index, spec in enumerate(outputs):
         if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
             raise InvalidRequestError(f"outputs[{index}] must be an object with a string 'name'")
-        parameters = parameters_of(spec, f"output {shown(spec['name'])}")
+        parameters = parameters_of(spec, "output", spec["name"])
         if parameters.get("classification"):
             raise InvalidRequestError(
                 "the classification extension is not supported: ask for 'predict_proba'"
