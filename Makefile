@@ -59,6 +59,13 @@ OWN_TARGET_MARKERS := compat
 unit: $(STAMP)
 	$(BIN)/pytest -q -m "not ($(subst $(space), or ,$(strip $(OWN_TARGET_MARKERS))))"
 
+# The unit tests and an end-to-end smoke run under the other supported Pythons (pyenv's
+# builds or python3.X on PATH), each in its own venv under build/.
+OTHER_PYTHONS ?= 3.12 3.13
+.PHONY: test-pythons
+test-pythons:
+	tools/other_pythons.sh '$(DEV_EXTRAS)' 'not (e2e or $(subst $(space), or ,$(strip $(OWN_TARGET_MARKERS))))' $(OTHER_PYTHONS)
+
 # modelport's gRPC under the lowest and newest protobuf it allows, and modelport[all]
 # installed beside tritonclient, Ray Serve, MLflow and the KServe SDK (needs PyPI).
 .PHONY: compat
