@@ -97,6 +97,12 @@ bench: bench-setup
 bench-quick: bench-setup
 	$(BIN)/python bench/run.py --quick $(BENCH_ARGS)
 
+# The quick run as a smoke test (CI): every server answers right and no request fails;
+# no target is asserted (a CI machine is not quiet). Results go to build/, not bench/results.
+.PHONY: bench-smoke
+bench-smoke: bench-setup
+	$(BIN)/python bench/run.py --quick --smoke --results-dir build/bench-smoke $(BENCH_ARGS)
+
 # Prediction log overhead: modelport with logging on against off, same run,
 # interleaved; writes bench/results/log-overhead-<stamp>.md. Needs wrk (installed if missing).
 .PHONY: bench-log

@@ -401,6 +401,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--results-dir", type=Path, default=BENCH_DIR / "results")
     parser.add_argument("--keep-workdir", action="store_true", help="keep models, bodies, logs")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="exit 1 if a server was left out or any answer was not 2xx (targets not asserted)",
+    )
     args = parser.parse_args(argv)
     plan = make_plan(args)
     _preflight(plan)
@@ -456,11 +461,27 @@ def main(argv: list[str] | None = None) -> int:
     res.meta["wall_seconds"] = round(time.monotonic() - began, 1)
     table = render(res.to_json())
     print(table)
-    args.results_dir.mkdir(parents=True, exist_ok=True)
-    (args.results_dir / f"{stamp}.md").write_text(table)
-    (args.results_dir / f"{stamp}.json").write_text(json.dumps(res.to_json(), indent=2) + "\n")
-    log(f"wrote {args.results_dir / stamp}.md and .json in {res.meta['wall_seconds']:.0f} s")
+    write_results(args.results_dir, res.to_json(), table)
+    log(f"wrote {args.results_dir}/latest.md and .json in {res.meta['wall_seconds']:.0f} s")
+    if args.smoke:
+        # Wrong statuses only: wrk counts its own timeouts as socket errors, and a busy CI
+        # machine may see some.
+        failed = sum(s["non_2xx"] for s in res.to_json()["samples"])
+        if res.errors or failed:
+            log(f"smoke: {len(res.errors)} server(s) left out, {failed} failed request(s)")
+            return 1
     return 0
+
+
+def write_results(folder: Path, results: dict[str, Any], table: str) -> None:
+    """The run's table and samples as ``latest.md`` / ``latest.json``, and one line more in
+    ``history.jsonl``: the same results, so every past run stays comparable without a
+    file of its own."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "latest.md").write_text(table)
+    (folder / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
+    with (folder / "history.jsonl").open("a") as history:
+        history.write(json.dumps(results, separators=(",", ":")) + "\n")
 
 
 if __name__ == "__main__":

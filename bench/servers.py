@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,14 +67,29 @@ def _clean_env(**extra: str) -> dict[str, str]:
     return {**env, **extra}
 
 
+def _without_numpy_linear(ctx: Context, models: Path, port: int) -> Path:
+    """A copy of ``models`` whose iris-lr says ``numpy_linear: false`` in its model.yaml."""
+    copy = ctx.workdir / f"models-sklearn-{port}"
+    shutil.copytree(models, copy)
+    spec = copy / "iris-lr" / "model.yaml"
+    spec.write_text(spec.read_text() + "numpy_linear: false\n")
+    return copy
+
+
 def _modelport(
-    *flags: str, workers: int = 1, venv: Path = MODELPORT_VENV
+    *flags: str,
+    workers: int = 1,
+    venv: Path = MODELPORT_VENV,
+    models: Callable[[Context, Path, int], Path] | None = None,
 ) -> Callable[[Context, Path, int], Launch]:
+    prepare = models
+
     def launch(ctx: Context, models: Path, port: int) -> Launch:
+        served = models if prepare is None else prepare(ctx, models, port)
         argv = [
             str(venv / "bin" / "modelport"),
             "serve",
-            str(models),
+            str(served),
             "--host",
             HOST,
             "--port",
@@ -91,9 +107,12 @@ def _modelport(
     return launch
 
 
-def _mlserver(parallel_workers: int | None) -> Callable[[Context, Path, int], Launch]:
+def _mlserver(
+    parallel_workers: int | None, batching: tuple[int, float] | None = None
+) -> Callable[[Context, Path, int], Launch]:
     """MLServer's sklearn runtime on the same joblib files; only ports and host are set,
-    plus ``parallel_workers`` when given."""
+    plus ``parallel_workers`` and its adaptive batching (max_batch_size, max_batch_time in
+    seconds) when given."""
 
     def launch(ctx: Context, models: Path, port: int) -> Launch:
         repo = ctx.workdir / f"mlserver-{port}"
@@ -110,11 +129,13 @@ def _mlserver(parallel_workers: int | None) -> Callable[[Context, Path, int], La
         for artifact in sorted(models.glob("*/1/model.joblib")):
             name = artifact.parent.parent.name
             (repo / name).mkdir()
-            model_settings = {
+            model_settings: dict[str, object] = {
                 "name": name,
                 "implementation": "mlserver_sklearn.SKLearnModel",
                 "parameters": {"uri": str(artifact), "version": "1"},
             }
+            if batching is not None:
+                model_settings["max_batch_size"], model_settings["max_batch_time"] = batching
             (repo / name / "model-settings.json").write_text(json.dumps(model_settings, indent=2))
         argv = [str(VENVS / "mlserver" / "bin" / "mlserver"), "start", str(repo)]
         return Launch(argv, _clean_env(), repo)  # .metrics and .envs land in repo
@@ -166,6 +187,15 @@ SERVERS: list[ServerSpec] = [
     ),
     # The bodies MLServer gets (one V2 tensor), so that the numbers compare the same
     # request, not only the same rows; single rows too: V2 REST should be as fast as native.
+    # iris-lr through scikit-learn itself, not modelport's NumPy path for linear models.
+    ServerSpec(
+        "modelport-sklearn",
+        "modelport, linear model through scikit-learn",
+        "native",
+        frozenset({"lr-1", "lr-1000"}),
+        _modelport(models=_without_numpy_linear),
+        MODELPORT_VENV,
+    ),
     ServerSpec(
         "modelport-v2",
         "modelport, V2 body (as MLServer)",
@@ -190,6 +220,16 @@ SERVERS: list[ServerSpec] = [
         _mlserver(0),
         VENVS / "mlserver",
     ),
+    # MLServer's adaptive batching is off by default ("found through experimentation", its
+    # docs say): on here with modelport's own batch bound (64 rows) and a 2 ms window.
+    ServerSpec(
+        "mlserver-batch",
+        "MLServer, parallel_workers 0, adaptive batching",
+        "v2",
+        ALL_WORKLOADS,
+        _mlserver(0, (64, 0.002)),
+        VENVS / "mlserver",
+    ),
     ServerSpec(
         "flask",
         "Flask + gunicorn, 2 sync workers",
@@ -204,6 +244,15 @@ SERVERS: list[ServerSpec] = [
         "instances",
         ALL_WORKLOADS,
         _uvicorn("fastapi_app:app"),
+        VENVS / "asgi",
+    ),
+    # FastAPI's docs advise a plain `def` for blocking work: it runs in the thread pool.
+    ServerSpec(
+        "fastapi-sync",
+        "FastAPI + uvicorn, sync handler",
+        "instances",
+        ALL_WORKLOADS,
+        _uvicorn("fastapi_app:sync_app"),
         VENVS / "asgi",
     ),
     ServerSpec(

@@ -64,14 +64,15 @@ def requirements() -> dict[str, list[str]]:
             "uvloop<0.22",
             sklearn,
         ],
-        "flask": ["flask", "gunicorn", sklearn],
+        # Pinned, like every baseline, so that a run compares what the last one did.
+        "flask": ["flask==3.1.3", "gunicorn==27.0.1", sklearn],
         # The sampling profiler of `make bench-profile` (it reads another process's stacks).
         "tools": ["py-spy==0.4.3"],
         "asgi": [
             _pinned("uvicorn"),
             _pinned("uvloop"),
             _pinned("httptools"),
-            "fastapi",
+            _pinned("fastapi"),
             sklearn,
         ],
     }
