@@ -298,6 +298,13 @@ def _targets(results: dict[str, Any]) -> list[str]:
         ),
         check("iris-lr c=64 p99", med.get("modelport", "lr-1", 64, "p99_ms"), 15, False, " ms"),
         check(
+            "metrics on vs off, iris-lr c=64 (their cost: at most 5%)",
+            ratio(mp, rps("modelport-nometrics", "lr-1", 64)),
+            0.95,
+            True,
+            "x",
+        ),
+        check(
             "V2 REST single row c=64 vs the native body",
             ratio(rps("modelport-v2", "lr-1", 64), mp),
             0.9,

@@ -138,7 +138,10 @@ def test_create_app_wires_the_parts_through_their_constructors(services: Service
     assert s.inference.registry is s.registry
     assert s.inference.cache is s.cache
     assert s.inference.log is s.prediction_log
-    assert s.registry.on_change == s.cache.forget_soon
+    assert s.inference.metrics is s.metrics and s.prediction_log.metrics is s.metrics
+    assert s.metrics is not None  # on by default
+    # A model's change reaches the response cache and the metrics through one callback.
+    assert s.registry.on_change is not None
     assert s.prediction_log.database is s.database
     assert s.manager.database is s.database and s.manager.registry is s.registry
     assert s.manager.catalog is s.catalog and s.manager.audit is s.audit

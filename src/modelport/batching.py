@@ -35,6 +35,9 @@ T = TypeVar("T")
 _CONCURRENT_BATCHES = 2
 #: Runs one model call (blocking, in a thread): (context, batch, rows, probabilities).
 RunBatch = Callable[[T, Batch, int, bool], ModelOutputs]
+#: Told of each model call made (in its thread): (context, rows, the requests' waits for
+#: the call to start, the call's seconds). For metrics.
+OnCall = Callable[[T, int, list[float], float], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,10 +67,15 @@ class BatchQueue(Generic[T]):
         run: RunBatch[T],
         executor: Executor,
         on_idle: Callable[[BatchQueue[T]], None] | None = None,
+        on_call: OnCall[T] | None = None,
+        on_depth: Callable[[int], None] | None = None,
     ) -> None:
         self.label = label
         self.policy = policy
         self._run = run
+        self._on_call = on_call
+        #: Told the number of waiting requests when it changes (a metrics gauge).
+        self._on_depth = on_depth
         self._executor = executor
         self._on_idle = on_idle
         self._pending: deque[_Item[T]] = deque()
@@ -94,6 +102,8 @@ class BatchQueue(Generic[T]):
         loop = asyncio.get_running_loop()
         future: asyncio.Future[ModelOutputs] = loop.create_future()
         self._pending.append(_Item(context, batch, rows, probabilities, future, time.monotonic()))
+        if self._on_depth is not None:
+            self._on_depth(len(self._pending))
         self._arrived.set()
         if self._worker is None or self._worker.done():
             self._worker = loop.create_task(self._work(), name=f"batch {self.label}")
@@ -144,6 +154,8 @@ class BatchQueue(Generic[T]):
             self._pending.popleft()
             taken.append(item)
             rows += item.rows
+        if self._on_depth is not None:
+            self._on_depth(len(self._pending))
         return taken
 
     async def _gather_more(self, items: list[_Item[T]]) -> None:
@@ -200,7 +212,7 @@ class BatchQueue(Generic[T]):
         probabilities = any(item.probabilities for item in items)
         try:
             combined = concat_batches([item.batch for item in items])
-            outputs = self._run(items[0].context, combined, rows, probabilities)
+            outputs = self._call(items, combined, rows, probabilities)
         except Exception:  # noqa: BLE001  a model may raise anything
             # Someone's values broke the shared call: answer each request on its own so
             # that only the guilty one fails.
@@ -209,9 +221,20 @@ class BatchQueue(Generic[T]):
 
     def _run_one(self, item: _Item[T]) -> ModelOutputs | Exception:
         try:
-            return self._run(item.context, item.batch, item.rows, item.probabilities)
+            return self._call([item], item.batch, item.rows, item.probabilities)
         except Exception as exc:  # noqa: BLE001  the waiter gets the model's own error
             return exc
+
+    def _call(
+        self, items: Sequence[_Item[T]], batch: Batch, rows: int, probabilities: bool
+    ) -> ModelOutputs:
+        started = time.monotonic()
+        try:
+            return self._run(items[0].context, batch, rows, probabilities)
+        finally:
+            if self._on_call is not None:
+                waits = [started - item.enqueued_at for item in items]
+                self._on_call(items[0].context, rows, waits, time.monotonic() - started)
 
 
 def _split(outputs: ModelOutputs, items: Sequence[_Item[Any]]) -> list[ModelOutputs | Exception]:

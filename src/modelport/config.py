@@ -96,6 +96,11 @@ class Settings(BaseSettings):
         le=65535,
         description="Open Inference Protocol V2 gRPC port; 0 turns gRPC off.",
     )
+    metrics: bool = Field(
+        default=True,
+        description="Serve Prometheus metrics at GET /metrics (with the API token when "
+        "api_token is set).",
+    )
     default_model: str | None = Field(
         default=None,
         description="Model that MLflow's POST /invocations serves (default: the only model).",

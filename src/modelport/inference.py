@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -27,6 +28,7 @@ from modelport.errors import (
     PredictionTimeoutError,
 )
 from modelport.inputs import to_batch
+from modelport.metrics import Metrics
 from modelport.outputs import ModelOutputs, run_model
 from modelport.payloads import Payload, Rows, count_rows
 from modelport.predlog import PredictionLog
@@ -75,6 +77,7 @@ class InferenceService:
         batching: bool,
         cache: ServingCache | None = None,
         log: PredictionLog | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.registry = registry
         self.timeout_s = timeout_s
@@ -86,6 +89,7 @@ class InferenceService:
         #: None means no response cache / no prediction log.
         self.cache = cache
         self.log = log
+        self.metrics = metrics
 
     @classmethod
     def from_settings(
@@ -94,6 +98,7 @@ class InferenceService:
         settings: Settings,
         cache: ServingCache | None = None,
         log: PredictionLog | None = None,
+        metrics: Metrics | None = None,
     ) -> InferenceService:
         policy = BatchPolicy(
             settings.max_batch_size, settings.max_latency_ms / 1000, settings.max_queue_size
@@ -106,11 +111,38 @@ class InferenceService:
             settings.batching,
             cache,
             log,
+            metrics,
         )
 
     async def predict(self, request: PredictRequest) -> PredictResult:
         started = time.perf_counter()
-        served = self.registry.resolve(request.model, request.version)
+        served: ModelVersion | None = None
+        try:
+            served = self.registry.resolve(request.model, request.version)
+            result = await self._predict(served, request, started)
+        except Exception as exc:
+            if self.metrics is not None:
+                code = exc.code if isinstance(exc, ModelportError) else "internal_error"
+                # A name the registry does not serve is counted under "": never the
+                # client's own text, which would let anyone add series.
+                name, number = ("", None) if served is None else (served.name, served.version)
+                self.metrics.request(
+                    name, number, request.protocol, code, time.perf_counter() - started
+                )
+            raise
+        if self.metrics is not None:
+            self.metrics.request(
+                served.name,
+                served.version,
+                request.protocol,
+                "ok",
+                time.perf_counter() - started,
+            )
+        return result
+
+    async def _predict(
+        self, served: ModelVersion, request: PredictRequest, started: float
+    ) -> PredictResult:
         if served.signature is None:  # a ready version always has one
             raise _not_ready(served)
         if request.probabilities and not served.signature.has_proba:
@@ -136,6 +168,8 @@ class InferenceService:
             raise
         self._log(request, served, batch, outputs, "ok", started)
         verdict = None if key is None else "miss" if cached is None else "hit"
+        if verdict is not None and self.metrics is not None:
+            self.metrics.cache_lookup(served.name, verdict)
         return PredictResult(served.name, served.version, outputs, verdict)
 
     def _log(
@@ -169,9 +203,20 @@ class InferenceService:
         loop = asyncio.get_running_loop()
         if queue is not None:
             call = queue.enqueue(served, batch, rows, request.probabilities)
-        else:
+        elif self.metrics is None:
             call = loop.run_in_executor(
                 self._pool, _run_model_call, served, batch, rows, request.probabilities
+            )
+        else:
+            call = loop.run_in_executor(
+                self._pool,
+                _timed_model_call,
+                served,
+                batch,
+                rows,
+                request.probabilities,
+                time.monotonic(),
+                self.metrics,
             )
         # One timer that cancels the call's future, not asyncio.timeout: that wraps the
         # await in a Timeout object and task (un)cancel bookkeeping, which cost about
@@ -208,12 +253,15 @@ class InferenceService:
         key = (served.name, served.version, id(served.runtime))
         queue = self._queues.get(key)
         if queue is None or queue.policy != policy:
+            metrics = self.metrics
             queue = BatchQueue(
                 f"model '{served.name}' version {served.version}",
                 policy,
                 _run_model_call,
                 self._pool,
                 on_idle=lambda idle: self._forget(key, idle),
+                on_call=None if metrics is None else _observer(metrics),
+                on_depth=None if metrics is None else metrics.depth(served.name, served.version),
             )
             self._queues[key] = queue
         return queue
@@ -251,6 +299,32 @@ def _run_model_call(
         # Our validation passed, so this is the model refusing the values themselves
         # (an unseen category, a dtype it cannot take): the caller's to fix, not a 500.
         raise InvalidInputError(f"the model rejected the input: {exc}") from exc
+
+
+def _timed_model_call(
+    served: ModelVersion,
+    batch: Batch,
+    rows: int,
+    probabilities: bool,
+    submitted: float,
+    metrics: Metrics,
+) -> ModelOutputs:
+    """Blocking: one unbatched model call, its wait for a thread and its time recorded."""
+    started = time.monotonic()
+    try:
+        return _run_model_call(served, batch, rows, probabilities)
+    finally:
+        seconds = time.monotonic() - started
+        metrics.model_call(served.name, served.version, rows, [started - submitted], seconds)
+
+
+def _observer(metrics: Metrics) -> Callable[[ModelVersion, int, list[float], float], None]:
+    """What a batching queue calls after each model call: the metrics of that call."""
+
+    def observe(served: ModelVersion, rows: int, waits: list[float], seconds: float) -> None:
+        metrics.model_call(served.name, served.version, rows, waits, seconds)
+
+    return observe
 
 
 def _not_ready(served: ModelVersion) -> ModelNotReadyError:

@@ -30,6 +30,7 @@ from modelport.config import Settings
 from modelport.db import store
 from modelport.db.database import Database
 from modelport.errors import ConflictError, DatabaseUnavailableError
+from modelport.metrics import Metrics
 from modelport.outputs import ModelOutputs
 from modelport.predlog_rows import Pending, keeps_text, row_values
 from modelport.served import ModelVersion
@@ -79,7 +80,9 @@ class LogStats:
 class PredictionLog:
     """One process's prediction log writer, on the server's database."""
 
-    def __init__(self, database: Database, settings: Settings) -> None:
+    def __init__(
+        self, database: Database, settings: Settings, metrics: Metrics | None = None
+    ) -> None:
         #: Made ready (migrated once it answers) before each write.
         self.database = database
         self.enabled = settings.log_predictions
@@ -94,6 +97,7 @@ class PredictionLog:
             timedelta(days=settings.log_retention_days) if settings.log_retention_days else None
         )
         self.stats = LogStats()
+        self.metrics = metrics
         self.database_up = True
         self._buffer: deque[Pending] = deque()
         #: Input rows the buffered predictions hold: a 1,000-row request weighs 1,000.
@@ -169,6 +173,8 @@ class PredictionLog:
             self._evicted_inflight += 1  # being written right now: count it once we know
         else:
             self.stats.dropped += 1
+            if self.metrics is not None:
+                self.metrics.logged(dropped=1)
         self._overflow_since_report += 1
         now = time.monotonic()
         if now - self._overflow_reported_at >= OVERFLOW_REPORT_S:
@@ -278,6 +284,8 @@ class PredictionLog:
             # An outage: the rows stay buffered for the next try, except those that a
             # full buffer pushed out meanwhile.
             self.stats.dropped += self._evicted_inflight
+            if self.metrics is not None:
+                self.metrics.logged(dropped=self._evicted_inflight)
             raise
         except Exception:
             # Not an outage: the database refused these rows (a bug, or a value it
@@ -285,12 +293,18 @@ class PredictionLog:
             log.exception("prediction log: %d row(s) refused; dropped", len(chunk))
             self.stats.write_failures += 1
             self.stats.rejected += len(chunk)
+            if self.metrics is not None:
+                self.metrics.logged(rejected=len(chunk))
             count = 0
         else:
             self.stats.written += count
+            if self.metrics is not None:
+                self.metrics.logged(written=count)
         finally:
             self._inflight_upto = -1
             self._evicted_inflight = 0
+            if self.metrics is not None:
+                self.metrics.log_buffered.set(len(self._buffer))
         last = chunk[-1].seq
         while self._buffer and self._buffer[0].seq <= last:
             self._rows -= self._buffer.popleft().weight

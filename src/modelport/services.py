@@ -23,6 +23,7 @@ from modelport.management.audit import AuditTrail
 from modelport.management.catalog import Catalog
 from modelport.management.following import Follower
 from modelport.management.startup import load_at_start
+from modelport.metrics import Metrics
 from modelport.predlog import PredictionLog
 from modelport.registry import ModelRegistry
 from modelport.repository.watch import RepositoryWatcher, snapshot_repository
@@ -51,6 +52,8 @@ class Services:
     follower: Follower
     feed: ChangeFeed
     watcher: RepositoryWatcher
+    #: None when metrics are off (settings.metrics).
+    metrics: Metrics | None
     #: The custom routes' key-value store.
     store: KeyValueStore
     #: The custom routes, read and imported at build time, so the app's route table is
@@ -87,13 +90,21 @@ def build_services(settings: Settings) -> Services:
     """Every part, in dependency order."""
     database = Database.from_settings(settings)
     cache = ServingCache.from_settings(settings)
-    # What a model serves changed: the response cache drops its entries.
-    registry = ModelRegistry(settings.model_dir, on_change=cache.forget_soon)
-    prediction_log = PredictionLog(database, settings)
-    inference = InferenceService.from_settings(registry, settings, cache, prediction_log)
+    metrics = Metrics() if settings.metrics else None
+
+    def changed(name: str) -> None:
+        # What a model serves changed: the response cache drops its entries, and the
+        # metrics show the versions' states.
+        cache.forget_soon(name)
+        if metrics is not None:
+            metrics.publish(registry.find(name), name)
+
+    registry = ModelRegistry(settings.model_dir, on_change=changed)
+    prediction_log = PredictionLog(database, settings, metrics)
+    inference = InferenceService.from_settings(registry, settings, cache, prediction_log, metrics)
     doorbell = Doorbell(settings.redis_url)
     catalog = Catalog(database, registry, settings.model_dir)
-    audit = AuditTrail(database, on_change=doorbell.ring)
+    audit = AuditTrail(database, on_change=doorbell.ring, metrics=metrics)
     lock = asyncio.Lock()  # one change at a time in this process, from any source
     manager = ModelManager(settings, registry, database, catalog, audit, lock)
     follower = Follower(registry, catalog, audit, lock)
@@ -113,6 +124,7 @@ def build_services(settings: Settings) -> Services:
         follower=follower,
         feed=feed,
         watcher=watcher,
+        metrics=metrics,
         store=make_store(settings.redis_url),
         route_table=load_routes(settings.model_dir),
     )

@@ -37,6 +37,7 @@ def _cases(client: AppClient, upload: bytes) -> list[Case]:
         ("get", "/health/ready", "/health/ready", {}, 200),
         ("get", "/ping", "/ping", {}, 200),
         ("get", "/version", "/version", {}, 200),
+        ("get", "/metrics", "/metrics", {}, 200),
         # native (V1)
         ("get", "/v1/models", "/v1/models", {}, 200),
         ("get", "/v1/models/{name}", "/v1/models/iris-lr", {}, 200),

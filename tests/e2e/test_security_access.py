@@ -350,6 +350,8 @@ EXPECTED_REST: dict[tuple[str, str], str] = {
     ("GET", "/openapi.json"): "open",
     ("GET", "/static/swagger-ui"): "open",
     ("GET", "/v1/models"): "api",
+    # Prometheus metrics: model names and traffic, guarded like predictions
+    ("GET", "/metrics"): "api",
     ("GET", "/v1/models/{name}"): "api",
     ("GET", "/v1/models/{name}/versions/{version}"): "api",
     ("POST", "/v1/models/{name}:predict"): "api",

@@ -24,6 +24,7 @@ from modelport.api.custom_routes import install_custom_routes
 from modelport.api.docs import install_docs
 from modelport.api.errors import error_response, install_error_handlers
 from modelport.api.fastlane import FastLane, is_fast_lane_request
+from modelport.api.metrics import metrics_router
 from modelport.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from modelport.api.responses import OrjsonResponse
 from modelport.config import Settings, load_settings
@@ -101,6 +102,8 @@ class ModelportApp(FastAPI):
         self.state.route_problems = services.route_table.problems
         for router in ROUTERS:
             self.include_router(router)
+        if services.metrics is not None:
+            self.include_router(metrics_router(services.metrics))
         install_docs(self)
         custom = install_custom_routes(
             self,

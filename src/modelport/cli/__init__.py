@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 import sys
+import tempfile
 import types
 import typing
 from collections.abc import Iterator
@@ -128,12 +129,29 @@ def serve(model_dir: Path | None, **flags: Any) -> None:
             return
         # Worker processes rebuild the very same Settings from the environment.
         os.environ.update(settings_to_env(settings))
-        uvicorn.run(
-            "modelport.api.app:create_app_from_env",
-            factory=True,
-            workers=settings.workers,
-            **common,
-        )
+        with _shared_metrics(settings):
+            uvicorn.run(
+                "modelport.api.app:create_app_from_env",
+                factory=True,
+                workers=settings.workers,
+                **common,
+            )
+
+
+@contextlib.contextmanager
+def _shared_metrics(settings: Settings) -> Iterator[None]:
+    """One folder for every worker's metric values (prometheus-client's multiprocess
+    mode), made fresh for this run and removed after it, so that a scrape of any worker
+    sums them all and no value of an earlier run survives."""
+    if not settings.metrics or "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="modelport-metrics-") as folder:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+        try:
+            yield
+        finally:
+            del os.environ["PROMETHEUS_MULTIPROC_DIR"]
 
 
 def _check_database_url(settings: Settings) -> None:

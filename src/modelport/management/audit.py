@@ -19,6 +19,7 @@ from modelport.db import store
 from modelport.db.database import Database
 from modelport.db.records import AuditRecord
 from modelport.errors import DatabaseUnavailableError
+from modelport.metrics import Metrics
 
 __all__ = ["REPLAYED", "Actor", "AuditTrail"]
 
@@ -45,10 +46,13 @@ class AuditTrail:
         self,
         database: Database,
         on_change: Callable[[], Awaitable[None]] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.database = database
         #: Called after each entry is written (the change feed's doorbell).
         self.on_change = on_change
+        #: Counts every action by kind and outcome (modelport_management_actions_total).
+        self.metrics = metrics
         #: Tags this process's entries, so that it does not replay its own.
         self.origin = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
@@ -57,6 +61,8 @@ class AuditTrail:
     ) -> None:
         """Write one action's entry, then ring; a database outage is logged, not raised
         (the action happened; other workers will not hear of it until they reload)."""
+        if self.metrics is not None:
+            self.metrics.action(action, outcome)
         try:
             await self.database.run(
                 store.add_audit,

@@ -20,6 +20,7 @@ TAG_PAGES: dict[str, tuple[str, str]] = {
     "Open Inference Protocol (V2)": ("Open Inference Protocol V2 (REST)", "v2-rest.md"),
     "management": ("Management API", "management-api.md"),
     "custom routes": ("Custom routes", "../how-to/custom-routes.md"),
+    "metrics": ("Metrics", "metrics.md"),
 }
 
 ACCESS_TEXT = {

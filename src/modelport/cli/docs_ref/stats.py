@@ -1,11 +1,15 @@
-"""The metrics page: every key of ``GET /v1/admin/stats``, from the live objects."""
+"""The metrics page: every Prometheus collector and every key of ``GET /v1/admin/stats``,
+from the live objects."""
 
 from __future__ import annotations
 
 import tempfile
 from pathlib import Path
 
+from prometheus_client import Counter, Gauge, Histogram
+
 from modelport.cli.docs_ref.text import GENERATED, MissingDescriptionError, cell
+from modelport.metrics import Metrics
 
 __all__ = ["STATS_TEXT", "metrics_page", "stats_keys"]
 
@@ -45,11 +49,37 @@ STATS_TEXT: dict[str, str] = {
 METRICS_INTRO = """\
 # Metrics
 
-modelport counts what its prediction log and response cache do, per worker process, and
-answers the counters as JSON at `GET /v1/admin/stats` (a management endpoint: it needs the
-admin token). There is no Prometheus `/metrics` endpoint yet; these counters are what
-there is to watch today. [Reading the counters](../how-to/metrics.md) shows how to collect
-them and what to alert on.
+## Prometheus: `GET /metrics`
+
+Every server answers `GET /metrics` in Prometheus's text format (OpenMetrics when the
+scraper asks for it with `Accept: application/openmetrics-text`). It is on by default
+(`--no-metrics` turns it off) and guarded like predictions: open, unless `api_token` is
+set, then the scraper sends that token. With `--workers N`, any worker's answer holds
+every worker's counts: the workers share one folder of values (prometheus-client's
+multiprocess mode, in a fresh temporary folder for each run). [Reading the
+counters](../how-to/metrics.md) shows what to alert on.
+
+```bash
+curl -s http://127.0.0.1:8000/metrics | grep '^modelport_requests_total'
+```
+
+Label values come from the server, never from a client's text: `model` and `version` are
+those of a served model version (a request naming no served model counts under
+`model=""`), `protocol` is one of `native`, `v2-rest`, `v2-grpc`, `mlflow`, `route` and
+`other`, and `status` is `ok` or the error's code (`invalid_input`, `not_found`,
+`timeout`, ... the same on every protocol). Unknown model names therefore add no series.
+A single-worker server also answers the standard `process_*` (CPU, memory, open files)
+and `python_*` series.
+
+| metric | type | labels | what |
+| --- | --- | --- | --- |
+"""
+
+STATS_INTRO = """
+## Counters as JSON: `GET /v1/admin/stats`
+
+The prediction log's and the response cache's own counters, per worker process, as JSON
+(a management endpoint: it needs the admin token).
 
 ```bash
 curl -s http://127.0.0.1:8000/v1/admin/stats -H "Authorization: Bearer $(modelport admin-token)"
@@ -91,6 +121,21 @@ def stats_keys() -> list[str]:
     return keys
 
 
+def prometheus_rows() -> list[str]:
+    """One table row per modelport collector, read from the collectors themselves."""
+    metrics = Metrics()
+    rows = []
+    for collector in vars(metrics).values():
+        if not isinstance(collector, Counter | Gauge | Histogram):
+            continue
+        name = collector._name  # prometheus-client keeps no public accessor for these
+        kind = collector._type
+        shown = f"{name}_total" if kind == "counter" else name
+        labels = ", ".join(f"`{label}`" for label in collector._labelnames) or "—"
+        rows.append(f"| `{shown}` | {kind} | {labels} | {cell(collector._documentation)} |\n")
+    return rows
+
+
 def metrics_page() -> str:
     rows = []
     for key in stats_keys():
@@ -98,4 +143,4 @@ def metrics_page() -> str:
         if text is None:
             raise MissingDescriptionError(f"stats key '{key}' has no text in STATS_TEXT")
         rows.append(f"| `{key}` | {cell(text)} |\n")
-    return GENERATED + METRICS_INTRO + "".join(rows)
+    return GENERATED + METRICS_INTRO + "".join(prometheus_rows()) + STATS_INTRO + "".join(rows)
