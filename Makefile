@@ -10,7 +10,7 @@ space := $(empty) $(empty)
 .PHONY: serve test check lint format types unit bench clean
 
 # Every runtime extra (XGBoost comes as the dev group's CPU-only wheel) and the docs.
-DEV_EXTRAS := sklearn,pandas,lightgbm,onnx,skops,grpc,mysql,postgres,redis,schema,parquet,mlflow,docs
+DEV_EXTRAS := sklearn,pandas,lightgbm,onnx,skops,grpc,mysql,postgres,redis,schema,parquet,mlflow,otel,docs
 # Exact versions of everything installed, so every machine and CI test the same set:
 # `make lock` rewrites it from pyproject.toml.
 LOCK := requirements.lock

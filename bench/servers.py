@@ -187,13 +187,13 @@ SERVERS: list[ServerSpec] = [
     ),
     # The bodies MLServer gets (one V2 tensor), so that the numbers compare the same
     # request, not only the same rows; single rows too: V2 REST should be as fast as native.
-    # What the Prometheus metrics cost: the same server with them off.
+    # What observability costs: the same server with metrics and the access log off.
     ServerSpec(
-        "modelport-nometrics",
-        "modelport, metrics off",
+        "modelport-bare",
+        "modelport, metrics and access log off",
         "native",
         frozenset({"lr-1"}),
-        _modelport("--no-metrics"),
+        _modelport("--no-metrics", "--no-access-log"),
         MODELPORT_VENV,
     ),
     # iris-lr through scikit-learn itself, not modelport's NumPy path for linear models.

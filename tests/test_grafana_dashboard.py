@@ -1,5 +1,6 @@
 """The Grafana dashboard in deploy/grafana: a dashboard Grafana can import, and every query
-asks for series modelport really exports, with labels they really have."""
+asks for series modelport really exports, with labels they really have; and the README
+names every metric and log field."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import jsonschema
 import pytest
 from prometheus_client import Counter, Gauge, Histogram
 
+from modelport.accesslog import ACCESS_FIELDS
 from modelport.metrics import Metrics
 
 DASHBOARD = Path(__file__).resolve().parents[1] / "deploy" / "grafana" / "modelport-dashboard.json"
@@ -160,3 +162,14 @@ def test_every_query_asks_for_series_and_labels_modelport_exports(
         "modelport_model_state",
     ):
         assert needed in used, needed
+
+
+def test_the_readme_names_every_metric_and_log_field() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    for collector in vars(Metrics()).values():
+        if isinstance(collector, Counter | Gauge | Histogram):
+            name = collector._name
+            shown = f"{name}_total" if isinstance(collector, Counter) else name
+            assert f"`{shown}`" in readme, shown
+    for field in ("time", "level", "logger", "message", *ACCESS_FIELDS):
+        assert f"`{field}`" in readme, field

@@ -39,6 +39,8 @@ ALLOWED = {
     ("runtimes/onnx.py", "options.intra_op_num_threads"),
     ("runtimes/onnx.py", "options.inter_op_num_threads"),
     ("runtimes/onnx.py", "options.log_severity_level"),
+    # The logging module's record: a filter adds the request id as logging intends.
+    ("accesslog.py", "record.request_id"),
 }
 #: Sub-objects a class makes and owns: its own counters (after construction too), and
 #: the web framework's state container (filled while the app is constructed).

@@ -36,8 +36,8 @@ _CONCURRENT_BATCHES = 2
 #: Runs one model call (blocking, in a thread): (context, batch, rows, probabilities).
 RunBatch = Callable[[T, Batch, int, bool], ModelOutputs]
 #: Told of each model call made (in its thread): (context, rows, the requests' waits for
-#: the call to start, the call's seconds). For metrics.
-OnCall = Callable[[T, int, list[float], float], None]
+#: the call to start, the call's seconds, the requests' tags). For metrics and traces.
+OnCall = Callable[[T, int, list[float], float, list[Any]], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +55,8 @@ class _Item(Generic[T]):
     probabilities: bool
     future: asyncio.Future[ModelOutputs]
     enqueued_at: float
+    #: The caller's own object, handed back to on_call (a request's trace timings).
+    tag: Any = None
 
 
 class BatchQueue(Generic[T]):
@@ -87,7 +89,7 @@ class BatchQueue(Generic[T]):
         self._recent = 1
 
     def enqueue(
-        self, context: T, batch: Batch, rows: int, probabilities: bool
+        self, context: T, batch: Batch, rows: int, probabilities: bool, tag: Any = None
     ) -> asyncio.Future[ModelOutputs]:
         """Queue one request's rows; the future gets its share of a batched model call.
 
@@ -101,7 +103,9 @@ class BatchQueue(Generic[T]):
             )
         loop = asyncio.get_running_loop()
         future: asyncio.Future[ModelOutputs] = loop.create_future()
-        self._pending.append(_Item(context, batch, rows, probabilities, future, time.monotonic()))
+        self._pending.append(
+            _Item(context, batch, rows, probabilities, future, time.monotonic(), tag)
+        )
         if self._on_depth is not None:
             self._on_depth(len(self._pending))
         self._arrived.set()
@@ -234,7 +238,8 @@ class BatchQueue(Generic[T]):
         finally:
             if self._on_call is not None:
                 waits = [started - item.enqueued_at for item in items]
-                self._on_call(items[0].context, rows, waits, time.monotonic() - started)
+                tags = [item.tag for item in items]
+                self._on_call(items[0].context, rows, waits, time.monotonic() - started, tags)
 
 
 def _split(outputs: ModelOutputs, items: Sequence[_Item[Any]]) -> list[ModelOutputs | Exception]:

@@ -83,8 +83,14 @@ class Settings(BaseSettings):
         default="info", description="Logging level."
     )
     access_log: bool = Field(
-        default=False,
-        description="Log one line per HTTP request (costs throughput on the hot path).",
+        default=True,
+        description="Log one line per request: method, path, status, duration, client, and "
+        "the model, version, protocol and rows of a prediction.",
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="Log lines as readable text, or as one JSON object per line (time, "
+        "level, logger, message, request_id, and the access line's fields) for log shippers.",
     )
     pid_file: Path | None = Field(
         default=None,

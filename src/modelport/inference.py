@@ -13,11 +13,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
-from modelport.batching import BatchPolicy, BatchQueue
+from modelport import accesslog
+from modelport.batching import BatchPolicy, BatchQueue, OnCall
 from modelport.cache import ServingCache
 from modelport.config import Settings
 from modelport.errors import (
@@ -33,6 +34,7 @@ from modelport.outputs import ModelOutputs, run_model
 from modelport.payloads import Payload, Rows, count_rows
 from modelport.predlog import PredictionLog
 from modelport.registry import ModelRegistry, ModelVersion
+from modelport.tracing import StepTimes, Tracing
 from modelport.types import Batch
 
 __all__ = ["InferenceService", "PredictRequest", "PredictResult"]
@@ -78,6 +80,7 @@ class InferenceService:
         cache: ServingCache | None = None,
         log: PredictionLog | None = None,
         metrics: Metrics | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         self.registry = registry
         self.timeout_s = timeout_s
@@ -90,6 +93,7 @@ class InferenceService:
         self.cache = cache
         self.log = log
         self.metrics = metrics
+        self.tracing = tracing
 
     @classmethod
     def from_settings(
@@ -99,6 +103,7 @@ class InferenceService:
         cache: ServingCache | None = None,
         log: PredictionLog | None = None,
         metrics: Metrics | None = None,
+        tracing: Tracing | None = None,
     ) -> InferenceService:
         policy = BatchPolicy(
             settings.max_batch_size, settings.max_latency_ms / 1000, settings.max_queue_size
@@ -112,6 +117,7 @@ class InferenceService:
             cache,
             log,
             metrics,
+            tracing,
         )
 
     async def predict(self, request: PredictRequest) -> PredictResult:
@@ -119,7 +125,15 @@ class InferenceService:
         served: ModelVersion | None = None
         try:
             served = self.registry.resolve(request.model, request.version)
-            result = await self._predict(served, request, started)
+            accesslog.note_prediction(
+                served.name, served.version, request.protocol, count_rows(request.payload)
+            )
+            times = StepTimes() if self.tracing is not None else None
+            try:
+                result = await self._predict(served, request, started, times)
+            finally:
+                if times is not None:
+                    self._trace(served, times)
         except Exception as exc:
             if self.metrics is not None:
                 code = exc.code if isinstance(exc, ModelportError) else "internal_error"
@@ -140,8 +154,17 @@ class InferenceService:
             )
         return result
 
+    def _trace(self, served: ModelVersion, times: StepTimes) -> None:
+        info = accesslog.current()
+        if self.tracing is not None and info is not None and info.span is not None:
+            times.emit(self.tracing, info.span, served.name, served.version)
+
     async def _predict(
-        self, served: ModelVersion, request: PredictRequest, started: float
+        self,
+        served: ModelVersion,
+        request: PredictRequest,
+        started: float,
+        times: StepTimes | None = None,
     ) -> PredictResult:
         if served.signature is None:  # a ready version always has one
             raise _not_ready(served)
@@ -153,20 +176,26 @@ class InferenceService:
         cached: ModelOutputs | None = None
         try:
             batch = to_batch(request.payload, served.signature)
+            if times is not None:
+                times.mark("validated")
             if cache is not None:
                 key = cache.key_for(served, batch, request.probabilities)
                 if key is not None:
                     cached = await cache.lookup(key)
-            outputs = cached if cached is not None else await self._run(served, batch, request)
+                    if times is not None:
+                        times.mark("cache_end")
+            outputs = (
+                cached if cached is not None else await self._run(served, batch, request, times)
+            )
             if cache is not None and key is not None and cached is None:
                 cache.remember(key, outputs)
         except Exception as exc:
             # Failures of a served version are logged too (unknown models are not: they
             # would let anyone fill the log with made-up names).
             code = exc.code if isinstance(exc, ModelportError) else "internal_error"
-            self._log(request, served, batch, None, code, started)
+            self._log(request, served, batch, None, code, started, times)
             raise
-        self._log(request, served, batch, outputs, "ok", started)
+        self._log(request, served, batch, outputs, "ok", started, times)
         verdict = None if key is None else "miss" if cached is None else "hit"
         if verdict is not None and self.metrics is not None:
             self.metrics.cache_lookup(served.name, verdict)
@@ -180,8 +209,11 @@ class InferenceService:
         outputs: ModelOutputs | None,
         status: str,
         started: float,
+        times: StepTimes | None = None,
     ) -> None:
         if self.log is not None:
+            if times is not None:
+                times.mark("log_start")
             latency_ms = (time.perf_counter() - started) * 1000
             self.log.record(
                 served,
@@ -194,16 +226,22 @@ class InferenceService:
                 latency_ms,
                 request.payload.text if type(request.payload) is Rows else None,
             )
+            if times is not None:
+                times.mark("log_end")
 
     async def _run(
-        self, served: ModelVersion, batch: Batch, request: PredictRequest
+        self,
+        served: ModelVersion,
+        batch: Batch,
+        request: PredictRequest,
+        times: StepTimes | None = None,
     ) -> ModelOutputs:
         rows = count_rows(request.payload)
         queue = self._queue_for(served, rows)
         loop = asyncio.get_running_loop()
         if queue is not None:
-            call = queue.enqueue(served, batch, rows, request.probabilities)
-        elif self.metrics is None:
+            call = queue.enqueue(served, batch, rows, request.probabilities, times)
+        elif self.metrics is None and times is None:
             call = loop.run_in_executor(
                 self._pool, _run_model_call, served, batch, rows, request.probabilities
             )
@@ -217,6 +255,7 @@ class InferenceService:
                 request.probabilities,
                 time.monotonic(),
                 self.metrics,
+                times,
             )
         # One timer that cancels the call's future, not asyncio.timeout: that wraps the
         # await in a Timeout object and task (un)cancel bookkeeping, which cost about
@@ -254,13 +293,14 @@ class InferenceService:
         queue = self._queues.get(key)
         if queue is None or queue.policy != policy:
             metrics = self.metrics
+            observed = metrics is not None or self.tracing is not None
             queue = BatchQueue(
                 f"model '{served.name}' version {served.version}",
                 policy,
                 _run_model_call,
                 self._pool,
                 on_idle=lambda idle: self._forget(key, idle),
-                on_call=None if metrics is None else _observer(metrics),
+                on_call=_observer(metrics) if observed else None,
                 on_depth=None if metrics is None else metrics.depth(served.name, served.version),
             )
             self._queues[key] = queue
@@ -307,22 +347,28 @@ def _timed_model_call(
     rows: int,
     probabilities: bool,
     submitted: float,
-    metrics: Metrics,
+    metrics: Metrics | None,
+    times: StepTimes | None,
 ) -> ModelOutputs:
     """Blocking: one unbatched model call, its wait for a thread and its time recorded."""
     started = time.monotonic()
     try:
         return _run_model_call(served, batch, rows, probabilities)
     finally:
-        seconds = time.monotonic() - started
-        metrics.model_call(served.name, served.version, rows, [started - submitted], seconds)
+        _observer(metrics)(served, rows, [started - submitted], time.monotonic() - started, [times])
 
 
-def _observer(metrics: Metrics) -> Callable[[ModelVersion, int, list[float], float], None]:
-    """What a batching queue calls after each model call: the metrics of that call."""
+def _observer(metrics: Metrics | None) -> OnCall[ModelVersion]:
+    """What runs after each model call: its metrics, and each request's trace times."""
 
-    def observe(served: ModelVersion, rows: int, waits: list[float], seconds: float) -> None:
-        metrics.model_call(served.name, served.version, rows, waits, seconds)
+    def observe(
+        served: ModelVersion, rows: int, waits: list[float], seconds: float, tags: list[Any]
+    ) -> None:
+        if metrics is not None:
+            metrics.model_call(served.name, served.version, rows, waits, seconds)
+        for wait, tag in zip(waits, tags, strict=True):
+            if tag is not None:
+                tag.called(wait, seconds)
 
     return observe
 

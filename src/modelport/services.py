@@ -12,7 +12,9 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
+from modelport import __version__
 from modelport.cache import ServingCache
 from modelport.config import Settings
 from modelport.db.database import Database
@@ -29,8 +31,9 @@ from modelport.registry import ModelRegistry
 from modelport.repository.watch import RepositoryWatcher, snapshot_repository
 from modelport.routes import RouteTable, load_routes
 from modelport.sync import ChangeFeed, Doorbell
+from modelport.tracing import Tracing, tracing_from_env
 
-__all__ = ["Services", "build_services"]
+__all__ = ["Services", "build_services", "make_url_safe"]
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +57,8 @@ class Services:
     watcher: RepositoryWatcher
     #: None when metrics are off (settings.metrics).
     metrics: Metrics | None
+    #: None unless OpenTelemetry is configured (modelport.tracing).
+    tracing: Tracing | None
     #: The custom routes' key-value store.
     store: KeyValueStore
     #: The custom routes, read and imported at build time, so the app's route table is
@@ -71,10 +76,33 @@ class Services:
             snapshot = await asyncio.to_thread(snapshot_repository, settings.model_dir)
             self.watcher.start_from(snapshot)
         await load_at_start(self.database, self.registry, self.catalog)
+        log.info("%s", self.describe())
         background.append(asyncio.create_task(self.feed.run(), name="modelport-change-feed"))
         if settings.watch:
             log.info("watching %s for new and changed models", settings.model_dir)
             background.append(asyncio.create_task(self.watcher.run(), name="modelport-watch"))
+
+    def describe(self) -> str:
+        """What this process serves and uses, in one block for the start-up log (no
+        password, no token)."""
+        settings = self.settings
+        models = self.registry.models()
+        ready = sum(1 for model in models if model.state == "ready")
+        grpc = f"{settings.host}:{settings.grpc_port}" if settings.grpc_port else "off"
+        redis = settings.redis_url
+        backend = f"Redis {make_url_safe(redis)}" if redis else "in-process (each worker its own)"
+        use = "on for every model" if settings.cache else "for models whose model.yaml asks"
+        lines = [
+            f"modelport {__version__}: {ready} of {len(models)} model(s) ready "
+            f"from {settings.model_dir}",
+            f"  HTTP        http://{settings.host}:{settings.port} ({settings.workers} worker(s))",
+            f"  gRPC        {grpc}",
+            f"  database    {self.database.engine.url.render_as_string(hide_password=True)}",
+            f"  cache       {backend}, {use}",
+            f"  metrics     {'GET /metrics' if settings.metrics else 'off'}",
+            f"  access log  {settings.log_format if settings.access_log else 'off'}",
+        ]
+        return "\n".join(lines)
 
     async def close(self) -> None:
         """Stop serving: the inference pool, the log's last writes (bounded in time), the
@@ -84,13 +112,17 @@ class Services:
         await self.cache.close()
         self.database.close()
         self.store.close()
+        if self.tracing is not None:
+            self.tracing.shutdown()  # sends the spans still waiting
 
 
-def build_services(settings: Settings) -> Services:
-    """Every part, in dependency order."""
+def build_services(settings: Settings, tracing: Tracing | None = None) -> Services:
+    """Every part, in dependency order; ``tracing`` as given (a test's), else as the
+    OpenTelemetry variables say (none when they are not set)."""
     database = Database.from_settings(settings)
     cache = ServingCache.from_settings(settings)
     metrics = Metrics() if settings.metrics else None
+    tracing = tracing if tracing is not None else tracing_from_env()
 
     def changed(name: str) -> None:
         # What a model serves changed: the response cache drops its entries, and the
@@ -101,7 +133,9 @@ def build_services(settings: Settings) -> Services:
 
     registry = ModelRegistry(settings.model_dir, on_change=changed)
     prediction_log = PredictionLog(database, settings, metrics)
-    inference = InferenceService.from_settings(registry, settings, cache, prediction_log, metrics)
+    inference = InferenceService.from_settings(
+        registry, settings, cache, prediction_log, metrics, tracing
+    )
     doorbell = Doorbell(settings.redis_url)
     catalog = Catalog(database, registry, settings.model_dir)
     audit = AuditTrail(database, on_change=doorbell.ring, metrics=metrics)
@@ -125,6 +159,18 @@ def build_services(settings: Settings) -> Services:
         feed=feed,
         watcher=watcher,
         metrics=metrics,
+        tracing=tracing,
         store=make_store(settings.redis_url),
         route_table=load_routes(settings.model_dir),
     )
+
+
+def make_url_safe(url: str) -> str:
+    """``url`` without its password (``redis://:secret@host`` -> ``redis://:***@host``)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}{port}"))

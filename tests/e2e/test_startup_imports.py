@@ -99,3 +99,20 @@ def test_serving_iris_lr_imports_only_what_it_needs(
     assert "modelport.runtimes.sklearn_numpy" in found, "no -X importtime output in the log"
     packages = {module.split(".")[0] for module in found}
     assert packages & ABSENT == set()
+    # OpenTelemetry only when OTEL_EXPORTER_OTLP_ENDPOINT asks for traces. FastAPI imports
+    # it by itself when it is installed (its own telemetry module): not modelport's doing.
+    assert [
+        module
+        for module in found
+        if module.split(".")[0] == "opentelemetry"
+        and _outside(found, module, "opentelemetry").startswith("modelport")
+    ] == []
+
+
+def _outside(found: dict[str, str | None], module: str, package: str) -> str:
+    """The first module outside ``package`` on the chain of imports that led to
+    ``module`` ("" at the top)."""
+    current: str | None = module
+    while current is not None and current.split(".")[0] == package:
+        current = found.get(current)
+    return current or ""

@@ -132,13 +132,15 @@ class ModelportApp(FastAPI):
             reject=reject,
             uploads=("/v1/admin/", settings.max_upload_size),
         )
-        self.add_middleware(RequestIdMiddleware)
+        self.add_middleware(
+            RequestIdMiddleware, access_log=settings.access_log, tracing=services.tracing
+        )
         cors = bool(settings.cors_origins) or custom.any_cors()
         if cors:  # outermost: errors from any layer reach a browser client readable
             self.add_middleware(
                 CorsMiddleware, origins=settings.cors_origins, route_cors=custom.cors_for
             )
-        fast_lane: ASGIApp = FastLane(services.inference, settings)
+        fast_lane: ASGIApp = FastLane(services.inference, settings, services.tracing)
         if cors:
             fast_lane = CorsMiddleware(fast_lane, origins=settings.cors_origins)
         self.fast_lane = fast_lane

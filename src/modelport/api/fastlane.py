@@ -20,6 +20,7 @@ from urllib.parse import parse_qs
 
 from starlette.types import Message, Receive, Scope, Send
 
+from modelport import accesslog
 from modelport.access import host_check_for
 from modelport.api.auth import check_api_request
 from modelport.api.errors import error_response, unexpected_error_response
@@ -39,6 +40,7 @@ from modelport.inference import InferenceService
 from modelport.protocols.native import predict_answer
 from modelport.protocols.v2_dataplane import Caller
 from modelport.protocols.v2_rest import infer_answer
+from modelport.tracing import Tracing
 
 __all__ = ["FastLane", "is_fast_lane_request"]
 
@@ -70,16 +72,46 @@ class FastLane:
     and a JSON 500 for anything unexpected.
     """
 
-    def __init__(self, inference: InferenceService, settings: Settings) -> None:
+    def __init__(
+        self, inference: InferenceService, settings: Settings, tracing: Tracing | None = None
+    ) -> None:
         self.inference = inference
+        self.tracing = tracing
         self.settings = settings
         self.limit = settings.max_body_size
         self.hosts = host_check_for(settings)
+        self.access_log = settings.access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        given_id, declared, authorization, host, json_size, encoding = _headers(scope)
-        raw_id = request_id_from(given_id)
+        given_id, declared, authorization, host, json_size, encoding, trace = _headers(scope)
+        raw_id = request_id_from(given_id, trace)
         set_request_id(scope, raw_id)
+        path: str = scope["path"]
+        token = accesslog.begin(
+            raw_id.decode("latin-1"),
+            self.tracing,
+            "POST",
+            path,
+            None if trace is None else trace.decode("latin-1"),
+        )
+        status = 500
+        try:
+            status = await self._answer(
+                scope, receive, send, raw_id, (declared, authorization, host, json_size, encoding)
+            )
+        finally:
+            accesslog.finish(token, self.access_log, "POST", path, status, client_address(scope))
+
+    async def _answer(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        raw_id: bytes,
+        headers_read: tuple[bytes | None, ...],
+    ) -> int:
+        """Answer the request; returns the status sent."""
+        declared, authorization, host, json_size, encoding = headers_read
         path: str = scope["path"]
         try:
             # The middleware's order: BodyLimitMiddleware (by header) is outside
@@ -92,15 +124,17 @@ class FastLane:
             else:
                 content, headers = await self._predict(scope, body, path, raw_id)
         except ModelportError as exc:
-            await error_response(exc, path)(scope, receive, sending_request_id(send, raw_id))
-            return
+            response = error_response(exc, path)
+            await response(scope, receive, sending_request_id(send, raw_id))
+            return response.status_code
         except Exception as exc:  # noqa: BLE001  the catch-all 500, as the middleware's
             response = unexpected_error_response(exc, scope)
             await response(scope, receive, sending_request_id(send, raw_id))
-            return
+            return response.status_code
         headers += ((b"content-length", b"%d" % len(content)), (b"x-request-id", raw_id))
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": content})
+        return 200
 
     async def _predict(
         self, scope: Scope, body: bytes, path: str, raw_id: bytes
@@ -153,8 +187,9 @@ class FastLane:
 
 def _headers(scope: Scope) -> tuple[bytes | None, ...]:
     """The request headers the lane reads, in one pass (the last of repeated ones wins):
-    x-request-id, content-length, authorization, host, and V2's JSON size and encoding."""
-    given_id = declared = authorization = host = json_size = encoding = None
+    x-request-id, content-length, authorization, host, V2's JSON size and encoding, and
+    traceparent."""
+    given_id = declared = authorization = host = json_size = encoding = trace = None
     for key, value in scope["headers"]:
         if key == b"x-request-id":
             given_id = value
@@ -168,7 +203,9 @@ def _headers(scope: Scope) -> tuple[bytes | None, ...]:
             json_size = value
         elif key == b"content-encoding":
             encoding = value
-    return given_id, declared, authorization, host, json_size, encoding
+        elif key == b"traceparent":
+            trace = value
+    return given_id, declared, authorization, host, json_size, encoding, trace
 
 
 def _with_cache(headers: Headers, cache: str | None) -> Headers:

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 import grpc
 
+from modelport import accesslog
 from modelport.access import GRPC_METHODS, Access, authorize_admin, authorize_api
 from modelport.api.auth import bearer_token
 from modelport.api.errors import grpc_status, public_message
@@ -69,6 +70,16 @@ def _rpc(method: _Method) -> _Method:
 
     @functools.wraps(method)
     async def wrapper(self: Any, request: Any, context: Any) -> Any:
+        metadata = dict(context.invocation_metadata() or ())
+        traceparent = metadata.get("traceparent")
+        token = accesslog.begin(
+            _request_id(context, getattr(request, "id", "")),
+            self.inference.tracing,
+            "gRPC",
+            method.__name__,
+            traceparent if isinstance(traceparent, str) else None,
+        )
+        status = "OK"
         try:
             if access is Access.API:
                 authorize_api(self.settings, _token(context))
@@ -76,10 +87,21 @@ def _rpc(method: _Method) -> _Method:
             return await method(self, request, context)
         except ModelportError as exc:
             message = public_message(exc, f"gRPC {method.__name__}")
-            await context.abort(getattr(grpc.StatusCode, grpc_status(exc)), message)
+            status = grpc_status(exc)
+            await context.abort(getattr(grpc.StatusCode, status), message)
         except Exception:
+            status = "INTERNAL"
             log.exception("unhandled error in gRPC %s", method.__name__)
             await context.abort(grpc.StatusCode.INTERNAL, "internal server error (see the log)")
+        finally:
+            accesslog.finish(
+                token,
+                self.settings.access_log,
+                "gRPC",
+                method.__name__,
+                status,
+                _peer_host(context.peer()),
+            )
 
     return wrapper  # type: ignore[return-value]
 
@@ -146,7 +168,9 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
             _decode_inputs(request),
             [output.name for output in request.outputs] or None,
             dataplane.Caller(
-                "v2-grpc", _request_id(context, request.id), _peer_host(context.peer())
+                "v2-grpc",
+                accesslog.current_id() or _request_id(context, request.id),
+                _peer_host(context.peer()),
             ),
         )
         if outcome.cache is not None:

@@ -8,13 +8,16 @@ does these same jobs inline.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from modelport import accesslog
 from modelport.clienttext import decimal
 from modelport.errors import PayloadTooLargeError
+from modelport.tracing import Tracing
 
 __all__ = [
     "CACHE_HEADER",
@@ -31,6 +34,8 @@ __all__ = [
 
 _SCOPE_KEY = "modelport.request_id"
 _HEADER = b"x-request-id"
+_TRACEPARENT = b"traceparent"
+_TRACEPARENT_FORM = re.compile(rb"[0-9a-f]{2}-[0-9a-fA-F]{32}-[0-9a-fA-F]{16}-[0-9a-fA-F]{2}")
 
 
 #: Says whether a prediction came from the response cache: "hit" or "miss".
@@ -64,10 +69,15 @@ def check_received_size(received: int, limit: int, setting: str) -> None:
         raise PayloadTooLargeError(limit, setting)
 
 
-def request_id_from(given: bytes | None) -> bytes:
-    """The client's X-Request-ID if it is sane, else a new random one (32 hex digits)."""
+def request_id_from(given: bytes | None, traceparent: bytes | None = None) -> bytes:
+    """The client's X-Request-ID if it is sane, else the trace id of a W3C ``traceparent``
+    (``00-<32 hex trace id>-<16 hex>-<2 hex>``), else a new random one (32 hex digits)."""
     if given is not None and 0 < len(given) <= 128 and given.isascii():
         return given
+    if traceparent is not None and _TRACEPARENT_FORM.fullmatch(traceparent.strip()):
+        trace_id = traceparent.strip()[3:35].lower()
+        if trace_id != b"0" * 32:  # all zeros is an invalid trace id
+            return trace_id
     # os.urandom rather than uuid4: the same 128 random bits without building a UUID.
     return os.urandom(16).hex().encode("ascii")
 
@@ -85,23 +95,60 @@ def sending_request_id(send: Send, raw_id: bytes) -> Send:
     return send_with_id
 
 
+def _text(value: bytes | None) -> str | None:
+    return None if value is None else value.decode("latin-1")
+
+
 def set_request_id(scope: Scope, raw_id: bytes) -> None:
     scope[_SCOPE_KEY] = raw_id.decode("latin-1")
 
 
 class RequestIdMiddleware:
-    """Takes the client's X-Request-ID (if sane) or makes one; echoes it back."""
+    """Takes the client's X-Request-ID (if sane; else the trace id of a W3C traceparent)
+    or makes one, and echoes it back; every log line of the request carries it, and the
+    access line (when ``access_log``) follows the answer."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(
+        self, app: ASGIApp, access_log: bool = False, tracing: Tracing | None = None
+    ) -> None:
         self.app = app
+        self.access_log = access_log
+        self.tracing = tracing
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        raw_id = request_id_from(dict(scope["headers"]).get(_HEADER))
+        headers = dict(scope["headers"])
+        raw_id = request_id_from(headers.get(_HEADER), headers.get(_TRACEPARENT))
         set_request_id(scope, raw_id)
-        await self.app(scope, receive, sending_request_id(send, raw_id))
+        token = accesslog.begin(
+            raw_id.decode("latin-1"),
+            self.tracing,
+            scope["method"],
+            scope["path"],
+            _text(headers.get(_TRACEPARENT)),
+        )
+        status: int | str = "-"
+        sender = sending_request_id(send, raw_id)
+
+        async def send_noting_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await sender(message)
+
+        try:
+            await self.app(scope, receive, send_noting_status)
+        finally:
+            accesslog.finish(
+                token,
+                self.access_log,
+                scope["method"],
+                scope["path"],
+                status,
+                client_address(scope),
+            )
 
 
 class BodyLimitMiddleware:

@@ -74,7 +74,7 @@ def _setting_options(func: Any) -> Any:
     return func
 
 
-def _log_config(level: str) -> dict[str, Any]:
+def _log_config(level: str, log_format: str = "text") -> dict[str, Any]:
     config = copy.deepcopy(LOGGING_CONFIG)
     config["loggers"]["modelport"] = {
         "handlers": ["default"],
@@ -82,6 +82,13 @@ def _log_config(level: str) -> dict[str, Any]:
         "propagate": False,
     }
     config["formatters"]["default"]["fmt"] = "%(levelprefix)s %(name)s: %(message)s"
+    # Every record gets the id of the request it belongs to ("-" outside one).
+    config["filters"] = {"request_id": {"()": "modelport.accesslog.RequestIdFilter"}}
+    for handler in config["handlers"].values():
+        handler["filters"] = ["request_id"]
+    if log_format == "json":
+        for name in config["formatters"]:
+            config["formatters"][name] = {"()": "modelport.accesslog.JsonFormatter"}
     return config
 
 
@@ -105,14 +112,15 @@ def serve(model_dir: Path | None, **flags: Any) -> None:
         raise click.UsageError(exc.message) from exc
     _check_model_dir(settings, given=model_dir is not None)
     _check_database_url(settings)
-    log_config = _log_config(settings.log_level)
+    log_config = _log_config(settings.log_level, settings.log_format)
     common: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
         "log_config": log_config,
         "log_level": settings.log_level,
         "server_header": False,
-        "access_log": settings.access_log,
+        # modelport writes its own access line (modelport.access), with the model.
+        "access_log": False,
         "timeout_graceful_shutdown": max(1, int(settings.request_timeout)),
         # Read deadlines, the connection bound and proxy headers, for every worker too.
         **server_options(settings),
@@ -181,18 +189,18 @@ def _check_model_dir(settings: Settings, *, given: bool) -> None:
                 "models; for another file, make a folder NAME/1/ holding it and a model.yaml "
                 "naming its runtime"
             )
-        click.echo(f"serving the file {path.name} as model '{single_file_name(path)}'", err=True)
+        _say(settings, f"serving the file {path.name} as model '{single_file_name(path)}'")
         return
     if path.is_dir():
         if is_mlflow_folder(path):
-            click.echo(
+            _say(
+                settings,
                 f"serving the MLflow model folder {path.name} as model "
                 f"'{single_folder_name(path)}'",
-                err=True,
             )
         return
     if settings.watch:
-        click.echo(f"model folder {path} does not exist yet; watching for it", err=True)
+        _say(settings, f"model folder {path} does not exist yet; watching for it")
         return
     default = "" if given else " (the default: no MODEL_DIR was given)"
     raise click.UsageError(
@@ -203,10 +211,23 @@ def _check_model_dir(settings: Settings, *, given: bool) -> None:
     )
 
 
+def _say(settings: Settings, text: str) -> None:
+    """A line for the operator at start: as it is, or a JSON log line (--log-format json),
+    so that every line a log shipper reads parses."""
+    if settings.log_format == "json":
+        from modelport.accesslog import JsonFormatter
+
+        record = logging.makeLogRecord(
+            {"name": "modelport.cli", "levelname": "INFO", "msg": text, "request_id": "-"}
+        )
+        text = JsonFormatter().format(record)
+    click.echo(text, err=True)
+
+
 def _with_admin_token(settings: Settings) -> tuple[Settings, bool]:
     """The settings with an admin token: the operator's, or a new one (then True)."""
     if settings.admin_token is not None:
-        click.echo(admin_mode(settings, generated=False), err=True)
+        _say(settings, admin_mode(settings, generated=False))
         return settings, False
     # No address is trusted, so a server without a token makes one (as Jupyter does).
     return settings.model_copy(update={"admin_token": new_token()}), True
@@ -222,14 +243,14 @@ def _saved_token(settings: Settings, generated: bool) -> Iterator[None]:
     if token is None:  # _with_admin_token made one: nothing to save otherwise
         yield
         return
-    click.echo(admin_mode(settings, generated=True), err=True)
+    _say(settings, admin_mode(settings, generated=True))
     saved = save_token(settings.port, token)
     if saved is not None:
-        click.echo(
+        _say(
+            settings,
             f"admin token saved in {saved} (readable by you only); `modelport upload` and "
             "`modelport models` use it; for curl: "
             '-H "Authorization: Bearer $(modelport admin-token)"',
-            err=True,
         )
     # The terminal's owner may see the token; a log file collected elsewhere may not.
     if saved is None or sys.stderr.isatty():
