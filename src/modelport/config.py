@@ -107,6 +107,12 @@ class Settings(BaseSettings):
         description="Serve Prometheus metrics at GET /metrics (with the API token when "
         "api_token is set).",
     )
+    metrics_compat: Annotated[tuple[Literal["triton", "kserve"], ...], NoDecode] = Field(
+        default=(),
+        description="Also export the core series under other servers' names, for the "
+        "dashboards and autoscaling rules already written for them: triton (nv_inference_*) "
+        "and/or kserve (request_predict_seconds), comma-separated; empty: none.",
+    )
     default_model: str | None = Field(
         default=None,
         description="Model that MLflow's POST /invocations serves (default: the only model).",
@@ -248,7 +254,13 @@ class Settings(BaseSettings):
         "route's cors: overrides it.",
     )
 
-    @field_validator("upload_trusted_types", "allowed_hosts", "forwarded_allow_ips", mode="before")
+    @field_validator(
+        "upload_trusted_types",
+        "allowed_hosts",
+        "forwarded_allow_ips",
+        "metrics_compat",
+        mode="before",
+    )
     @classmethod
     def _comma_list(cls, value: Any) -> Any:
         return _split_commas(value)

@@ -78,7 +78,7 @@ class Metrics:
     ``labels()`` validates and locks on every call, a measurable cost per request.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, compat: tuple[str, ...] = ()) -> None:
         self.multiprocess = multiprocess_dir() is not None
         # In multiprocess mode the values live in files, whatever registry holds the
         # collector; a scrape reads them through a MultiProcessCollector (render()).
@@ -189,6 +189,19 @@ class Metrics:
         # Series that exist from the start, so a scrape always shows them (at 0).
         for outcome in ("written", "dropped", "rejected"):
             self.log_rows.labels(outcome)
+        #: Other servers' names for the same numbers (metrics_compat), or None.
+        self.triton = _Triton(own) if "triton" in compat else None
+        self.kserve = (
+            Histogram(
+                "request_predict_seconds",
+                "KServe's name: time of the model call that answered a request.",
+                ("model_name",),
+                buckets=LATENCY_BUCKETS,
+                registry=own,
+            )
+            if "kserve" in compat
+            else None
+        )
         self._request_children: dict[tuple[str, str, str, str], tuple[Any, Any]] = {}
         self._model_children: dict[tuple[str, str], tuple[Any, Any, Any]] = {}
         self._lock = threading.Lock()
@@ -207,6 +220,8 @@ class Metrics:
             children = self._request_series(key)
         children[0].inc()
         children[1].observe(s)
+        if self.triton is not None and model:
+            self.triton.request(model, str(version), status, s)
 
     def _request_series(self, key: tuple[str, str, str, str]) -> tuple[Any, Any]:
         model, protocol, version, status = key
@@ -235,6 +250,12 @@ class Metrics:
         children[1].observe(rows)
         for wait in waits:
             children[2].observe(wait)
+        if self.triton is not None:
+            self.triton.call(model, str(version), rows, waits, s)
+        if self.kserve is not None:
+            child = self.kserve.labels(model)
+            for _ in waits:  # one observation per request the call answered
+                child.observe(s)
 
     def depth(self, model: str, version: int) -> Callable[[int], None]:
         """A setter of one version's queue depth gauge."""
@@ -280,3 +301,46 @@ class Metrics:
         if accept and "application/openmetrics-text" in accept:
             return generate_openmetrics(registry), OPENMETRICS_TYPE  # type: ignore[no-untyped-call]
         return generate_latest(registry), CONTENT_TYPE_LATEST
+
+
+class _Triton:
+    """Triton's names for the same numbers (``metrics_compat = ["triton"]``): cumulative
+    counters, durations in microseconds, labelled ``model`` and ``version``, as the
+    dashboards and autoscaling rules written for Triton read them."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        labels = ("model", "version")
+
+        def counter(name: str, text: str, more: tuple[str, ...] = ()) -> Gauge:
+            # Gauges that only go up: prometheus-client would add _total to a Counter's
+            # name, and Triton's names have none. "sum" keeps every worker's count, as a
+            # counter's would be kept.
+            return Gauge(name, text, (*labels, *more), multiprocess_mode="sum", registry=registry)
+
+        self.success = counter("nv_inference_request_success", "Successful requests.")
+        self.failure = counter("nv_inference_request_failure", "Failed requests.", ("reason",))
+        self.count = counter("nv_inference_count", "Inferences (rows) performed.")
+        self.executions = counter("nv_inference_exec_count", "Model executions (batches).")
+        self.request_us = counter(
+            "nv_inference_request_duration_us", "Cumulative request duration, microseconds."
+        )
+        self.queue_us = counter(
+            "nv_inference_queue_duration_us", "Cumulative queue duration, microseconds."
+        )
+        self.compute_us = counter(
+            "nv_inference_compute_infer_duration_us",
+            "Cumulative model call duration, microseconds.",
+        )
+
+    def request(self, model: str, version: str, status: str, s: float) -> None:
+        if status == "ok":
+            self.success.labels(model, version).inc()
+        else:
+            self.failure.labels(model, version, status).inc()
+        self.request_us.labels(model, version).inc(s * 1e6)
+
+    def call(self, model: str, version: str, rows: int, waits: list[float], s: float) -> None:
+        self.executions.labels(model, version).inc()
+        self.count.labels(model, version).inc(rows)
+        self.queue_us.labels(model, version).inc(sum(waits) * 1e6)
+        self.compute_us.labels(model, version).inc(s * 1e6 * len(waits))

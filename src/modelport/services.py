@@ -121,7 +121,7 @@ def build_services(settings: Settings, tracing: Tracing | None = None) -> Servic
     OpenTelemetry variables say (none when they are not set)."""
     database = Database.from_settings(settings)
     cache = ServingCache.from_settings(settings)
-    metrics = Metrics() if settings.metrics else None
+    metrics = Metrics(settings.metrics_compat) if settings.metrics else None
     tracing = tracing if tracing is not None else tracing_from_env()
 
     def changed(name: str) -> None:

@@ -27,6 +27,7 @@ def species(request: RouteRequest, server: ServerHandle) -> dict:
     return {"label": server.predict("iris-lr", row).predictions[0]}
 """
 REDIS = "redis://127.0.0.1:6379/0"
+ROW = [5.1, 3.5, 1.4, 0.2]
 FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 #: The one series a request for an unknown model adds (on the native protocol).
 NOBODY = (
@@ -219,3 +220,26 @@ def _version() -> str:
     from modelport import __version__
 
     return __version__
+
+
+def test_triton_and_kserve_names_when_asked(
+    trained_models: Path, start_server: StartServer, server: Server
+) -> None:
+    assert not [name for name, _ in scrape(server) if name.startswith(("nv_", "request_"))]
+    compat = start_server([str(trained_models), "--metrics-compat", "triton,kserve"])
+    compat.wait_ready()
+    with httpx.Client(timeout=30) as http:
+        for _ in range(3):
+            ok = http.post(f"{compat.url}/v1/models/iris-lr:predict", json={"instances": [ROW]})
+            assert ok.status_code == 200
+        bad = http.post(f"{compat.url}/v1/models/iris-lr:predict", json={"instances": [[1]]})
+        assert bad.status_code == 422
+    samples = scrape(compat)
+    lr = {"model": "iris-lr", "version": "1"}
+    assert value(samples, "nv_inference_request_success", **lr) == 3
+    assert value(samples, "nv_inference_request_failure", **lr, reason="invalid_input") == 1
+    assert value(samples, "nv_inference_count", **lr) == 3
+    assert 1 <= value(samples, "nv_inference_exec_count", **lr) <= 3
+    assert value(samples, "nv_inference_queue_duration_us", **lr) > 0
+    assert value(samples, "nv_inference_compute_infer_duration_us", **lr) > 0
+    assert value(samples, "request_predict_seconds_count", model_name="iris-lr") == 3

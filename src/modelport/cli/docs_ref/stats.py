@@ -71,6 +71,14 @@ those of a served model version (a request naming no served model counts under
 A single-worker server also answers the standard `process_*` (CPU, memory, open files)
 and `python_*` series.
 
+Dashboards and autoscaling rules written for another server keep working with
+`--metrics-compat triton,kserve` (either or both; off by default): `triton` adds Triton's
+`nv_inference_request_success`, `nv_inference_request_failure` (by `reason`: the error
+code), `nv_inference_count` (rows), `nv_inference_exec_count` (model calls),
+`nv_inference_request_duration_us`, `nv_inference_queue_duration_us` and
+`nv_inference_compute_infer_duration_us` (cumulative microseconds), by `model` and
+`version`; `kserve` adds KServe's `request_predict_seconds` histogram by `model_name`.
+
 | metric | type | labels | what |
 | --- | --- | --- | --- |
 """
