@@ -151,8 +151,15 @@ class InferenceService:
                 request.protocol,
                 "ok",
                 time.perf_counter() - started,
+                None if self.tracing is None else self._trace_id(),
             )
         return result
+
+    def _trace_id(self) -> str | None:
+        info = accesslog.current()
+        if self.tracing is None or info is None or info.span is None:
+            return None
+        return self.tracing.trace_id(info.span)
 
     def _trace(self, served: ModelVersion, times: StepTimes) -> None:
         info = accesslog.current()

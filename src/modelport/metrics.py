@@ -210,16 +210,27 @@ class Metrics:
     # -- recording (the hot path) --------------------------------------------------------
 
     def request(
-        self, model: str, version: int | None, protocol: str, status: str, s: float
+        self,
+        model: str,
+        version: int | None,
+        protocol: str,
+        status: str,
+        s: float,
+        trace_id: str | None = None,
     ) -> None:
         """One prediction answered (``status`` "ok" or the error's code); ``model`` comes
-        from the registry, or is "" for a request that named no served model."""
+        from the registry, or is "" for a request that named no served model. With a
+        ``trace_id`` (tracing on), the duration carries it as an exemplar, so a slow bucket
+        in a dashboard leads to the trace (OpenMetrics scrapes, one process)."""
         key = (model, protocol, "" if version is None else str(version), status)
         children = self._request_children.get(key)
         if children is None:
             children = self._request_series(key)
         children[0].inc()
-        children[1].observe(s)
+        if trace_id is None or self.multiprocess:
+            children[1].observe(s)
+        else:
+            children[1].observe(s, {"trace_id": trace_id})
         if self.triton is not None and model:
             self.triton.request(model, str(version), status, s)
 

@@ -118,3 +118,22 @@ def test_without_the_variables_nothing_is_traced(monkeypatch: pytest.MonkeyPatch
     tracing = tracing_from_env()
     assert tracing is not None
     tracing.shutdown()
+
+
+def test_the_duration_histogram_links_to_the_trace(traced: tuple[AppClient, Any]) -> None:
+    client, _ = traced
+    answer = client.post(
+        "/v1/models/iris-lr:predict",
+        json={"instances": [[6.3, 3.3, 6.0, 2.5]]},
+        headers={"traceparent": f"00-{TRACE_ID}-{PARENT_SPAN}-01"},
+    )
+    assert answer.status_code == 200
+    scraped = client.get(
+        "/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"}
+    ).text
+    exemplars = [
+        line
+        for line in scraped.splitlines()
+        if line.startswith("modelport_request_duration_seconds_bucket") and " # {" in line
+    ]
+    assert any(f'trace_id="{TRACE_ID}"' in line for line in exemplars), exemplars[:3]
