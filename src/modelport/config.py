@@ -107,6 +107,12 @@ class Settings(BaseSettings):
         description="Serve Prometheus metrics at GET /metrics (with the API token when "
         "api_token is set).",
     )
+    metrics_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="Serve GET /metrics on this port instead of the API port (0: on the API port).",
+    )
     metrics_compat: Annotated[tuple[Literal["triton", "kserve"], ...], NoDecode] = Field(
         default=(),
         description="Also export the core series under other servers' names, for the "

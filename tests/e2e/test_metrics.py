@@ -15,6 +15,8 @@ import pytest
 import tritonclient.grpc as triton
 from prometheus_client.parser import text_string_to_metric_families
 
+from services import free_port
+
 from .conftest import Server, StartServer
 
 ROUTES_YAML = "routes:\n  - {path: /iris/species, handler: species}\n"
@@ -243,3 +245,36 @@ def test_triton_and_kserve_names_when_asked(
     assert value(samples, "nv_inference_queue_duration_us", **lr) > 0
     assert value(samples, "nv_inference_compute_infer_duration_us", **lr) > 0
     assert value(samples, "request_predict_seconds_count", model_name="iris-lr") == 3
+
+
+def test_metrics_on_a_port_of_their_own_for_every_worker(
+    trained_models: Path, start_server: StartServer
+) -> None:
+    port = free_port()
+    own = start_server(
+        [str(trained_models), "--workers", "2", "--metrics-port", str(port), "--api-token", "t"]
+    )
+    own.wait_ready()
+    token = {"Authorization": "Bearer t"}
+    with httpx.Client(timeout=30) as http:
+        for _ in range(4):
+            ok = http.post(
+                f"{own.url}/v1/models/iris-lr:predict", json={"instances": [ROW]}, headers=token
+            )
+            assert ok.status_code == 200
+        assert http.get(f"{own.url}/metrics", headers=token).status_code == 404
+        metrics_url = f"http://127.0.0.1:{port}/metrics"
+        assert http.get(metrics_url).status_code == 401
+        assert http.get(f"http://127.0.0.1:{port}/other", headers=token).status_code == 404
+        # Fresh connections may reach either worker: each answers with both workers' counts.
+        for _ in range(4):
+            with httpx.Client(timeout=30) as fresh:
+                text = fresh.get(metrics_url, headers=token).text
+            samples = {
+                (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+                for family in text_string_to_metric_families(text)
+                for sample in family.samples
+            }
+            labels = {"model": "iris-lr", "version": "1", "protocol": "native", "status": "ok"}
+            assert value(samples, "modelport_requests_total", **labels) == 4
+    assert own.stop() == 0

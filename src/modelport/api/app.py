@@ -25,6 +25,7 @@ from modelport.api.docs import install_docs
 from modelport.api.errors import error_response, install_error_handlers
 from modelport.api.fastlane import FastLane, is_fast_lane_request
 from modelport.api.metrics import metrics_router
+from modelport.api.metrics_port import MetricsPort
 from modelport.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from modelport.api.responses import OrjsonResponse
 from modelport.config import Settings, load_settings
@@ -62,9 +63,15 @@ def _lifespan(services: Services) -> Callable[[FastAPI], AbstractAsyncContextMan
         if settings.workers > 1:
             await loading
         grpc_server = await _start_grpc(services)
+        metrics_port = None
+        if services.metrics is not None and settings.metrics_port:
+            metrics_port = MetricsPort(services.metrics, settings)
+            await metrics_port.start()
         try:
             yield
         finally:
+            if metrics_port is not None:
+                await metrics_port.stop()
             if grpc_server is not None:
                 await grpc_server.stop(grace=min(5.0, settings.request_timeout))
             for task in [loading, *background]:
@@ -102,7 +109,7 @@ class ModelportApp(FastAPI):
         self.state.route_problems = services.route_table.problems
         for router in ROUTERS:
             self.include_router(router)
-        if services.metrics is not None:
+        if services.metrics is not None and settings.metrics_port == 0:
             self.include_router(metrics_router(services.metrics))
         install_docs(self)
         custom = install_custom_routes(

@@ -56,7 +56,9 @@ scraper asks for it with `Accept: application/openmetrics-text`). It is on by de
 (`--no-metrics` turns it off) and guarded like predictions: open, unless `api_token` is
 set, then the scraper sends that token. With `--workers N`, any worker's answer holds
 every worker's counts: the workers share one folder of values (prometheus-client's
-multiprocess mode, in a fresh temporary folder for each run). [Reading the
+multiprocess mode, in a fresh temporary folder for each run). `--metrics-port PORT` moves
+it to a port of its own (every worker answers there too, under the same access rule), so
+that scrapers and API clients can be kept apart. [Reading the
 counters](../how-to/metrics.md) shows what to alert on.
 
 ```bash
