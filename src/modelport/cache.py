@@ -28,6 +28,7 @@ import orjson
 
 from modelport.config import Settings
 from modelport.errors import MissingDependencyError
+from modelport.metrics import Metrics
 from modelport.outputs import ModelOutputs
 from modelport.served import ModelVersion
 from modelport.types import Batch, NDArray
@@ -277,8 +278,16 @@ class ServingCache:
     the entry size limit and the counters. Lookups are awaited (a hit skips the model);
     stores run as background tasks, never on the request's path."""
 
-    def __init__(self, backend: ResponseCache, default_on: bool, max_entry_size: int) -> None:
+    def __init__(
+        self,
+        backend: ResponseCache,
+        default_on: bool,
+        max_entry_size: int,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.backend = backend
+        #: Counts each lookup's result where ``stats`` counts it: one place for both.
+        self.metrics = metrics
         #: Whether models cache when their model.yaml does not say (setting ``cache``).
         self.default_on = default_on
         self.max_entry_size = max_entry_size
@@ -286,7 +295,7 @@ class ServingCache:
         self._pending: set[asyncio.Task[None]] = set()
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> ServingCache:
+    def from_settings(cls, settings: Settings, metrics: Metrics | None = None) -> ServingCache:
         backend: ResponseCache
         if settings.redis_url:
             # A busy machine can stall an answer from a local Redis for tens of ms, and one
@@ -302,7 +311,7 @@ class ServingCache:
             backend = MemoryCache(
                 settings.cache_max_entries, settings.cache_ttl, settings.cache_namespace
             )
-        return cls(backend, settings.cache, settings.cache_max_entry_size)
+        return cls(backend, settings.cache, settings.cache_max_entry_size, metrics)
 
     def key_for(self, served: ModelVersion, batch: Batch, probabilities: bool) -> str | None:
         """The request's cache key, or None when this model does not cache."""
@@ -313,7 +322,8 @@ class ServingCache:
             self.backend.namespace, served.name, served.version, fingerprint, batch, probabilities
         )
 
-    async def lookup(self, key: str) -> ModelOutputs | None:
+    async def lookup(self, key: str, model: str = "") -> ModelOutputs | None:
+        """The answer stored under ``key`` (a request of ``model``), or None."""
         raw = await self.backend.get(key)
         if raw is not None:
             try:
@@ -322,8 +332,12 @@ class ServingCache:
                 log.warning("response cache: unreadable entry %s; treated as a miss", key)
             else:
                 self.stats.hits += 1
+                if self.metrics is not None:
+                    self.metrics.cache_lookup(model, "hit")
                 return outputs
         self.stats.misses += 1
+        if self.metrics is not None:
+            self.metrics.cache_lookup(model, "miss")
         return None
 
     def remember(self, key: str, outputs: ModelOutputs) -> None:

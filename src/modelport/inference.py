@@ -188,7 +188,7 @@ class InferenceService:
             if cache is not None:
                 key = cache.key_for(served, batch, request.probabilities)
                 if key is not None:
-                    cached = await cache.lookup(key)
+                    cached = await cache.lookup(key, served.name)
                     if times is not None:
                         times.mark("cache_end")
             outputs = (
@@ -204,8 +204,6 @@ class InferenceService:
             raise
         self._log(request, served, batch, outputs, "ok", started, times)
         verdict = None if key is None else "miss" if cached is None else "hit"
-        if verdict is not None and self.metrics is not None:
-            self.metrics.cache_lookup(served.name, verdict)
         return PredictResult(served.name, served.version, outputs, verdict)
 
     def _log(

@@ -120,8 +120,8 @@ def build_services(settings: Settings, tracing: Tracing | None = None) -> Servic
     """Every part, in dependency order; ``tracing`` as given (a test's), else as the
     OpenTelemetry variables say (none when they are not set)."""
     database = Database.from_settings(settings)
-    cache = ServingCache.from_settings(settings)
     metrics = Metrics(settings.metrics_compat) if settings.metrics else None
+    cache = ServingCache.from_settings(settings, metrics)
     tracing = tracing if tracing is not None else tracing_from_env()
 
     def changed(name: str) -> None:

@@ -89,7 +89,9 @@ STATS_INTRO = """
 ## Counters as JSON: `GET /v1/admin/stats`
 
 The prediction log's and the response cache's own counters, per worker process, as JSON
-(a management endpoint: it needs the admin token).
+(a management endpoint: it needs the admin token). They are counted at the very places
+that count `modelport_prediction_log_rows_total` and `modelport_cache_lookups_total`:
+this worker's share of what `/metrics` sums.
 
 ```bash
 curl -s http://127.0.0.1:8000/v1/admin/stats -H "Authorization: Bearer $(modelport admin-token)"
