@@ -34,6 +34,7 @@ from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST as OPEN
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 
 from modelport import __version__
+from modelport.process_metrics import WorkerProcesses
 from modelport.served import ServedModel
 
 __all__ = ["LATENCY_BUCKETS", "PROTOCOLS", "ROWS_BUCKETS", "Metrics", "multiprocess_dir"]
@@ -78,8 +79,10 @@ class Metrics:
     ``labels()`` validates and locks on every call, a measurable cost per request.
     """
 
-    def __init__(self, compat: tuple[str, ...] = ()) -> None:
+    def __init__(self, compat: tuple[str, ...] = (), workers: int = 1) -> None:
         self.multiprocess = multiprocess_dir() is not None
+        #: Several workers under one parent: a scrape reports each one's process.
+        self.workers = workers
         # In multiprocess mode the values live in files, whatever registry holds the
         # collector; a scrape reads them through a MultiProcessCollector (render()).
         self.registry = CollectorRegistry(auto_describe=True)
@@ -309,6 +312,7 @@ class Metrics:
         if self.multiprocess:
             registry = CollectorRegistry()
             prometheus_multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            registry.register(WorkerProcesses(siblings=self.workers > 1))
         if accept and "application/openmetrics-text" in accept:
             return generate_openmetrics(registry), OPENMETRICS_TYPE  # type: ignore[no-untyped-call]
         return generate_latest(registry), CONTENT_TYPE_LATEST

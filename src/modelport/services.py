@@ -120,7 +120,7 @@ def build_services(settings: Settings, tracing: Tracing | None = None) -> Servic
     """Every part, in dependency order; ``tracing`` as given (a test's), else as the
     OpenTelemetry variables say (none when they are not set)."""
     database = Database.from_settings(settings)
-    metrics = Metrics(settings.metrics_compat) if settings.metrics else None
+    metrics = Metrics(settings.metrics_compat, settings.workers) if settings.metrics else None
     cache = ServingCache.from_settings(settings, metrics)
     tracing = tracing if tracing is not None else tracing_from_env()
 

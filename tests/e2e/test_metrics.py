@@ -178,6 +178,21 @@ def test_every_protocol_is_counted_exactly_across_two_workers(
     assert added("modelport_cache_lookups_total", model="iris-lr", result="miss") == rows
     assert value(after, "modelport_model_state", **lr, state="ready") == 1
     assert value(after, "modelport_build_info", version=_version()) == 1
+    assert_one_series_per_worker(after, 2)
+
+
+def assert_one_series_per_worker(samples: Samples, workers: int) -> None:
+    """Each worker's own process: its memory, open files and CPU time, by pid."""
+    pids = {
+        dict(labels)["pid"]
+        for name, labels in samples
+        if name == "modelport_process_resident_memory_bytes"
+    }
+    assert len(pids) == workers, pids
+    for pid in pids:
+        assert value(samples, "modelport_process_resident_memory_bytes", pid=pid) > 10_000_000
+        assert value(samples, "modelport_process_open_fds", pid=pid) > 3
+        assert value(samples, "modelport_process_cpu_seconds_total", pid=pid) > 0
 
 
 def test_made_up_model_names_add_no_series(server: Server) -> None:

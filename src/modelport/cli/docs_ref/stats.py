@@ -71,7 +71,9 @@ those of a served model version (a request naming no served model counts under
 `other`, and `status` is `ok` or the error's code (`invalid_input`, `not_found`,
 `timeout`, ... the same on every protocol). Unknown model names therefore add no series.
 A single-worker server also answers the standard `process_*` (CPU, memory, open files)
-and `python_*` series.
+and `python_*` series; with `--workers N`, `modelport_process_cpu_seconds_total`,
+`modelport_process_resident_memory_bytes` and `modelport_process_open_fds` give each
+worker's, labelled by `pid`.
 
 Dashboards and autoscaling rules written for another server keep working with
 `--metrics-compat triton,kserve` (either or both; off by default): `triton` adds Triton's
