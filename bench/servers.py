@@ -187,13 +187,22 @@ SERVERS: list[ServerSpec] = [
     ),
     # The bodies MLServer gets (one V2 tensor), so that the numbers compare the same
     # request, not only the same rows; single rows too: V2 REST should be as fast as native.
-    # What observability costs: the same server with metrics and the access log off.
+    # What observability costs: the same server with metrics off, and with the access
+    # log on too (it is off by default).
     ServerSpec(
         "modelport-bare",
-        "modelport, metrics and access log off",
+        "modelport, metrics off",
         "native",
         frozenset({"lr-1"}),
-        _modelport("--no-metrics", "--no-access-log"),
+        _modelport("--no-metrics"),
+        MODELPORT_VENV,
+    ),
+    ServerSpec(
+        "modelport-accesslog",
+        "modelport, access log on",
+        "native",
+        frozenset({"lr-1"}),
+        _modelport("--access-log"),
         MODELPORT_VENV,
     ),
     # iris-lr through scikit-learn itself, not modelport's NumPy path for linear models.

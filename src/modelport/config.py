@@ -83,9 +83,10 @@ class Settings(BaseSettings):
         default="info", description="Logging level."
     )
     access_log: bool = Field(
-        default=True,
+        default=False,
         description="Log one line per request: method, path, status, duration, client, and "
-        "the model, version, protocol and rows of a prediction.",
+        "the model, version, protocol and rows of a prediction (costs throughput: see the "
+        "logs page).",
     )
     log_format: Literal["text", "json"] = Field(
         default="text",

@@ -40,7 +40,7 @@ def access_lines(server: Server, request_id: str) -> list[dict[str, Any]]:
 def test_json_lines_carry_the_clients_request_id_everywhere(
     trained_models: Path, start_server: StartServer, tmp_path: Path
 ) -> None:
-    server = start_server([str(trained_models), "--log-format", "json"])
+    server = start_server([str(trained_models), "--log-format", "json", "--access-log"])
     server.wait_ready()
     answer = httpx.post(
         f"{server.url}/v1/models/iris-lr:predict",
@@ -108,10 +108,10 @@ def test_json_lines_carry_the_clients_request_id_everywhere(
     assert server.admin_token not in server.log()
 
 
-def test_text_access_lines_read_well_and_can_be_turned_off(
+def test_text_access_lines_read_well_and_are_off_by_default(
     trained_models: Path, start_server: StartServer
 ) -> None:
-    server = start_server([str(trained_models)])
+    server = start_server([str(trained_models), "--access-log"])
     server.wait_ready()
     httpx.post(
         f"{server.url}/v1/models/iris-lr:predict",
@@ -125,7 +125,7 @@ def test_text_access_lines_read_well_and_can_be_turned_off(
     (line,) = [ln for ln in server.log().splitlines() if "[text-1]" in ln]
     assert 'modelport.access: 127.0.0.1 "POST /v1/models/iris-lr:predict" 200' in line
     assert "iris-lr v1 1 row(s)" in line
-    quiet = start_server([str(trained_models), "--no-access-log"])
+    quiet = start_server([str(trained_models)])  # off by default
     quiet.wait_ready()
     httpx.post(
         f"{quiet.url}/v1/models/iris-lr:predict",
@@ -152,5 +152,5 @@ def test_the_start_up_block_says_what_serves_and_hides_passwords(
     assert "database    sqlite:///" in block
     assert "cache       Redis redis://:***@127.0.0.1:6379/5, on for every model" in block
     assert "metrics     GET /metrics" in block
-    assert "access log  text" in block
+    assert "access log  off" in block
     assert "s3cret-pw" not in text
