@@ -1,11 +1,12 @@
 """The access log, and the request id on every log line a request causes.
 
 The HTTP layer (middleware and the fast lane) and the gRPC server call :func:`begin` when a
-request arrives and :func:`finish` when it is answered: one line on the
-``modelport.access`` logger, with the method, path, status, duration and client, and the
-model, version, protocol and rows that :func:`note_prediction` (called by the core) filled
-in. :class:`RequestIdFilter` puts the request's id on every record logged meanwhile, from
-any module. Nothing of a body or a token is ever logged.
+request arrives and :func:`finish` when it is answered: one line (logger name
+``modelport.access``, written by :class:`~modelport.accesswriter.AccessWriter`, not through
+logging, for speed) with the method, path, status, duration and client, and the model,
+version, protocol and rows that :func:`note_prediction` (called by the core) filled in.
+:class:`RequestIdFilter` puts the request's id on every record logged meanwhile, from any
+module. Nothing of a body or a token is ever logged.
 
 Two formats (``log_format``): readable text for a terminal (the access line's message
 holds everything, the request id last), or one JSON object per line for log shippers
@@ -22,6 +23,7 @@ from typing import Any
 
 import orjson
 
+from modelport.accesswriter import AccessWriter, flush_all
 from modelport.tracing import Tracing
 
 __all__ = [
@@ -36,9 +38,8 @@ __all__ = [
     "note_prediction",
 ]
 
-access_log = logging.getLogger("modelport.access")
-
-#: The fields of an access line, in the JSON format (beside time, level, logger, message).
+#: The fields of an access line, in the JSON format (beside time, level, logger, message);
+#: modelport.accesswriter writes them.
 ACCESS_FIELDS = (
     "request_id",
     "method",
@@ -115,45 +116,30 @@ def note_prediction(model: str, version: int, protocol: str, rows: int) -> None:
 
 def finish(
     token: contextvars.Token[RequestInfo | None],
-    write: bool,
+    writer: AccessWriter | None,
     method: str,
     path: str,
     status: int | str,
     client: str | None,
 ) -> None:
-    """The request was answered: its access line (when ``write``), then its id leaves
-    the context."""
+    """The request was answered: its access line (to ``writer``, None when the access
+    log is off), then its id leaves the context."""
     info = _current.get()
     try:
         if info is not None and info.span is not None:
             _end_span(info, status)
-        if write and info is not None and access_log.isEnabledFor(logging.INFO):
-            path = _loggable(path)
-            duration_ms = round((time.perf_counter() - info.started) * 1000, 2)
-            extra = {
-                "method": method,
-                "path": path,
-                "status": status,
-                "duration_ms": duration_ms,
-                "client": client,
-                "model": info.model,
-                "version": info.version,
-                "protocol": info.protocol,
-                "rows": info.rows,
-            }
-            served = (
-                "" if info.model is None else f" {info.model} v{info.version} {info.rows} row(s)"
-            )
-            access_log.info(
-                '%s "%s %s" %s %.1f ms%s [%s]',
-                client or "-",
-                method,
-                path,
-                status,
-                duration_ms,
-                served,
+        if writer is not None and info is not None:
+            writer.write(
                 info.request_id,
-                extra=extra,
+                method,
+                _loggable(path),
+                status,
+                round((time.perf_counter() - info.started) * 1000, 2),
+                client,
+                info.model,
+                info.version,
+                info.protocol,
+                info.rows,
             )
     finally:
         _current.reset(token)
@@ -184,9 +170,11 @@ def _loggable(path: str) -> str:
 
 
 class RequestIdFilter(logging.Filter):
-    """Adds ``request_id`` to every record: the current request's, or "-" outside one."""
+    """Adds ``request_id`` to every record: the current request's, or "-" outside one;
+    and writes the access lines waiting first, so the log keeps the order of events."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        flush_all()
         if not hasattr(record, "request_id"):
             info = _current.get()
             record.request_id = info.request_id if info is not None else "-"
@@ -205,9 +193,6 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
             "request_id": getattr(record, "request_id", "-"),
         }
-        if record.name == access_log.name:
-            for field in ACCESS_FIELDS[1:]:
-                entry[field] = getattr(record, field, None)
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return orjson.dumps(entry, default=str).decode()

@@ -83,10 +83,10 @@ class Settings(BaseSettings):
         default="info", description="Logging level."
     )
     access_log: bool = Field(
-        default=False,
+        default=True,
         description="Log one line per request: method, path, status, duration, client, and "
-        "the model, version, protocol and rows of a prediction (costs throughput: see the "
-        "logs page).",
+        "the model, version, protocol and rows of a prediction (written in batches, at most "
+        "0.1 s after the answer).",
     )
     log_format: Literal["text", "json"] = Field(
         default="text",

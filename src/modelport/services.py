@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from modelport import __version__
+from modelport.accesswriter import AccessWriter
 from modelport.cache import ServingCache
 from modelport.config import Settings
 from modelport.db.database import Database
@@ -59,6 +60,8 @@ class Services:
     metrics: Metrics | None
     #: None unless OpenTelemetry is configured (modelport.tracing).
     tracing: Tracing | None
+    #: Where access lines go; None when the access log is off (or the level above info).
+    access_log: AccessWriter | None
     #: The custom routes' key-value store.
     store: KeyValueStore
     #: The custom routes, read and imported at build time, so the app's route table is
@@ -114,6 +117,8 @@ class Services:
         self.store.close()
         if self.tracing is not None:
             self.tracing.shutdown()  # sends the spans still waiting
+        if self.access_log is not None:
+            self.access_log.close()  # the last lines
 
 
 def build_services(settings: Settings, tracing: Tracing | None = None) -> Services:
@@ -160,9 +165,16 @@ def build_services(settings: Settings, tracing: Tracing | None = None) -> Servic
         watcher=watcher,
         metrics=metrics,
         tracing=tracing,
+        access_log=_access_writer(settings),
         store=make_store(settings.redis_url),
         route_table=load_routes(settings.model_dir),
     )
+
+
+def _access_writer(settings: Settings) -> AccessWriter | None:
+    if not settings.access_log or settings.log_level not in ("debug", "info"):
+        return None
+    return AccessWriter(settings.log_format)
 
 
 def make_url_safe(url: str) -> str:

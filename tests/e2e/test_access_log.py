@@ -40,7 +40,7 @@ def access_lines(server: Server, request_id: str) -> list[dict[str, Any]]:
 def test_json_lines_carry_the_clients_request_id_everywhere(
     trained_models: Path, start_server: StartServer, tmp_path: Path
 ) -> None:
-    server = start_server([str(trained_models), "--log-format", "json", "--access-log"])
+    server = start_server([str(trained_models), "--log-format", "json"])
     server.wait_ready()
     answer = httpx.post(
         f"{server.url}/v1/models/iris-lr:predict",
@@ -108,10 +108,10 @@ def test_json_lines_carry_the_clients_request_id_everywhere(
     assert server.admin_token not in server.log()
 
 
-def test_text_access_lines_read_well_and_are_off_by_default(
+def test_text_access_lines_read_well_and_no_access_log_silences_them(
     trained_models: Path, start_server: StartServer
 ) -> None:
-    server = start_server([str(trained_models), "--access-log"])
+    server = start_server([str(trained_models)])  # on by default
     server.wait_ready()
     httpx.post(
         f"{server.url}/v1/models/iris-lr:predict",
@@ -123,17 +123,37 @@ def test_text_access_lines_read_well_and_are_off_by_default(
     while "[text-1]" not in server.log() and time.monotonic() < deadline:
         time.sleep(0.1)
     (line,) = [ln for ln in server.log().splitlines() if "[text-1]" in ln]
-    assert 'modelport.access: 127.0.0.1 "POST /v1/models/iris-lr:predict" 200' in line
-    assert "iris-lr v1 1 row(s)" in line
-    quiet = start_server([str(trained_models)])  # off by default
-    quiet.wait_ready()
+    assert line.startswith(
+        'INFO:     modelport.access: 127.0.0.1 "POST /v1/models/iris-lr:predict" 200 '
+    )
+    assert line.endswith(" ms iris-lr v1 1 row(s) [text-1]")
+    # A line logged after a request (through logging) comes after its access line.
     httpx.post(
+        f"{server.url}/v1/models/iris-lr:predict",
+        json={"instances": [ROW]},
+        headers={"X-Request-ID": "text-2"},
+        timeout=10,
+    )
+    unloaded = httpx.post(
+        f"{server.url}/v1/admin/models/iris-lr/unload", headers=server.admin, timeout=30
+    )
+    assert unloaded.status_code == 200
+    deadline = time.monotonic() + 10
+    while "model 'iris-lr' unloaded" not in server.log() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    text = server.log()
+    assert text.index("[text-2]") < text.index("model 'iris-lr' unloaded")
+    quiet = start_server([str(trained_models), "--no-access-log"])
+    quiet.wait_ready()
+    answer = httpx.post(
         f"{quiet.url}/v1/models/iris-lr:predict",
         json={"instances": [ROW]},
         headers={"X-Request-ID": "quiet-1"},
         timeout=10,
     )
-    time.sleep(0.5)
+    assert answer.headers["x-request-id"] == "quiet-1"
+    # The server stops cleanly: every line it had is written by then.
+    quiet.stop()
     assert "quiet-1" not in quiet.log()
     assert "modelport.access" not in quiet.log()
 
@@ -152,5 +172,5 @@ def test_the_start_up_block_says_what_serves_and_hides_passwords(
     assert "database    sqlite:///" in block
     assert "cache       Redis redis://:***@127.0.0.1:6379/5, on for every model" in block
     assert "metrics     GET /metrics" in block
-    assert "access log  off" in block
+    assert "access log  text" in block
     assert "s3cret-pw" not in text

@@ -140,14 +140,16 @@ class ModelportApp(FastAPI):
             uploads=("/v1/admin/", settings.max_upload_size),
         )
         self.add_middleware(
-            RequestIdMiddleware, access_log=settings.access_log, tracing=services.tracing
+            RequestIdMiddleware, access_log=services.access_log, tracing=services.tracing
         )
         cors = bool(settings.cors_origins) or custom.any_cors()
         if cors:  # outermost: errors from any layer reach a browser client readable
             self.add_middleware(
                 CorsMiddleware, origins=settings.cors_origins, route_cors=custom.cors_for
             )
-        fast_lane: ASGIApp = FastLane(services.inference, settings, services.tracing)
+        fast_lane: ASGIApp = FastLane(
+            services.inference, settings, services.tracing, services.access_log
+        )
         if cors:
             fast_lane = CorsMiddleware(fast_lane, origins=settings.cors_origins)
         self.fast_lane = fast_lane
@@ -212,7 +214,7 @@ async def _start_grpc(services: Services) -> Any | None:
         )
         return None
     return await start_grpc_server(
-        settings, services.registry, services.inference, services.manager
+        settings, services.registry, services.inference, services.manager, services.access_log
     )
 
 

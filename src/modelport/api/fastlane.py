@@ -22,6 +22,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from modelport import accesslog
 from modelport.access import host_check_for
+from modelport.accesswriter import AccessWriter
 from modelport.api.auth import check_api_request
 from modelport.api.errors import error_response, unexpected_error_response
 from modelport.api.middleware import (
@@ -73,14 +74,18 @@ class FastLane:
     """
 
     def __init__(
-        self, inference: InferenceService, settings: Settings, tracing: Tracing | None = None
+        self,
+        inference: InferenceService,
+        settings: Settings,
+        tracing: Tracing | None = None,
+        access_log: AccessWriter | None = None,
     ) -> None:
         self.inference = inference
         self.tracing = tracing
         self.settings = settings
         self.limit = settings.max_body_size
         self.hosts = host_check_for(settings)
-        self.access_log = settings.access_log
+        self.access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         given_id, declared, authorization, host, json_size, encoding, trace = _headers(scope)

@@ -23,6 +23,7 @@ import grpc
 
 from modelport import accesslog
 from modelport.access import GRPC_METHODS, Access, authorize_admin, authorize_api
+from modelport.accesswriter import AccessWriter
 from modelport.api.auth import bearer_token
 from modelport.api.errors import grpc_status, public_message
 from modelport.api.grpc_standard import add_standard_services
@@ -96,7 +97,7 @@ def _rpc(method: _Method) -> _Method:
         finally:
             accesslog.finish(
                 token,
-                self.settings.access_log,
+                self.access_log,
                 "gRPC",
                 method.__name__,
                 status,
@@ -115,11 +116,13 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
         inference: InferenceService,
         manager: ModelManager,
         settings: Settings,
+        access_log: AccessWriter | None = None,
     ) -> None:
         self.registry = registry
         self.inference = inference
         self.manager = manager
         self.settings = settings
+        self.access_log = access_log
 
     async def _admin(self, context: Any) -> Actor:
         return await authorize_admin(
@@ -272,6 +275,7 @@ async def start_grpc_server(
     registry: ModelRegistry,
     inference: InferenceService,
     manager: ModelManager,
+    access_log: AccessWriter | None = None,
 ) -> Any | None:
     """Start serving on ``settings.grpc_port``; None (logged) when the port cannot be bound."""
     options = [
@@ -279,7 +283,7 @@ async def start_grpc_server(
         ("grpc.max_receive_message_length", settings.max_body_size),
     ]
     server = grpc.aio.server(options=options)
-    servicer = InferenceServicer(registry, inference, manager, settings)
+    servicer = InferenceServicer(registry, inference, manager, settings, access_log)
     pb_grpc.add_GRPCInferenceServiceServicer_to_server(servicer, server)  # type: ignore[no-untyped-call]
     add_standard_services(server, registry, settings)
     address = _address(settings.host, settings.grpc_port)

@@ -15,6 +15,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from modelport import accesslog
+from modelport.accesswriter import AccessWriter
 from modelport.clienttext import decimal
 from modelport.errors import PayloadTooLargeError
 from modelport.tracing import Tracing
@@ -109,7 +110,10 @@ class RequestIdMiddleware:
     access line (when ``access_log``) follows the answer."""
 
     def __init__(
-        self, app: ASGIApp, access_log: bool = False, tracing: Tracing | None = None
+        self,
+        app: ASGIApp,
+        access_log: AccessWriter | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         self.app = app
         self.access_log = access_log
