@@ -257,6 +257,16 @@ def test_has_proba_and_allow_missing_are_carried_over() -> None:
     assert not build_signature(IRIS_HINTS).allow_missing
 
 
+def test_a_model_that_handles_missing_values_takes_null_unless_model_yaml_says_no() -> None:
+    trees = ModelHints(n_features=4, takes_missing=True)
+    default = build_signature(trees, allow_missing=None)
+    assert default.allow_missing
+    assert "handles itself" in default.to_dict()["missing_values"]
+    refused = build_signature(trees, allow_missing=False)
+    assert not refused.allow_missing and "missing_values" not in refused.to_dict()
+    assert not build_signature(ModelHints(n_features=4), allow_missing=None).allow_missing
+
+
 def test_to_dict_for_a_classifier() -> None:
     declared = [Feature(NAMES[0]), Feature(NAMES[1], "int"), Feature(NAMES[2]), Feature(NAMES[3])]
     signature = build_signature(IRIS_HINTS, declared, SPECIES, allow_missing=True)
@@ -271,6 +281,7 @@ def test_to_dict_for_a_classifier() -> None:
         "labels": SPECIES,
         "outputs": ["predictions", "probabilities"],
         "allow_missing": True,
+        "coerce": False,
     }
 
 
@@ -281,6 +292,7 @@ def test_to_dict_for_an_unnamed_regressor() -> None:
         "labels": None,
         "outputs": ["predictions"],
         "allow_missing": False,
+        "coerce": False,
     }
 
 

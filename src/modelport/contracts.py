@@ -111,6 +111,8 @@ class VersionSummary(TypedDict):
     load_seconds: float | None
     size_bytes: int | None
     sha256: str | None
+    #: What loading warned of, e.g. a pickle saved by another scikit-learn version.
+    warnings: list[str]
 
 
 class VersionMetadata(VersionSummary):

@@ -87,8 +87,14 @@ def check_value(
         if isinstance(value, bool) or (type(value) is int and value in (0, 1)):
             return float(value)
         raise InvalidInputError(f"{where}: expected true or false, got {kind_of(value)}")
+    return _number(value, where, signature.coerce)
+
+
+def _number(value: Any, where: str, coerce: bool) -> float:
     if type(value) not in NUMBER_TYPES:
-        raise InvalidInputError(f"{where}: expected a number, got {kind_of(value)}")
+        if not isinstance(value, str):
+            raise InvalidInputError(f"{where}: expected a number, got {kind_of(value)}")
+        value = _number_in_text(value, where, coerce)
     try:
         number = float(value)
     except OverflowError:
@@ -96,6 +102,26 @@ def check_value(
     if not math.isfinite(number):
         raise InvalidInputError(f"{where}: {clip(str(value), 40)} is not a finite number")
     return number
+
+
+def _number_in_text(text: str, where: str, coerce: bool) -> float:
+    """A number sent as a string: taken when model.yaml says ``coerce: true``; refused
+    otherwise, saying how to send it or let it through."""
+    try:
+        number = float(text.strip()) if len(text) <= 100 else None
+    except ValueError:
+        number = None
+    if coerce:
+        if number is None:
+            raise InvalidInputError(f"{where}: {shown(text, 40)} is not a number")
+        return number
+    hint = (
+        f" (send {text.strip()} without quotes, or set 'coerce: true' in model.yaml to take "
+        "numbers sent as strings)"
+        if number is not None and math.isfinite(number)
+        else ""
+    )
+    raise InvalidInputError(f"{where}: expected a number, got {kind_of(text)}{hint}")
 
 
 def check_finite(array: NDArray, signature: Signature, allow_nan: bool = False) -> None:

@@ -137,6 +137,7 @@ def load_version(name: str, source: VersionSource, config: ModelConfig, root: Pa
             config.declared_features(),
             config.labels,
             allow_missing=config.allow_missing,
+            coerce=config.coerce,
         )
         _warm_up(runtime, signature, config)
     except ModelportError as exc:
@@ -162,6 +163,7 @@ def load_version(name: str, source: VersionSource, config: ModelConfig, root: Pa
         cache=config.cache,
         log=config.log,
         fingerprint=_fingerprint(sha256, config, source),
+        warnings=runtime.hints.warnings,
     )
 
 

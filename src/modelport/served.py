@@ -50,6 +50,8 @@ class ModelVersion:
     #: Digest of everything an answer depends on (artifact, model.yaml, code files):
     #: response-cache keys carry it, so a changed version never meets an old entry.
     fingerprint: str = ""
+    #: What loading warned of (e.g. a pickle from another scikit-learn version).
+    warnings: tuple[str, ...] = ()
 
     @property
     def ready(self) -> bool:
@@ -67,6 +69,7 @@ class ModelVersion:
             "load_seconds": self.load_seconds,
             "size_bytes": self.artifact_size,
             "sha256": self.artifact_sha256,
+            "warnings": list(self.warnings),
         }
 
     def describe(self) -> VersionMetadata:
@@ -83,6 +86,7 @@ class ModelVersion:
             load_seconds=summary["load_seconds"],
             size_bytes=summary["size_bytes"],
             sha256=summary["sha256"],
+            warnings=summary["warnings"],
             signature=self.signature.to_dict() if self.signature else None,
         )
 

@@ -34,6 +34,18 @@ class ModelHints:
     n_features: int | None = None
     classes: tuple[Any, ...] | None = None
     has_proba: bool = False
+    #: The model handles missing values itself (XGBoost, LightGBM, scikit-learn's
+    #: estimators tagged ``allow_nan``): null may reach it as NaN unless model.yaml says no.
+    takes_missing: bool = False
+    #: What loading warned of, for the version's metadata (another scikit-learn version).
+    warnings: tuple[str, ...] = ()
+
+
+#: Why null reaches a model whose model.yaml does not say (its metadata shows it).
+MISSING_BY_DEFAULT = (
+    "null is passed to the model as NaN, which it handles itself; model.yaml "
+    "'allow_missing: false' refuses it"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +63,10 @@ class Signature:
     has_proba: bool = False
     #: Whether NaN (JSON null) may reach the model.
     allow_missing: bool = False
+    #: Why ``allow_missing`` holds when model.yaml did not say (None: it said, or no).
+    missing_note: str | None = None
+    #: Numbers sent as strings ("5.1") are taken as numbers (model.yaml ``coerce``).
+    coerce: bool = False
     #: The model was fitted on a DataFrame and wants one back (column names checked).
     wants_frame: bool = False
     _label_by_class: dict[Any, str] = field(default_factory=dict, repr=False, compare=False)
@@ -98,6 +114,8 @@ class Signature:
             "labels": self._shown_labels(),
             "outputs": ["predictions", "probabilities"] if self.has_proba else ["predictions"],
             "allow_missing": self.allow_missing,
+            **({"missing_values": self.missing_note} if self.missing_note else {}),
+            "coerce": self.coerce,
         }
 
 
@@ -105,9 +123,11 @@ def build_signature(
     hints: ModelHints,
     declared_features: Sequence[Feature] | None = None,
     declared_labels: Sequence[str] | Mapping[str, str] | None = None,
-    allow_missing: bool = False,
+    allow_missing: bool | None = False,
+    coerce: bool = False,
 ) -> Signature:
-    """Merge a model's own hints with what ``model.yaml`` declares; raise on conflict."""
+    """Merge a model's own hints with what ``model.yaml`` declares; raise on conflict.
+    ``allow_missing`` None: as the model takes it (``hints.takes_missing``)."""
     features = _merge_features(hints, declared_features)
     n_features = len(features) if features is not None else hints.n_features
     classes = hints.classes
@@ -122,7 +142,9 @@ def build_signature(
         classes=classes,
         labels=labels,
         has_proba=hints.has_proba,
-        allow_missing=allow_missing,
+        allow_missing=hints.takes_missing if allow_missing is None else allow_missing,
+        missing_note=MISSING_BY_DEFAULT if allow_missing is None and hints.takes_missing else None,
+        coerce=coerce,
         wants_frame=hints.feature_names is not None
         or (features is not None and not all(f.type != "str" for f in features)),
         _label_by_class=label_by_class,

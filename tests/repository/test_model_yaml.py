@@ -134,7 +134,7 @@ def test_empty_file_gives_defaults(tmp_path: Path, text: str) -> None:
     assert config.declared_features() is None
     assert config.labels is None
     assert config.example is None
-    assert config.allow_missing is False
+    assert config.allow_missing is None  # as the model takes it
 
 
 @pytest.mark.parametrize(

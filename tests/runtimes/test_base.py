@@ -131,7 +131,10 @@ def test_spec_load_imports_the_loader_lazily(tmp_path: Path) -> None:
         ("skops.io", "skops", "skops"),
     ],
 )
-def test_missing_dependency_names_the_extra(module: str, top: str, extra: str) -> None:
+def test_missing_dependency_names_the_extra(
+    monkeypatch: pytest.MonkeyPatch, module: str, top: str, extra: str
+) -> None:
+    monkeypatch.setitem(sys.modules, top, None)  # as if the package were not installed
     error = missing_dependency(ModuleNotFoundError(f"No module named '{module}'", name=module))
 
     assert isinstance(error, MissingDependencyError)
@@ -140,6 +143,15 @@ def test_missing_dependency_names_the_extra(module: str, top: str, extra: str) -
     assert f"'{top}'" in error.message
     assert f"pip install 'modelport[{extra}]'" in error.message
     assert error.code == "missing_dependency"
+
+
+def test_a_module_the_installed_package_lacks_is_a_version_problem() -> None:
+    name = "sklearn.linear_model._logistix"
+    error = missing_dependency(ModuleNotFoundError(f"No module named '{name}'", name=name))
+
+    assert not isinstance(error, MissingDependencyError)
+    assert "the installed 'sklearn' does not have" in error.message
+    assert "saved with another version" in error.message
 
 
 def test_missing_sklearn_message() -> None:

@@ -281,11 +281,11 @@ def test_loading_and_predicting_import_neither_scikit_learn_nor_scipy(tmp_path: 
 
 
 def test_the_version_gate(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sklearn_numpy, "_installed_sklearn", lambda: "1.8.2")
+    monkeypatch.setattr(sklearn_numpy, "installed_sklearn", lambda: "1.8.2")
     assert not sklearn_version_verified("1.9.1")  # the installed version decides
-    monkeypatch.setattr(sklearn_numpy, "_installed_sklearn", lambda: "1.9.0rc1")
+    monkeypatch.setattr(sklearn_numpy, "installed_sklearn", lambda: "1.9.0rc1")
     assert sklearn_version_verified("1.4.2")
-    monkeypatch.setattr(sklearn_numpy, "_installed_sklearn", lambda: None)
+    monkeypatch.setattr(sklearn_numpy, "installed_sklearn", lambda: None)
     assert sklearn_version_verified("1.9.1")  # not installed: the version that saved it
     assert not sklearn_version_verified("1.10.0")
     assert not sklearn_version_verified(None)
@@ -295,7 +295,7 @@ def test_an_unverified_scikit_learn_gets_the_full_unpickle(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     path = _saved(CLASSIFIERS["multinomial"](), tmp_path)
-    monkeypatch.setattr(sklearn_numpy, "_installed_sklearn", lambda: "1.8.2")
+    monkeypatch.setattr(sklearn_numpy, "installed_sklearn", lambda: "1.8.2")
     assert try_load(path) is None
     assert isinstance(load(path)._model, LogisticRegression)
 
@@ -303,4 +303,4 @@ def test_an_unverified_scikit_learn_gets_the_full_unpickle(
 def test_the_installed_scikit_learn_is_verified() -> None:
     # When this fails, a new scikit-learn was installed: run this file's comparisons
     # against it, check its linear models' predict code, then widen VERIFIED_VERSIONS.
-    assert sklearn_version_verified(None), sklearn_numpy._installed_sklearn()
+    assert sklearn_version_verified(None), sklearn_numpy.installed_sklearn()

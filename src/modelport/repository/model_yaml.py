@@ -73,7 +73,17 @@ class ModelConfig(BaseModel):
     example: list[Any] | dict[str, Any] | None = Field(
         default=None, description="One input row, used as the warm-up prediction."
     )
-    allow_missing: bool = Field(default=False, description="Let null (NaN) values reach the model.")
+    allow_missing: bool | None = Field(
+        default=None,
+        description="Let null (NaN) values reach the model; unset: yes for models that "
+        "handle missing values themselves (XGBoost, LightGBM, scikit-learn's "
+        "HistGradientBoosting), no for the others.",
+    )
+    coerce: bool = Field(
+        default=False,
+        description='Take numbers sent as strings ("5.1", as a form or CSV gives them) as '
+        "numbers for numeric features.",
+    )
     code: list[str] | None = Field(
         default=None,
         description="Python files (relative to the version folder, and inside it: no "

@@ -10,6 +10,7 @@ and a missing one fails only the models that need it.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -218,9 +219,22 @@ def require(module: str, extra: str) -> ModuleType:
         ) from exc
 
 
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError, AttributeError):  # None in sys.modules: blocked
+        return False
+
+
 def missing_dependency(exc: ModuleNotFoundError) -> ModelLoadError | MissingDependencyError:
     """Turn an import failure while loading into a message naming what to install."""
     module = (exc.name or "").partition(".")[0]
+    if module and exc.name != module and _installed(module):
+        # The package is here but lacks the module: it moved between versions.
+        return ModelLoadError(
+            f"the artifact needs the module '{exc.name}', which the installed '{module}' "
+            "does not have (the model was saved with another version of it)"
+        )
     extra = _EXTRAS.get(module)
     if extra is not None:
         return MissingDependencyError(module, extra)

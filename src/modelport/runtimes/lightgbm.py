@@ -45,6 +45,7 @@ class LightGBMRuntime:
             n_features=int(booster.num_feature()),
             classes=classes,
             has_proba=classes is not None,
+            takes_missing=True,  # trees send a missing value down its learned branch
         )
 
     @property

@@ -56,7 +56,7 @@ def _parse_version(text: str) -> tuple[int, int] | None:
     return (int(match[1]), int(match[2])) if match else None
 
 
-def _installed_sklearn() -> str | None:
+def installed_sklearn() -> str | None:
     # The distribution's metadata, not `import sklearn`: importing it is what we avoid.
     try:
         return metadata.version("scikit-learn")
@@ -66,7 +66,7 @@ def _installed_sklearn() -> str | None:
 
 def sklearn_version_verified(saved_by: str | None) -> bool:
     """Whether scikit-learn would run our arithmetic for a model saved by ``saved_by``."""
-    installed = _installed_sklearn()
+    installed = installed_sklearn()
     # Installed: it decides the arithmetic, whoever saved the model (scikit-learn warns
     # about a version mismatch but computes with its own code). Not installed: the
     # version that saved it is the only one the model's owner can have checked.

@@ -54,6 +54,7 @@ class XGBoostRuntime:
             n_features=int(booster.num_features()),
             classes=classes,
             has_proba=objective in _PROBABILITY_OBJECTIVES,
+            takes_missing=True,  # trees send a missing value down its learned branch
         )
 
     @property
