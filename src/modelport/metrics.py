@@ -15,6 +15,7 @@ servers in one process).
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections.abc import Callable
@@ -34,6 +35,8 @@ from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST as OPEN
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 
 from modelport import __version__
+from modelport.metrics_compat import TritonSeries
+from modelport.metrics_pending import Folder, Pending, observe_many
 from modelport.process_metrics import WorkerProcesses
 from modelport.served import ServedModel
 
@@ -193,7 +196,7 @@ class Metrics:
         for outcome in ("written", "dropped", "rejected"):
             self.log_rows.labels(outcome)
         #: Other servers' names for the same numbers (metrics_compat), or None.
-        self.triton = _Triton(own) if "triton" in compat else None
+        self.triton = TritonSeries(own) if "triton" in compat else None
         self.kserve = (
             Histogram(
                 "request_predict_seconds",
@@ -209,6 +212,19 @@ class Metrics:
         self._model_children: dict[tuple[str, str], tuple[Any, Any, Any]] = {}
         self._lock = threading.Lock()
         self._published: dict[str, set[int]] = {}
+        # The hot path's observations, folded in bulk (modelport.metrics_pending).
+        self._requests: Pending[tuple[tuple[str, str, str, str], float]] = Pending()
+        self._calls: Pending[tuple[str, int, int, list[float], float]] = Pending()
+        self._depths: dict[tuple[str, str], int] = {}
+        self._folder = Folder(self.fold)
+
+    def start(self) -> None:
+        """Fold the observations in the background from now on (a server's start)."""
+        self._folder.start()
+
+    def close(self) -> None:
+        """Fold what is left (a server's stop: other workers' scrapes still count it)."""
+        self._folder.stop()
 
     # -- recording (the hot path) --------------------------------------------------------
 
@@ -226,16 +242,14 @@ class Metrics:
         ``trace_id`` (tracing on), the duration carries it as an exemplar, so a slow bucket
         in a dashboard leads to the trace (OpenMetrics scrapes, one process)."""
         key = (model, protocol, "" if version is None else str(version), status)
-        children = self._request_children.get(key)
-        if children is None:
-            children = self._request_series(key)
-        children[0].inc()
         if trace_id is None or self.multiprocess:
-            children[1].observe(s)
-        else:
-            children[1].observe(s, {"trace_id": trace_id})
+            self._requests.append((key, s))
+            return
+        children = self._request_children.get(key) or self._request_series(key)
+        children[0].inc()
+        children[1].observe(s, {"trace_id": trace_id})
         if self.triton is not None and model:
-            self.triton.request(model, str(version), status, s)
+            self.triton.request(model, key[2], status, s)
 
     def _request_series(self, key: tuple[str, str, str, str]) -> tuple[Any, Any]:
         model, protocol, version, status = key
@@ -250,30 +264,58 @@ class Metrics:
     def model_call(self, model: str, version: int, rows: int, waits: list[float], s: float) -> None:
         """One model call of ``rows`` rows that took ``s`` seconds, answering requests
         that waited ``waits`` seconds each for it to start. Called from any thread."""
-        key = (model, str(version))
-        children = self._model_children.get(key)
-        if children is None:
-            with self._lock:
+        self._calls.append((model, version, rows, waits, s))
+
+    def depth(self, model: str, version: int) -> Callable[[int], None]:
+        """A setter of one version's queue depth gauge (the gauge shows the last value
+        set when the observations are next folded)."""
+        return functools.partial(self._depths.__setitem__, (model, str(version)))
+
+    def fold(self) -> None:
+        """Move the observations recorded since the last fold into the collectors."""
+        with self._lock:
+            self._fold_requests(self._requests.drain())
+            self._fold_calls(self._calls.drain())
+            for key, depth in list(self._depths.items()):
+                self.queue_depth.labels(*key).set(depth)
+
+    def _fold_requests(self, requests: list[tuple[tuple[str, str, str, str], float]]) -> None:
+        grouped: dict[tuple[str, str, str, str], list[float]] = {}
+        for key, s in requests:
+            grouped.setdefault(key, []).append(s)
+        for key, durations in grouped.items():
+            counter, histogram = self._request_children.get(key) or self._request_series(key)
+            counter.inc(len(durations))
+            observe_many(histogram, durations)
+            if self.triton is not None and key[0]:
+                for s in durations:
+                    self.triton.request(key[0], key[2], key[3], s)
+
+    def _fold_calls(self, calls: list[tuple[str, int, int, list[float], float]]) -> None:
+        grouped: dict[tuple[str, str], tuple[list[float], list[float], list[float]]] = {}
+        for model, version, rows, waits, s in calls:
+            seconds, sizes, queued = grouped.setdefault((model, str(version)), ([], [], []))
+            seconds.append(s)
+            sizes.append(rows)
+            queued.extend(waits)
+            if self.triton is not None:
+                self.triton.call(model, str(version), rows, waits, s)
+            if self.kserve is not None:
+                child = self.kserve.labels(model)
+                for _ in waits:  # one observation per request the call answered
+                    child.observe(s)
+        for key, (seconds, sizes, queued) in grouped.items():
+            children = self._model_children.get(key)
+            if children is None:
                 children = (
                     self.model_seconds.labels(*key),
                     self.batch_rows.labels(*key),
                     self.queue_seconds.labels(*key),
                 )
                 self._model_children[key] = children
-        children[0].observe(s)
-        children[1].observe(rows)
-        for wait in waits:
-            children[2].observe(wait)
-        if self.triton is not None:
-            self.triton.call(model, str(version), rows, waits, s)
-        if self.kserve is not None:
-            child = self.kserve.labels(model)
-            for _ in waits:  # one observation per request the call answered
-                child.observe(s)
-
-    def depth(self, model: str, version: int) -> Callable[[int], None]:
-        """A setter of one version's queue depth gauge."""
-        return self.queue_depth.labels(model, str(version)).set
+            observe_many(children[0], seconds)
+            observe_many(children[1], sizes)
+            observe_many(children[2], queued)
 
     def cache_lookup(self, model: str, result: str) -> None:
         self.cache_lookups.labels(model, result).inc()
@@ -308,6 +350,7 @@ class Metrics:
     def render(self, accept: str | None) -> tuple[bytes, str]:
         """The exposition for a scrape: OpenMetrics when ``accept`` asks for it, else
         Prometheus text. In multiprocess mode, every worker's values summed."""
+        self.fold()
         registry = self.registry
         if self.multiprocess:
             registry = CollectorRegistry()
@@ -316,46 +359,3 @@ class Metrics:
         if accept and "application/openmetrics-text" in accept:
             return generate_openmetrics(registry), OPENMETRICS_TYPE  # type: ignore[no-untyped-call]
         return generate_latest(registry), CONTENT_TYPE_LATEST
-
-
-class _Triton:
-    """Triton's names for the same numbers (``metrics_compat = ["triton"]``): cumulative
-    counters, durations in microseconds, labelled ``model`` and ``version``, as the
-    dashboards and autoscaling rules written for Triton read them."""
-
-    def __init__(self, registry: CollectorRegistry) -> None:
-        labels = ("model", "version")
-
-        def counter(name: str, text: str, more: tuple[str, ...] = ()) -> Gauge:
-            # Gauges that only go up: prometheus-client would add _total to a Counter's
-            # name, and Triton's names have none. "sum" keeps every worker's count, as a
-            # counter's would be kept.
-            return Gauge(name, text, (*labels, *more), multiprocess_mode="sum", registry=registry)
-
-        self.success = counter("nv_inference_request_success", "Successful requests.")
-        self.failure = counter("nv_inference_request_failure", "Failed requests.", ("reason",))
-        self.count = counter("nv_inference_count", "Inferences (rows) performed.")
-        self.executions = counter("nv_inference_exec_count", "Model executions (batches).")
-        self.request_us = counter(
-            "nv_inference_request_duration_us", "Cumulative request duration, microseconds."
-        )
-        self.queue_us = counter(
-            "nv_inference_queue_duration_us", "Cumulative queue duration, microseconds."
-        )
-        self.compute_us = counter(
-            "nv_inference_compute_infer_duration_us",
-            "Cumulative model call duration, microseconds.",
-        )
-
-    def request(self, model: str, version: str, status: str, s: float) -> None:
-        if status == "ok":
-            self.success.labels(model, version).inc()
-        else:
-            self.failure.labels(model, version, status).inc()
-        self.request_us.labels(model, version).inc(s * 1e6)
-
-    def call(self, model: str, version: str, rows: int, waits: list[float], s: float) -> None:
-        self.executions.labels(model, version).inc()
-        self.count.labels(model, version).inc(rows)
-        self.queue_us.labels(model, version).inc(sum(waits) * 1e6)
-        self.compute_us.labels(model, version).inc(s * 1e6 * len(waits))

@@ -74,6 +74,8 @@ class Services:
         settings = self.settings
         # Where the feed starts is read before the scan, so a change made while this
         # process loads is replayed rather than missed.
+        if self.metrics is not None:
+            self.metrics.start()
         await self.feed.begin()
         if settings.watch:
             snapshot = await asyncio.to_thread(snapshot_repository, settings.model_dir)
@@ -119,6 +121,8 @@ class Services:
             self.tracing.shutdown()  # sends the spans still waiting
         if self.access_log is not None:
             self.access_log.close()  # the last lines
+        if self.metrics is not None:
+            self.metrics.close()  # the last observations, for the other workers' scrapes
 
 
 def build_services(settings: Settings, tracing: Tracing | None = None) -> Services:

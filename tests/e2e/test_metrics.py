@@ -5,6 +5,7 @@ rows sent; cache hits are the repeated requests; made-up model names add no seri
 from __future__ import annotations
 
 import random
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -53,6 +54,20 @@ def scrape(server: Server, **headers: str) -> Samples:
 
 def value(samples: Samples, name: str, **labels: str) -> float:
     return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+def scrape_once_counted(server: Server, before: Samples, name: str, count: float) -> Samples:
+    """A scrape once ``count`` more ``name`` samples (summed over labels) are in it: the
+    scraped worker counts its own requests at once, the other worker's within a quarter
+    second (each folds its observations that often)."""
+    deadline = time.monotonic() + 10
+    while True:
+        after = scrape(server)
+        added = sum(v for (n, _), v in after.items() if n == name) - sum(
+            v for (n, _), v in before.items() if n == name
+        )
+        if added >= count or time.monotonic() > deadline:
+            return after
 
 
 def fresh_row() -> list[float]:
@@ -143,7 +158,7 @@ def test_every_protocol_is_counted_exactly_across_two_workers(
         client.close()
     assert verdicts == ["miss", "hit", "hit", "hit", "hit"]
 
-    after = scrape(server)
+    after = scrape_once_counted(server, before, "modelport_requests_total", 26)
 
     def added(name: str, **labels: str) -> float:
         return value(after, name, **labels) - value(before, name, **labels)
@@ -202,7 +217,7 @@ def test_made_up_model_names_add_no_series(server: Server) -> None:
             for _ in range(50):
                 name = uuid.uuid4().hex[:12]
                 http.post(f"{server.url}/v1/models/{name}:predict", json={"instances": [[1]]})
-    after = scrape(server)
+    after = scrape_once_counted(server, before, "modelport_requests_total", 10_000)
     assert set(after) - set(before) <= {NOBODY}
     assert (
         value(after, *NOBODY[:1], **dict(NOBODY[1])) - value(before, *NOBODY[:1], **dict(NOBODY[1]))
