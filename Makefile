@@ -34,9 +34,21 @@ lock:
 	  build/lock-venv/bin/python -m pip freeze --exclude-editable --all | grep -v '^pip=='; } > $(LOCK)
 	rm -rf build/lock-venv
 
-serve: $(STAMP)
-	@if [ -z "$$(ls -A $(MODELS) 2>/dev/null)" ]; then $(BIN)/modelport train-examples $(MODELS); fi
-	$(BIN)/modelport serve $(MODELS) --watch
+# `make serve`: what serving needs (every runtime, no dev tools) in .venv, the example
+# models when MODELS is empty, then the server. `make serve PORT=8080 MODELS=~/my-models`.
+PORT ?= 8000
+SERVE_STAMP := $(VENV)/.serve-installed
+$(SERVE_STAMP): pyproject.toml $(LOCK)
+	@echo "make serve: installing modelport with every runtime into $(VENV) (a minute or two the first time)"
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade 'pip>=25.1'
+	$(BIN)/python -m pip install --progress-bar on -c $(LOCK) -e '.[all]' | grep -v '^Requirement already satisfied' || true
+	$(BIN)/python -c 'import modelport, sklearn, xgboost' 2>/dev/null || { echo "make serve: the install failed (see above)" >&2; exit 1; }
+	touch $@
+
+serve: $(SERVE_STAMP)
+	@if [ -z "$$(ls -A $(MODELS) 2>/dev/null)" ]; then echo "make serve: $(MODELS) is empty: writing the example models there"; $(BIN)/modelport train-examples $(MODELS); fi
+	$(BIN)/modelport serve $(MODELS) --watch --port $(PORT)
 
 test: check docs
 

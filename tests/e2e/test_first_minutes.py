@@ -3,15 +3,19 @@ requests they send first, and what they see."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from e2e.conftest import MODELPORT, StartServer
+from services import free_port
 
 IRIS_ROW = {"instances": [[5.1, 3.5, 1.4, 0.2]]}
 
@@ -276,3 +280,57 @@ def test_what_the_example_models_say_holds_no_project_internal_words(
     assert internal_words(listing) == []
     written = "\n".join(p.read_text() for p in (tmp_path / "models").rglob("*.py"))
     assert internal_words(written) == []
+
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow  # pip checks the environment (nothing to download) and trains examples
+def test_make_serve_takes_port_and_models_and_fills_an_empty_folder(tmp_path: Path) -> None:
+    """`make serve PORT=... MODELS=...` on an empty folder: the example models, served."""
+    port = free_port()
+    models = tmp_path / "my-models"
+    log_path = tmp_path / "make-serve.log"
+    env = {key: value for key, value in os.environ.items() if not key.startswith("MODELPORT_")}
+    with log_path.open("wb") as out:
+        process = subprocess.Popen(
+            ["make", "serve", f"PORT={port}", f"MODELS={models}", "--no-print-directory"],
+            cwd=REPOSITORY,
+            env={**env, "XDG_RUNTIME_DIR": str(tmp_path / "run"), "MODELPORT_GRPC_PORT": "0"},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # make and the server it starts: stopped together
+        )
+    try:
+        deadline = time.monotonic() + 300
+        answer = None
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                answer = httpx.post(
+                    f"http://127.0.0.1:{port}/v1/models/iris-lr:predict", json=IRIS_ROW
+                )
+            except httpx.TransportError:
+                answer = None
+            if answer is not None and answer.status_code == 200:
+                break
+            time.sleep(0.2)
+        log = log_path.read_text()
+        assert answer is not None and answer.status_code == 200, log
+        assert answer.json()["predictions"] == ["setosa"]
+        assert f"{models} is empty: writing the example models there" in log
+        assert (models / "iris-lr").is_dir()
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=60)
+
+
+def test_serve_an_empty_folder_says_how_to_get_started(
+    start_server: StartServer, tmp_path: Path
+) -> None:
+    """`modelport serve` with an empty ./models: it serves, and says what to do next."""
+    (tmp_path / "models").mkdir()
+    server = start_server([])
+    server.wait_ready()
+    log = server.log()
+    assert "is empty: the server starts with no model" in log
+    assert "modelport train-examples models" in log

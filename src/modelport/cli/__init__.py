@@ -198,6 +198,8 @@ def _check_model_dir(settings: Settings, *, given: bool) -> None:
                 f"serving the MLflow model folder {path.name} as model "
                 f"'{single_folder_name(path)}'",
             )
+        elif not any(not entry.name.startswith(".") for entry in path.iterdir()):
+            _say(settings, _empty_folder_hint(path, given))
         return
     if settings.watch:
         _say(settings, f"model folder {path} does not exist yet; watching for it")
@@ -208,6 +210,16 @@ def _check_model_dir(settings: Settings, *, given: bool) -> None:
         "give a folder that exists or one model file (modelport serve model.pkl), or add "
         "--watch to start with none and load models as they appear there; "
         "`modelport train-examples` writes example models into ./models"
+    )
+
+
+def _empty_folder_hint(path: Path, given: bool) -> str:
+    shown = str(path) if given else "models"
+    return (
+        f"model folder {path} is empty: the server starts with no model. Put one in it "
+        f"(a file such as {shown}/NAME/1/model.joblib, or {shown}/NAME.pkl), upload one "
+        f"(modelport upload), or stop and run `modelport train-examples {shown}` for "
+        "example models to try"
     )
 
 
