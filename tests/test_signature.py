@@ -282,6 +282,7 @@ def test_to_dict_for_a_classifier() -> None:
         "outputs": ["predictions", "probabilities"],
         "allow_missing": True,
         "coerce": False,
+        "example": None,
     }
 
 
@@ -293,6 +294,7 @@ def test_to_dict_for_an_unnamed_regressor() -> None:
         "outputs": ["predictions"],
         "allow_missing": False,
         "coerce": False,
+        "example": None,
     }
 
 

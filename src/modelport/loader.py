@@ -138,6 +138,7 @@ def load_version(name: str, source: VersionSource, config: ModelConfig, root: Pa
             config.labels,
             allow_missing=config.allow_missing,
             coerce=config.coerce,
+            example=config.example,
         )
         _warm_up(runtime, signature, config)
     except ModelportError as exc:

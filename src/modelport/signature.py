@@ -67,6 +67,8 @@ class Signature:
     missing_note: str | None = None
     #: Numbers sent as strings ("5.1") are taken as numbers (model.yaml ``coerce``).
     coerce: bool = False
+    #: One input row from model.yaml ``example`` (a list, or an object keyed by feature).
+    example: list[Any] | dict[str, Any] | None = field(default=None, compare=False)
     #: The model was fitted on a DataFrame and wants one back (column names checked).
     wants_frame: bool = False
     _label_by_class: dict[Any, str] = field(default_factory=dict, repr=False, compare=False)
@@ -116,6 +118,7 @@ class Signature:
             "allow_missing": self.allow_missing,
             **({"missing_values": self.missing_note} if self.missing_note else {}),
             "coerce": self.coerce,
+            "example": self.example,
         }
 
 
@@ -125,6 +128,7 @@ def build_signature(
     declared_labels: Sequence[str] | Mapping[str, str] | None = None,
     allow_missing: bool | None = False,
     coerce: bool = False,
+    example: list[Any] | dict[str, Any] | None = None,
 ) -> Signature:
     """Merge a model's own hints with what ``model.yaml`` declares; raise on conflict.
     ``allow_missing`` None: as the model takes it (``hints.takes_missing``)."""
@@ -145,6 +149,7 @@ def build_signature(
         allow_missing=hints.takes_missing if allow_missing is None else allow_missing,
         missing_note=MISSING_BY_DEFAULT if allow_missing is None and hints.takes_missing else None,
         coerce=coerce,
+        example=example,
         wants_frame=hints.feature_names is not None
         or (features is not None and not all(f.type != "str" for f in features)),
         _label_by_class=label_by_class,

@@ -349,6 +349,10 @@ EXPECTED_REST: dict[tuple[str, str], str] = {
     ("GET", "/docs"): "open",
     ("GET", "/openapi.json"): "open",
     ("GET", "/static/swagger-ui"): "open",
+    # The browser UI's page and files (its data comes from the API routes below).
+    ("GET", "/ui"): "open",
+    ("GET", "/"): "open",
+    ("GET", "/static/ui"): "open",
     ("GET", "/v1/models"): "api",
     # Prometheus metrics: model names and traffic, guarded like predictions
     ("GET", "/metrics"): "api",
@@ -410,7 +414,9 @@ def _routes(model_dir: Path, tmp_path: Path) -> list[tuple[str, str, str]]:
         routes.extend(included.routes if included is not None else [route])
     for route in routes:
         if isinstance(route, Mount):
-            found.append(("GET", route.path, f"{route.path}/swagger-ui.css"))
+            # A file each mount serves: Swagger UI's stylesheet, the browser UI's.
+            name = "swagger-ui.css" if "swagger" in route.path else "ui.css"
+            found.append(("GET", route.path, f"{route.path}/{name}"))
             continue
         template: str = route.path
         sample = re.sub(r"\{([\w:]+)\}", lambda m: _SAMPLES.get(m.group(1), "x"), template)

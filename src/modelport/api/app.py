@@ -28,6 +28,7 @@ from modelport.api.metrics import metrics_router
 from modelport.api.metrics_port import MetricsPort
 from modelport.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from modelport.api.responses import OrjsonResponse
+from modelport.api.ui import install_ui
 from modelport.config import Settings, load_settings
 from modelport.errors import ModelportError
 from modelport.services import Services, build_services
@@ -120,6 +121,7 @@ class ModelportApp(FastAPI):
             services.manager,
             services.store,
         )
+        install_ui(self, root_taken=any(r.path == "/" and r.method == "GET" for r in custom.routes))
         #: (METHOD, path) of the custom routes declared admin: true.
         self.admin_routes = frozenset((r.method, r.path) for r in custom.routes if r.admin)
         #: Whether predictions need the API token (then the docs say so too).

@@ -1,0 +1,195 @@
+"""The browser UI in real headless Chromium, from the user's side: open the server's
+address, find a model, try it, read its errors; and from an attacker's: a model's text
+cannot become markup, and the page needs nothing but this server."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+from playwright.sync_api import Browser, Page, Route, sync_playwright
+
+from .conftest import Server, StartServer
+
+pytestmark = pytest.mark.e2e
+
+
+#: Screenshots of every test, kept for a look after the run.
+ARTIFACTS = Path(__file__).resolve().parents[2] / "build" / "test-artifacts" / "ui"
+HOSTILE = "<img src=x onerror=\"window.pwned='img'\"><script>window.pwned='script'</script>"
+
+
+def chromium_path() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        if os.environ.get("MODELPORT_TEST_REQUIRE_SERVICES"):
+            pytest.fail("no Chromium on this machine (.ci/run installs Debian's chromium)")
+        pytest.skip("no Chromium on this machine (apt-get install chromium)")
+    return found
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    path = chromium_path()
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=path, args=["--no-sandbox"])
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1100, "height": 800})
+    opened = context.new_page()
+    errors: list[str] = []
+    opened.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        yield opened
+    finally:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        opened.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
+        context.close()
+    assert not errors, errors  # no script error on any page
+
+
+def copy_model(source: Path, target: Path, model_yaml: dict[str, object]) -> None:
+    shutil.copytree(source, target)
+    (target / "model.yaml").write_text(yaml.safe_dump(model_yaml))
+
+
+@pytest.fixture(scope="module")
+def ui_models(trained_models: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("ui") / "models"
+    shutil.copytree(trained_models / "iris-lr", folder / "iris-lr")
+    original = yaml.safe_load((trained_models / "iris-lr" / "model.yaml").read_text())
+    copy_model(
+        trained_models / "iris-lr",
+        folder / "hostile",
+        {**original, "description": f"iris, described as {HOSTILE}",
+         "labels": [HOSTILE, "<b>versicolor</b>", "virginica"]},
+    )  # fmt: skip
+    return folder
+
+
+@pytest.fixture(scope="module")
+def ui_server(ui_models: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    server = Server([str(ui_models)], tmp_path_factory.mktemp("ui-server"))
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        server.stop()
+
+
+def test_the_address_opens_the_models_page_and_a_model_answers_its_form(
+    ui_server: Server, page: Page
+) -> None:
+    page.goto(ui_server.url)
+    page.wait_for_selector("tr[data-model='iris-lr']")
+    assert urlsplit(page.url).path == "/ui"
+    row = page.locator("tr[data-model='iris-lr']")
+    assert "ready" in row.inner_text() and "sklearn" in row.inner_text()
+    row.get_by_role("link", name="iris-lr").click()
+    # The form comes from the model's signature, filled with its example row.
+    assert page.get_by_label("sepal_length").input_value() == "5.1"
+    assert page.get_by_label("petal_width").input_value() == "0.2"
+    page.get_by_role("button", name="Predict").click()
+    page.wait_for_selector("#prediction")
+    assert page.text_content("#prediction") == "setosa"
+    chart = page.locator(".chart")
+    assert "setosa" in (chart.get_attribute("aria-label") or "")
+    assert page.locator(".chart .fill").count() == 3
+
+
+def test_a_value_that_is_no_number_shows_the_servers_message_at_its_field(
+    ui_server: Server, page: Page
+) -> None:
+    page.goto(f"{ui_server.url}/ui#/models/iris-lr")
+    page.get_by_label("sepal_width").fill("wide")
+    page.get_by_role("button", name="Predict").click()
+    page.wait_for_selector("#feature-1[aria-invalid=true]")
+    message = page.text_content("#feature-1-error")
+    assert message == "row 0, feature 'sepal_width': expected a number, got string 'wide'"
+    assert page.locator("#prediction").count() == 0
+
+
+def test_a_models_own_text_is_shown_as_text_never_as_markup(ui_server: Server, page: Page) -> None:
+    page.goto(f"{ui_server.url}/ui")
+    page.wait_for_selector("tr[data-model='hostile']")
+    assert HOSTILE in page.locator("tr[data-model='hostile']").inner_text()
+    page.goto(f"{ui_server.url}/ui#/models/hostile")
+    page.get_by_role("button", name="Predict").click()
+    page.wait_for_selector("#prediction")
+    assert page.text_content("#prediction") == HOSTILE
+    assert "<b>versicolor</b>" in page.locator(".chart").inner_text()
+    assert page.evaluate("window.pwned") is None
+    assert page.locator("main img, main script, main b").count() == 0
+
+
+def test_the_page_needs_nothing_but_this_server_and_is_small(ui_server: Server, page: Page) -> None:
+    asked: list[str] = []
+    sizes: list[int] = []
+
+    def only_this_server(route: Route) -> None:
+        url = route.request.url
+        asked.append(url)
+        if urlsplit(url).hostname == "127.0.0.1" or url.startswith("data:"):
+            route.continue_()
+        else:
+            route.abort()
+
+    page.route("**/*", only_this_server)
+    page.on("response", lambda response: sizes.append(len(response.body())))
+    page.goto(ui_server.url)
+    page.wait_for_selector("tr[data-model='iris-lr']")
+    page.wait_for_load_state("networkidle")
+    assert all(
+        urlsplit(url).hostname == "127.0.0.1" for url in asked if not url.startswith("data:")
+    )
+    assert sum(sizes) < 500_000, sizes
+    headers = page.request.get(f"{ui_server.url}/ui").headers
+    assert "script-src 'self'" in headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in headers["content-security-policy"]
+
+
+def test_200_models_are_listed_and_filtered(
+    start_server: StartServer, tmp_path: Path, page: Page
+) -> None:
+    folder = tmp_path / "many"
+    for number in range(200):
+        version = folder / f"fn-{number:03d}" / "1"
+        version.mkdir(parents=True)
+        (version / "model.py").write_text(
+            f"def predict(x: float) -> float:\n    return x + {number}\n"
+        )
+    server = start_server([str(folder)])
+    server.wait_ready(timeout_s=120)
+    page.goto(f"{server.url}/ui")
+    page.wait_for_selector("tr[data-model='fn-199']")
+    assert page.locator("tbody tr").count() == 200
+    page.get_by_label("Filter").fill("fn-19")
+    assert page.locator("tbody tr:visible").count() == 10
+    assert page.get_by_text("10 of 200 model(s)").is_visible()
+
+
+def test_a_server_with_an_api_token_asks_for_it_once_per_tab(
+    start_server: StartServer, ui_models: Path, page: Page
+) -> None:
+    server = start_server([str(ui_models)], env={"MODELPORT_API_TOKEN": "ui-secret-1"})
+    server.wait_ready()
+    page.goto(f"{server.url}/ui")
+    page.get_by_label("API token").fill("ui-secret-1")
+    page.get_by_role("button", name="Continue").click()
+    page.wait_for_selector("tr[data-model='iris-lr']")
+    assert "ui-secret-1" not in page.url
+    page.goto(f"{server.url}/ui#/models/iris-lr")
+    page.get_by_role("button", name="Predict").click()
+    page.wait_for_selector("#prediction")
+    assert "ui-secret-1" not in server.log()
