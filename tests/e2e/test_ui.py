@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -193,3 +195,32 @@ def test_a_server_with_an_api_token_asks_for_it_once_per_tab(
     page.get_by_role("button", name="Predict").click()
     page.wait_for_selector("#prediction")
     assert "ui-secret-1" not in server.log()
+
+
+def test_the_request_shown_as_code_runs_as_shown(ui_server: Server, page: Page) -> None:
+    """Copy the curl, Python, tritonclient and MLflow snippets and run them: setosa."""
+    page.goto(f"{ui_server.url}/ui#/models/iris-lr")
+    page.get_by_label("sepal_length").fill("5.0")  # the code follows the form
+    snippets = {
+        title: page.locator(".snippet")
+        .filter(has=page.locator("h3", has_text=title))
+        .locator("code")
+        .inner_text()
+        for title in ("curl", "Python (requests)", "tritonclient", "MLflow")
+    }
+    assert "5.0" in snippets["curl"] or '"sepal_length":5' in snippets["curl"]
+    for title in ("curl", "MLflow"):
+        shell = subprocess.run(
+            ["bash", "-c", snippets[title]], capture_output=True, text=True, timeout=60, check=True
+        )
+        assert "setosa" in shell.stdout, (title, snippets[title], shell.stdout)
+    for title in ("Python (requests)", "tritonclient"):
+        python = subprocess.run(
+            [sys.executable, "-c", snippets[title]],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert python.returncode == 0, (title, snippets[title], python.stderr)
+        assert "setosa" in python.stdout, (title, python.stdout)

@@ -232,6 +232,59 @@ function placeError(form, fields, message) {
   return true;
 }
 
+// -- the same request as code ------------------------------------------------------------
+
+/** ``value`` as a Python literal (None, True, False where JSON has null, true, false). */
+function pyLiteral(value) {
+  if (value === null || value === undefined) return "None";
+  if (typeof value === "boolean") return value ? "True" : "False";
+  if (typeof value === "number") return Number.isFinite(value) ? String(value) : 'float("nan")';
+  if (typeof value === "string") return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map(pyLiteral).join(", ")}]`;
+  return `{${Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}: ${pyLiteral(v)}`).join(", ")}}`;
+}
+
+/** A single-quoted shell word (the JSON body may hold quotes). */
+function shellQuote(text) {
+  return `'${text.replaceAll("'", "'\\''")}'`;
+}
+
+function requestCode(name, features, values, named, query) {
+  const origin = location.origin;
+  const quoted = encodeURIComponent(name);
+  const row = named ? Object.fromEntries(features.map((f, i) => [f.name, values[i]])) : values;
+  const body = JSON.stringify({ instances: [row] });
+  const auth = sessionStorage.getItem(TOKEN_KEY) ? ' \\\n  -H "Authorization: Bearer $MODELPORT_TOKEN"' : "";
+  const pyAuth = sessionStorage.getItem(TOKEN_KEY) ? ', headers={"Authorization": f"Bearer {token}"}' : "";
+  const snippets = [
+    ["curl", `curl -s -X POST '${origin}/v1/models/${quoted}:predict${query}'${auth} \\\n  -H 'Content-Type: application/json' -d ${shellQuote(body)}`],
+    [
+      "Python (requests)",
+      `import requests\n${pyAuth ? 'import os\n\ntoken = os.environ["MODELPORT_TOKEN"]\n' : ""}\nanswer = requests.post(\n    "${origin}/v1/models/${quoted}:predict${query}",\n    json=${pyLiteral({ instances: [row] })}${pyAuth},\n)\nprint(answer.json())`,
+    ],
+  ];
+  if (features.every((f) => f.type !== "str")) {
+    const numbers = JSON.stringify(values.map((v) => (typeof v === "boolean" ? Number(v) : v ?? NaN))).replaceAll("null", "np.nan");
+    snippets.push([
+      "Open Inference Protocol V2 (tritonclient)",
+      `import numpy as np\nimport tritonclient.http as httpclient  # pip install 'tritonclient[http]'\n\nclient = httpclient.InferenceServerClient("${location.host}")\nfeatures = httpclient.InferInput("input-0", [1, ${values.length}], "FP64")\nfeatures.set_data_from_numpy(np.array([${numbers}]))\nprint(client.infer("${name}", [features]).as_numpy("predict"))`,
+    ]);
+  }
+  const split = JSON.stringify({ dataframe_split: { columns: features.map((f) => f.name), data: [values] } });
+  if (named) {
+    snippets.push(["MLflow scoring protocol", `curl -s -X POST '${origin}/v1/models/${quoted}/invocations'${auth} \\\n  -H 'Content-Type: application/json' -d ${shellQuote(split)}`]);
+  }
+  return snippets;
+}
+
+function codeSection(snippets) {
+  return snippets.map(([title, code]) => {
+    const block = el("pre", {}, el("code", {}, code));
+    const copy = el("button", { type: "button", class: "secondary", onclick: () => navigator.clipboard?.writeText(code) }, "Copy");
+    return el("div", { class: "snippet" }, el("div", { class: "snippet-head" }, el("h3", {}, title), copy), block);
+  });
+}
+
 async function modelPage(name) {
   const { status, body } = await api(`/v1/models/${encodeURIComponent(name)}`);
   if (status !== 200) {
@@ -295,7 +348,15 @@ async function modelPage(name) {
       probabilities ? probabilityChart(probabilities, predicted) : null,
     );
   });
-  show(...header, el("section", { class: "card", "aria-labelledby": "try-title" }, el("h2", { id: "try-title" }, "Try it"), form, result));
+  const code = el("section", { class: "card", "aria-labelledby": "code-title", id: "code" });
+  const showCode = () => {
+    const values = features.map((feature, index) => valueOf(fields[index], feature));
+    const query = wantsProbabilities ? "?probabilities=true" : "";
+    code.replaceChildren(el("h2", { id: "code-title" }, "The same request as code"), ...codeSection(requestCode(name, features, values, named, query)));
+  };
+  form.addEventListener("input", showCode);
+  showCode();
+  show(...header, el("section", { class: "card", "aria-labelledby": "try-title" }, el("h2", { id: "try-title" }, "Try it"), form, result), code);
 }
 
 // -- routing --------------------------------------------------------------------------------
