@@ -201,6 +201,25 @@ class AliasSet(TypedDict):
     version: int
 
 
+class AuditEntry(TypedDict):
+    """One management action as the audit log keeps it; ``at`` is ISO 8601 (UTC)."""
+
+    id: int
+    at: str
+    actor: str
+    action: str
+    target: str
+    outcome: str
+    client_address: str | None
+    detail: Any
+
+
+class AuditLog(TypedDict):
+    """GET /v1/admin/audit: entries, newest first."""
+
+    entries: list[AuditEntry]
+
+
 class AliasDeleted(TypedDict):
     """DELETE /v1/admin/models/{name}/aliases/{alias}."""
 

@@ -220,6 +220,14 @@ def _cases(client: AppClient, upload: bytes) -> list[Case]:
         ("get", "/v1/admin/stats", "/v1/admin/stats", admin, 200),
         (
             "get",
+            "/v1/admin/audit",
+            "/v1/admin/audit",
+            {"params": {"model": "iris-lr"}, **admin},
+            200,
+        ),
+        ("get", "/v1/admin/audit", "/v1/admin/audit", {"params": {"model": "../x"}, **admin}, 400),
+        (
+            "get",
             "/v1/admin/stats",
             "/v1/admin/stats",
             {"headers": {"authorization": "Bearer x"}},

@@ -14,7 +14,9 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
-from playwright.sync_api import Browser, Page, Route, sync_playwright
+from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
+
+from modelport.train_examples import train_examples
 
 from .conftest import Server, StartServer
 
@@ -224,3 +226,45 @@ def test_the_request_shown_as_code_runs_as_shown(ui_server: Server, page: Page) 
         )
         assert python.returncode == 0, (title, snippets[title], python.stderr)
         assert "setosa" in python.stdout, (title, python.stdout)
+
+
+def test_manage_uploads_a_version_moves_the_alias_back_and_shows_the_audit_entry(
+    ui_server: Server, tmp_path: Path, page: Page
+) -> None:
+    """With the admin token: point production at v1, upload v2 with the alias, see it
+    listed and served, move production back to v1 (a rollback), each action audited."""
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.goto(f"{ui_server.url}/ui#/models/iris-lr")
+    manage = page.locator("#manage")
+    manage.get_by_label("Admin token").fill(ui_server.admin_token)
+    manage.get_by_role("button", name="Unlock").click()
+    manage.get_by_label("Alias", exact=True).fill("production")
+    manage.get_by_role("button", name="Move").click()
+    page.wait_for_selector("#aliases li[data-alias='production']")
+    assert manage.locator("#aliases").inner_text() == "production → v1"
+    assert "alias.set iris-lr (ok)" in (page.text_content("#audit-entry") or "")
+
+    train_examples(tmp_path, names=["iris-onnx"])  # ONNX: a format uploads may carry
+    onnx = tmp_path / "iris-onnx"
+    page.set_input_files("#upload-file", str(onnx / "1" / "model.onnx"))
+    page.set_input_files("#upload-yaml", str(onnx / "model.yaml"))
+    manage.get_by_label("Point this alias at it (optional)").fill("production")
+    manage.get_by_role("button", name="Upload").click()
+    page.wait_for_selector("#manage tr[data-version='2']")
+    assert "ready" in manage.locator("tr[data-version='2']").inner_text()
+    assert manage.locator("#aliases").inner_text() == "production → v2"
+    assert "admin-token upload iris-lr (ok)" in (page.text_content("#audit-entry") or "")
+    served = page.request.post(
+        f"{ui_server.url}/v1/models/iris-lr:predict", data={"instances": [[5.1, 3.5, 1.4, 0.2]]}
+    ).json()
+    assert (served["model_version"], served["predictions"]) == (2, ["setosa"])
+
+    manage.get_by_label("points at").select_option("1")  # the rollback: production back to v1
+    manage.get_by_role("button", name="Move").click()
+    expect(manage.locator("#aliases")).to_have_text("production → v1")
+    assert "alias.set iris-lr (ok)" in (page.text_content("#audit-entry") or "")
+    answer = page.request.post(
+        f"{ui_server.url}/v1/models/iris-lr/versions/1:predict",
+        data={"instances": [[5.1, 3.5, 1.4, 0.2]]},
+    )
+    assert answer.json()["model_version"] == 1

@@ -29,6 +29,7 @@ from modelport.api.state import manager_of, settings_of
 from modelport.contracts import (
     AliasDeleted,
     AliasSet,
+    AuditLog,
     ModelHistory,
     ModelStateChange,
     ReloadAnswer,
@@ -182,6 +183,20 @@ async def list_versions(
 ) -> Response:
     await require_admin(request)
     return OrjsonResponse(await manager_of(request).versions(name, include_deleted))
+
+
+@router.get(
+    "/audit",
+    summary="The audit log, newest first: who did what, when, from where, and how it went",
+    responses={200: {"model": AuditLog}, **_ADMIN_ERRORS},
+)
+async def audit_log(
+    request: Request,
+    model: str | None = Query(None, description="Only the actions on this model"),
+    limit: int = Query(50, ge=1, le=1000, description="At most this many entries"),
+) -> Response:
+    await require_admin(request)
+    return OrjsonResponse(await manager_of(request).audit_entries(model, limit))
 
 
 @router.delete(

@@ -15,6 +15,7 @@ from modelport.config import Settings
 from modelport.contracts import (
     AliasDeleted,
     AliasSet,
+    AuditLog,
     ModelHistory,
     UploadedVersion,
     VersionDeleted,
@@ -208,6 +209,28 @@ class ModelManager:
         await self.catalog.load_aliases(name)
         await self.audit.record(actor, "alias.set", name, {"alias": alias, "version": version})
         return {"name": name, "alias": record.alias, "version": record.version}
+
+    async def audit_entries(self, target: str | None, limit: int) -> AuditLog:
+        """The audit log, newest first: every action, or those on one model."""
+        if target is not None:
+            validate_model_name(target)
+        await self.database.ready()
+        records = await self.database.run(store.list_audit, target=target, limit=limit)
+        return {
+            "entries": [
+                {
+                    "id": record.id,
+                    "at": record.at.isoformat(),
+                    "actor": record.actor,
+                    "action": record.action,
+                    "target": record.target,
+                    "outcome": record.outcome,
+                    "client_address": record.client_address,
+                    "detail": record.detail,
+                }
+                for record in records
+            ]
+        }
 
     async def delete_alias(self, name: str, alias: str, actor: Actor) -> AliasDeleted:
         validate_model_name(name)

@@ -1,46 +1,14 @@
-// modelport's browser UI: the models page and a form to try each model.
+// modelport's browser UI: the models page and a page per model to try it and manage it.
 // Every value from the server is put in the page as text (textContent, never innerHTML):
 // a model's description or labels cannot run script here. No network beyond this server.
 
-const TOKEN_KEY = "modelport-token";
-const main = document.getElementById("main");
+import { NeedsToken, TOKEN_KEY, api, el, size, stateBadge } from "./common.js";
+import { manageSection } from "./manage.js";
 
-/** An element with attributes and children (strings become text nodes). */
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (value === undefined || value === null || value === false) continue;
-    if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
-    else if (key === "class") node.className = value;
-    else node.setAttribute(key, value === true ? "" : String(value));
-  }
-  for (const child of children.flat(Infinity)) {
-    if (child === undefined || child === null || child === false) continue;
-    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  }
-  return node;
-}
+const main = document.getElementById("main");
 
 function show(...nodes) {
   main.replaceChildren(...nodes.flat(Infinity).filter((node) => node !== null && node !== undefined));
-}
-
-class NeedsToken extends Error {}
-
-/** JSON from this server, with the token the user gave (kept for this tab only). */
-async function api(path, options = {}) {
-  const headers = { Accept: "application/json", ...(options.headers || {}) };
-  const token = sessionStorage.getItem(TOKEN_KEY);
-  if (token) headers.Authorization = `Bearer ${token}`;
-  const response = await fetch(path, { ...options, headers, credentials: "omit" });
-  if (response.status === 401) throw new NeedsToken();
-  let body = null;
-  try {
-    body = await response.json();
-  } catch {
-    body = { message: `the server answered ${response.status} without JSON` };
-  }
-  return { status: response.status, ok: response.ok, body };
 }
 
 function tokenForm(retry) {
@@ -72,23 +40,6 @@ async function guarded(render) {
 }
 
 // -- the models page ----------------------------------------------------------------------
-
-function size(bytes) {
-  if (bytes === null || bytes === undefined) return "–";
-  const units = ["B", "KB", "MB", "GB"];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return `${value.toFixed(unit ? 1 : 0)} ${units[unit]}`;
-}
-
-function stateBadge(state) {
-  const words = { ready: "ready", failed: "failed", loading: "loading" };
-  return el("span", { class: `state ${state}` }, words[state] || state);
-}
 
 function modelRow(model) {
   const newest = model.versions[model.versions.length - 1] || {};
@@ -303,7 +254,7 @@ async function modelPage(name) {
     body.state === "failed" && body.error ? el("p", { class: "reason" }, `Why: ${body.error}`) : null,
   ];
   if (body.state !== "ready" || !features) {
-    show(...header, el("p", { class: "muted" }, body.state !== "ready" ? "This model does not answer until a version is ready." : "This model does not say what it takes; use the API docs to call it."));
+    show(...header, el("p", { class: "muted" }, body.state !== "ready" ? "This model does not answer until a version is ready." : "This model does not say what it takes; use the API docs to call it."), manageSection(name, () => {}));
     return;
   }
   const named = Boolean(signature.inputs);
@@ -356,7 +307,7 @@ async function modelPage(name) {
   };
   form.addEventListener("input", showCode);
   showCode();
-  show(...header, el("section", { class: "card", "aria-labelledby": "try-title" }, el("h2", { id: "try-title" }, "Try it"), form, result), code);
+  show(...header, el("section", { class: "card", "aria-labelledby": "try-title" }, el("h2", { id: "try-title" }, "Try it"), form, result), code, manageSection(name, () => {}));
 }
 
 // -- routing --------------------------------------------------------------------------------
