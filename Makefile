@@ -166,3 +166,11 @@ proto:
 	$(PROTO_VENV)/bin/python -m grpc_tools.protoc -I src --python_out=src --pyi_out=src --grpc_python_out=src $(PROTO)
 	sed -i 's/_descriptor_pool.Default().AddSerializedFile/_descriptor_pool.DescriptorPool().AddSerializedFile/' \
 		$(PROTO:.proto=_pb2.py)
+
+# The browser UI's third-party files (uPlot, MIT), from npm at the versions ui/package-lock.json
+# pins, copied into the package (committed: serving and installing need no npm).
+.PHONY: ui-vendor
+ui-vendor:
+	cd ui && npm ci --no-audit --no-fund
+	cp ui/node_modules/uplot/dist/uPlot.iife.min.js ui/node_modules/uplot/dist/uPlot.min.css src/modelport/web/ui/vendor/
+	cp ui/node_modules/uplot/LICENSE src/modelport/web/ui/vendor/uPlot.LICENSE

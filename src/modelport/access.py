@@ -66,9 +66,9 @@ OPEN_PATHS = frozenset(
         "/v2/health/ready",
         "/docs",
         "/openapi.json",
-        # The UI's page (its data comes from the API, guarded as usual) and / leading there.
+        # The UI's page (its data comes from the API, guarded as usual). "/" is not here:
+        # a custom route may own it, and custom routes are API paths.
         "/ui",
-        "/",
     }
 )
 #: Folders (prefix ending in '/') whose every path is open: the docs' static files.

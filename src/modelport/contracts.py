@@ -201,6 +201,19 @@ class AliasSet(TypedDict):
     version: int
 
 
+class LiveNumbers(TypedDict):
+    """GET /v1/models/{name}/live: the model's counters since each worker started, summed
+    over workers (the numbers of GET /metrics); ``time`` in seconds since the epoch."""
+
+    model: str
+    time: float
+    requests: dict[str, float]
+    #: [upper bound in seconds (null: +Inf), cumulative count], bounds ascending.
+    latency_buckets: list[list[float | None]]
+    batch_rows: dict[str, float]
+    cache: dict[str, float]
+
+
 class AuditEntry(TypedDict):
     """One management action as the audit log keeps it; ``at`` is ISO 8601 (UTC)."""
 

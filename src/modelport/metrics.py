@@ -347,15 +347,21 @@ class Metrics:
 
     # -- scraping ------------------------------------------------------------------------
 
+    def current(self) -> CollectorRegistry:
+        """Every value as of now (the observations folded in first); in multiprocess
+        mode, every worker's values summed."""
+        self.fold()
+        if not self.multiprocess:
+            return self.registry
+        registry = CollectorRegistry()
+        prometheus_multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        registry.register(WorkerProcesses(siblings=self.workers > 1))
+        return registry
+
     def render(self, accept: str | None) -> tuple[bytes, str]:
         """The exposition for a scrape: OpenMetrics when ``accept`` asks for it, else
         Prometheus text. In multiprocess mode, every worker's values summed."""
-        self.fold()
-        registry = self.registry
-        if self.multiprocess:
-            registry = CollectorRegistry()
-            prometheus_multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-            registry.register(WorkerProcesses(siblings=self.workers > 1))
+        registry = self.current()
         if accept and "application/openmetrics-text" in accept:
             return generate_openmetrics(registry), OPENMETRICS_TYPE  # type: ignore[no-untyped-call]
         return generate_latest(registry), CONTENT_TYPE_LATEST

@@ -351,13 +351,15 @@ EXPECTED_REST: dict[tuple[str, str], str] = {
     ("GET", "/static/swagger-ui"): "open",
     # The browser UI's page and files (its data comes from the API routes below).
     ("GET", "/ui"): "open",
-    ("GET", "/"): "open",
+    # Leads to /ui; an API path, since a custom route may take it over.
+    ("GET", "/"): "api",
     ("GET", "/static/ui"): "open",
     ("GET", "/v1/models"): "api",
     # Prometheus metrics: model names and traffic, guarded like predictions
     ("GET", "/metrics"): "api",
     ("GET", "/v1/models/{name}"): "api",
     ("GET", "/v1/models/{name}/versions/{version}"): "api",
+    ("GET", "/v1/models/{name}/live"): "api",
     ("POST", "/v1/models/{name}:predict"): "api",
     ("POST", "/v1/models/{name}/versions/{version}:predict"): "api",
     ("GET", "/ping"): "api",

@@ -5,6 +5,7 @@ cannot become markup, and the page needs nothing but this server."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -268,3 +269,18 @@ def test_manage_uploads_a_version_moves_the_alias_back_and_shows_the_audit_entry
         data={"instances": [[5.1, 3.5, 1.4, 0.2]]},
     )
     assert answer.json()["model_version"] == 1
+
+
+def test_the_live_card_counts_predictions_as_they_come(ui_server: Server, page: Page) -> None:
+    """20 predictions from another client: the live count rises by 20, the charts draw."""
+    page.goto(f"{ui_server.url}/ui#/models/iris-lr")
+    total = page.locator("#live-total")
+    expect(total).to_have_text(re.compile(r"^\d+$"))  # the first poll's count
+    before = int(total.inner_text())
+    for _ in range(20):
+        answer = page.request.post(
+            f"{ui_server.url}/v1/models/iris-lr:predict", data={"instances": [[5.1, 3.5, 1.4, 0.2]]}
+        )
+        assert answer.ok
+    expect(total).to_have_text(str(before + 20), timeout=15_000)
+    expect(page.locator("#live .uplot")).to_have_count(3, timeout=15_000)

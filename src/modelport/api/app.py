@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from modelport import __version__
 from modelport.access import Access, access_for
-from modelport.api import admin, health, mlflow, native, predictions, v2
+from modelport.api import admin, health, live, mlflow, native, predictions, v2
 from modelport.api.auth import AccessMiddleware
 from modelport.api.cors import CorsMiddleware
 from modelport.api.custom_routes import install_custom_routes
@@ -184,6 +184,7 @@ class ModelportApp(FastAPI):
 ROUTERS = (
     health.router,
     native.router,
+    live.router,
     mlflow.router,
     v2.router,
     admin.router,

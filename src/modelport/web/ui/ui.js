@@ -3,6 +3,7 @@
 // a model's description or labels cannot run script here. No network beyond this server.
 
 import { NeedsToken, TOKEN_KEY, api, el, size, stateBadge } from "./common.js";
+import { liveSection } from "./live.js";
 import { manageSection } from "./manage.js";
 
 const main = document.getElementById("main");
@@ -307,7 +308,7 @@ async function modelPage(name) {
   };
   form.addEventListener("input", showCode);
   showCode();
-  show(...header, el("section", { class: "card", "aria-labelledby": "try-title" }, el("h2", { id: "try-title" }, "Try it"), form, result), code, manageSection(name, () => {}));
+  show(...header, el("section", { class: "card", "aria-labelledby": "try-title" }, el("h2", { id: "try-title" }, "Try it"), form, result), liveSection(name), code, manageSection(name, () => {}));
 }
 
 // -- routing --------------------------------------------------------------------------------
