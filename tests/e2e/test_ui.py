@@ -105,7 +105,7 @@ def test_the_address_opens_the_models_page_and_a_model_answers_its_form(
     # The form comes from the model's signature, filled with its example row.
     assert page.get_by_label("sepal_length").input_value() == "5.1"
     assert page.get_by_label("petal_width").input_value() == "0.2"
-    page.get_by_role("button", name="Predict").click()
+    page.get_by_role("button", name="Predict", exact=True).click()
     page.wait_for_selector("#prediction")
     assert page.text_content("#prediction") == "setosa"
     chart = page.locator(".chart")
@@ -118,7 +118,7 @@ def test_a_value_that_is_no_number_shows_the_servers_message_at_its_field(
 ) -> None:
     page.goto(f"{ui_server.url}/ui#/models/iris-lr")
     page.get_by_label("sepal_width").fill("wide")
-    page.get_by_role("button", name="Predict").click()
+    page.get_by_role("button", name="Predict", exact=True).click()
     page.wait_for_selector("#feature-1[aria-invalid=true]")
     message = page.text_content("#feature-1-error")
     assert message == "row 0, feature 'sepal_width': expected a number, got string 'wide'"
@@ -130,7 +130,7 @@ def test_a_models_own_text_is_shown_as_text_never_as_markup(ui_server: Server, p
     page.wait_for_selector("tr[data-model='hostile']")
     assert HOSTILE in page.locator("tr[data-model='hostile']").inner_text()
     page.goto(f"{ui_server.url}/ui#/models/hostile")
-    page.get_by_role("button", name="Predict").click()
+    page.get_by_role("button", name="Predict", exact=True).click()
     page.wait_for_selector("#prediction")
     assert page.text_content("#prediction") == HOSTILE
     assert "<b>versicolor</b>" in page.locator(".chart").inner_text()
@@ -195,7 +195,7 @@ def test_a_server_with_an_api_token_asks_for_it_once_per_tab(
     page.wait_for_selector("tr[data-model='iris-lr']")
     assert "ui-secret-1" not in page.url
     page.goto(f"{server.url}/ui#/models/iris-lr")
-    page.get_by_role("button", name="Predict").click()
+    page.get_by_role("button", name="Predict", exact=True).click()
     page.wait_for_selector("#prediction")
     assert "ui-secret-1" not in server.log()
 
@@ -284,3 +284,49 @@ def test_the_live_card_counts_predictions_as_they_come(ui_server: Server, page: 
         assert answer.ok
     expect(total).to_have_text(str(before + 20), timeout=15_000)
     expect(page.locator("#live .uplot")).to_have_count(3, timeout=15_000)
+
+
+def test_a_batch_of_csv_rows_gives_a_table_that_downloads_as_csv(
+    ui_server: Server, page: Page
+) -> None:
+    page.goto(f"{ui_server.url}/ui#/models/iris-lr")
+    rows = (
+        "petal_width,sepal_length,sepal_width,petal_length\n"  # any column order
+        "0.2,5.1,3.5,1.4\n"
+        '"2.3",6.7,3.0,5.2\n'
+    )
+    page.get_by_label("Rows as CSV").fill(rows)
+    page.get_by_role("button", name="Predict all").click()
+    table = page.locator("#batch-table tbody tr")
+    expect(table).to_have_count(2)
+    assert "setosa" in table.nth(0).inner_text() and "virginica" in table.nth(1).inner_text()
+    with page.expect_download() as download:
+        page.locator("#batch-download").click()
+    text = Path(download.value.path()).read_text()
+    assert text.splitlines()[0] == (
+        "sepal_length,sepal_width,petal_length,petal_width,prediction,probability"
+    )
+    assert text.splitlines()[1].startswith("5.1,3.5,1.4,0.2,setosa,0.9")
+    # A bad cell: the server's message, naming the row.
+    page.get_by_label("Rows as CSV").fill("5.1,3.5,1.4,0.2\n6.7,wide,5.2,2.3\n")
+    page.get_by_role("button", name="Predict all").click()
+    expect(page.locator("#batch .error-box")).to_contain_text("row 1")
+
+
+def test_the_distributions_of_what_the_model_saw_and_said(ui_server: Server, page: Page) -> None:
+    for row in ([5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3], [5.0, 3.4, 1.5, 0.2]):
+        page.request.post(f"{ui_server.url}/v1/models/iris-lr:predict", data={"instances": [row]})
+    page.goto(f"{ui_server.url}/ui#/models/iris-lr")
+    page.get_by_role("button", name="Show the distributions").click()
+    expect(page.locator("#distributions")).to_contain_text("unlock Manage below first")
+    page.locator("#manage").get_by_label("Admin token").fill(ui_server.admin_token)
+    page.locator("#manage").get_by_role("button", name="Unlock").click()
+    expect(page.locator("#manage #aliases, #manage .versions").first).to_be_visible()
+    predictions = page.locator("#dist-predictions")
+    for _ in range(50):  # the log writes its rows within a second; ask until they are in
+        page.get_by_role("button", name="Show the distributions").click()
+        if predictions.count() and "virginica" in predictions.inner_text():
+            break
+        page.wait_for_timeout(200)
+    assert "setosa" in predictions.inner_text() and "virginica" in predictions.inner_text()
+    assert page.locator("#distributions figure[data-feature='petal_length'] .fill").count() == 10

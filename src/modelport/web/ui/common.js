@@ -25,7 +25,8 @@ export class NeedsToken extends Error {}
  * the admin token for the management API, the API token for the rest. */
 export async function api(path, options = {}) {
   const headers = { Accept: "application/json", ...(options.headers || {}) };
-  const admin = path.startsWith("/v1/admin/");
+  // Management and the prediction log take the admin token.
+  const admin = path.startsWith("/v1/admin/") || /^\/v1\/models\/[^/]+\/predictions/.test(path);
   const token = sessionStorage.getItem(admin ? ADMIN_KEY : TOKEN_KEY);
   if (token) headers.Authorization = `Bearer ${token}`;
   const response = await fetch(path, { ...options, headers, credentials: "omit" });
