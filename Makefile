@@ -38,11 +38,14 @@ lock:
 # models when MODELS is empty, then the server. `make serve PORT=8080 MODELS=~/my-models`.
 PORT ?= 8000
 SERVE_STAMP := $(VENV)/.serve-installed
+# Every runtime extra of `all`, with XGBoost as its CPU-only wheel (as the dev install has
+# it): the `xgboost` extra's wheel brings NVIDIA's libraries, hundreds of MB, for a GPU.
+SERVE_EXTRAS := sklearn,pandas,lightgbm,onnx,skops,grpc,mysql,postgres,redis,schema,parquet,otel
 $(SERVE_STAMP): pyproject.toml $(LOCK)
 	@echo "make serve: installing modelport with every runtime into $(VENV) (a minute or two the first time)"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade 'pip>=25.1'
-	$(BIN)/python -m pip install --progress-bar on -c $(LOCK) -e '.[all]' | grep -v '^Requirement already satisfied' || true
+	$(BIN)/python -m pip install --progress-bar on -c $(LOCK) -e '.[$(SERVE_EXTRAS)]' 'xgboost-cpu' | grep -v '^Requirement already satisfied' || true
 	$(BIN)/python -c 'import modelport, sklearn, xgboost' 2>/dev/null || { echo "make serve: the install failed (see above)" >&2; exit 1; }
 	touch $@
 
