@@ -6,13 +6,17 @@ import io
 import json
 import logging
 import threading
+import time
 
+import pytest
+
+from modelport import accesswriter
 from modelport.accesslog import RequestIdFilter
 from modelport.accesswriter import AccessWriter
 
 
 def write_one(writer: AccessWriter, request_id: str = "r-1", model: str | None = "iris") -> None:
-    writer.write(request_id, "POST", "/v1/models/iris:predict", 200, 0.93, "127.0.0.1", model,
+    writer.write(request_id, "POST", "/v1/models/iris:predict", 200, 0.00093, "127.0.0.1", model,
                  None if model is None else 2, None if model is None else "native",
                  None if model is None else 3)  # fmt: skip
 
@@ -91,14 +95,43 @@ def test_a_full_buffer_is_written_at_once_and_in_order() -> None:
     try:
         for number in range(2000):
             write_one(writer, f"r-{number}")
+        # Over the buffer's size: the writer thread writes without waiting for the interval.
+        deadline = time.monotonic() + 10
+        while not stream.getvalue() and time.monotonic() < deadline:
+            time.sleep(0.01)
         written = stream.getvalue().splitlines()
-        assert written  # over the buffer's size: no waiting for the interval
+        assert written
         assert [line.rsplit("[", 1)[1] for line in written] == [
             f"r-{number}]" for number in range(len(written))
         ]
     finally:
         writer.close()
     assert len(stream.getvalue().splitlines()) == 2000
+
+
+def test_a_stalled_stream_costs_bounded_memory_and_the_drops_are_counted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(accesswriter, "_MAX_LINES", 20)
+    release = threading.Event()
+
+    class Stalled(io.StringIO):
+        def write(self, text: str) -> int:
+            release.wait(10)  # a pipe nobody reads
+            return super().write(text)
+
+    stream = Stalled()
+    writer = AccessWriter("text", stream, interval=60)
+    for number in range(100):  # more than can be kept
+        write_one(writer, f"r-{number}")
+    release.set()
+    writer.close()
+    lines = stream.getvalue().splitlines()
+    dropped = [line for line in lines if "access line(s) dropped" in line]
+    kept = [line for line in lines if "[r-" in line]
+    (count,) = [int(word) for word in dropped[0].split() if word.isdigit()]
+    assert len(dropped) == 1 and count == 100 - len(kept)
+    assert len(kept) == 20
 
 
 def test_a_closed_stream_loses_the_lines_not_the_server() -> None:

@@ -132,9 +132,9 @@ def finish(
             writer.write(
                 info.request_id,
                 method,
-                _loggable(path),
+                path,
                 status,
-                round((time.perf_counter() - info.started) * 1000, 2),
+                time.perf_counter() - info.started,
                 client,
                 info.model,
                 info.version,
@@ -153,20 +153,6 @@ def _end_span(info: RequestInfo, status: int | str) -> None:
         span.set_attribute("modelport.version", str(info.version))
         span.set_attribute("modelport.protocol", str(info.protocol))
     span.end()
-
-
-#: Longest path an access line quotes whole.
-_PATH_CHARS = 2000
-
-
-def _loggable(path: str) -> str:
-    """The path as the log may show it: a newline or other control character escaped (so
-    that a crafted URL cannot forge a log line), and a huge path cut short."""
-    if not path.isprintable():
-        path = repr(path)[1:-1]
-    if len(path) > _PATH_CHARS:
-        path = f"{path[:_PATH_CHARS]}… ({len(path):,} characters)"
-    return path
 
 
 class RequestIdFilter(logging.Filter):

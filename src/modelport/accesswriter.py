@@ -1,12 +1,13 @@
-"""Writes access lines cheaply: formatted at once, written in batches.
+"""Writes access lines cheaply: formatted and written in batches, off the request's path.
 
 Python's logging costs some 15 µs a record (a LogRecord, the logger and handler locks,
 a formatter, a flushed write): at 13,000 requests a second on one core that was a quarter
-of the throughput. An access line needs none of it: the writer formats it straight into a
-string, keeps it in a buffer, and writes the buffer to the log's stream in one call at
-most ``interval`` seconds later (from a background thread), when the buffer grows large,
-and when the server stops. The lines look as they would through logging (the same text
-prefix, the same JSON fields), so that a terminal or a log shipper sees one log.
+of the throughput. An access line needs none of it: the request's thread only appends a
+tuple of its fields; a background thread formats the lines and writes them to the log's
+stream in one call at most ``interval`` seconds later, at once when many wait, and when
+the server stops. The request's thread never waits for the stream. The lines look as
+they would through logging (the same text prefix, the same JSON fields), so that a
+terminal or a log shipper sees one log.
 
 Other records (warnings, errors) still go through logging; before one is written, the
 access lines waiting are written first (:meth:`AccessWriter.flush` is called by the
@@ -23,10 +24,41 @@ from typing import IO, Literal
 
 import orjson
 
-__all__ = ["AccessWriter", "flush_all"]
+__all__ = ["AccessWriter", "flush_all", "loggable"]
 
-#: Write at once when this many characters wait, whatever the interval.
-_BUFFER_CHARS = 64 * 1024
+#: Write at once when this many lines wait, whatever the interval.
+_BUFFER_LINES = 512
+#: Keep no more than this while the stream does not take lines (a stalled pipe): the
+#: rest are counted, and the count written when it takes them again.
+_MAX_LINES = 65_536
+#: Longest path a line quotes whole.
+_PATH_CHARS = 2000
+
+#: (time, request id, method, path, status, seconds, client, model, version, protocol, rows)
+_Entry = tuple[
+    float,
+    str,
+    str,
+    str,
+    "int | str",
+    float,
+    "str | None",
+    "str | None",
+    "int | None",
+    "str | None",
+    "int | None",
+]
+
+
+def loggable(path: str) -> str:
+    """The path as the log may show it: a newline or other control character escaped (so
+    that a crafted URL cannot forge a log line), and a huge path cut short."""
+    if not path.isprintable():
+        path = repr(path)[1:-1]
+    if len(path) > _PATH_CHARS:
+        path = f"{path[:_PATH_CHARS]}… ({len(path):,} characters)"
+    return path
+
 
 _writers: list[AccessWriter] = []
 
@@ -57,10 +89,15 @@ class AccessWriter:
         # The prefix uvicorn's formatter gives an INFO record, so the lines line up.
         level = "\x1b[32mINFO\x1b[0m" if colour else "INFO"
         self._prefix = f"{level}:     modelport.access: "
-        self._lines: list[str] = []
-        self._size = 0
+        self._entries: list[_Entry] = []
+        #: Lines not kept since the last write: the stream was not taking them.
+        self._dropped = 0
+        # _lock guards the buffer, for an instant; _writing orders the writes, and is held
+        # through the (maybe slow) write itself, which the event loop never waits for.
         self._lock = threading.Lock()
-        self._wake = threading.Event()
+        self._writing = threading.Lock()
+        self._due = threading.Event()
+        self._stopping = False
         self._thread: threading.Thread | None = None
         # (second, its text): one tuple, so threads never see half an update.
         self._stamp: tuple[int, str] = (-1, "")
@@ -72,53 +109,81 @@ class AccessWriter:
         method: str,
         path: str,
         status: int | str,
-        duration_ms: float,
+        seconds: float,
         client: str | None,
         model: str | None,
         version: int | None,
         protocol: str | None,
         rows: int | None,
     ) -> None:
-        """Add one request's line (``path`` already made safe to log)."""
+        """Add one request's line: kept as it is, formatted by the writer thread."""
+        entry = (
+            time.time(),
+            request_id,
+            method,
+            path,
+            status,
+            seconds,
+            client,
+            model,
+            version,
+            protocol,
+            rows,
+        )
+        with self._lock:
+            if len(self._entries) >= _MAX_LINES:
+                self._dropped += 1
+                return
+            self._entries.append(entry)
+            full = len(self._entries) >= _BUFFER_LINES
+        if self._thread is None:
+            self._start()
+        if full:
+            self._due.set()  # the writer thread writes now, not the request's thread
+
+    def _line(self, entry: _Entry) -> str:
+        at, request_id, method, path, status, seconds, client, model, version, protocol, rows = (
+            entry
+        )
+        path = loggable(path)
+        duration_ms = round(seconds * 1000, 2)
         served = "" if model is None else f" {model} v{version} {rows} row(s)"
         message = f'{client or "-"} "{method} {path}" {status} {duration_ms:.1f} ms{served}'
-        if self._json:
-            line = orjson.dumps(
-                {
-                    "time": self._time(),
-                    "level": "info",
-                    "logger": "modelport.access",
-                    "message": f"{message} [{request_id}]",
-                    "request_id": request_id,
-                    "method": method,
-                    "path": path,
-                    "status": status,
-                    "duration_ms": duration_ms,
-                    "client": client,
-                    "model": model,
-                    "version": version,
-                    "protocol": protocol,
-                    "rows": rows,
-                }
-            ).decode()
-        else:
-            line = f"{self._prefix}{message} [{request_id}]"
-        with self._lock:
-            self._lines.append(line)
-            self._size += len(line)
-            full = self._size >= _BUFFER_CHARS
-        if full:
-            self.flush()
-        elif self._thread is None:
-            self._start()
+        if not self._json:
+            return f"{self._prefix}{message} [{request_id}]"
+        return orjson.dumps(
+            {
+                "time": self._time(at),
+                "level": "info",
+                "logger": "modelport.access",
+                "message": f"{message} [{request_id}]",
+                "request_id": request_id,
+                "method": method,
+                "path": path,
+                "status": status,
+                "duration_ms": duration_ms,
+                "client": client,
+                "model": model,
+                "version": version,
+                "protocol": protocol,
+                "rows": rows,
+            }
+        ).decode()
 
     def flush(self) -> None:
         """Write the waiting lines now, in one write."""
-        with self._lock:
-            if not self._lines:
-                return
-            lines, self._lines, self._size = self._lines, [], 0
-            # Under the lock, so that two flushes cannot swap the order of their lines.
+        with self._writing:  # two flushes cannot swap the order of their lines
+            with self._lock:
+                if not self._entries and not self._dropped:
+                    return
+                entries, self._entries = self._entries, []
+                dropped, self._dropped = self._dropped, 0
+            lines = [self._line(entry) for entry in entries]
+            if dropped:
+                lines.append(
+                    f"{self._prefix}{dropped} access line(s) dropped: the log's stream was "
+                    "not taking them"
+                )
             try:
                 self._stream.write("\n".join(lines) + "\n")
                 self._stream.flush()
@@ -129,7 +194,8 @@ class AccessWriter:
 
     def close(self) -> None:
         """Write what waits and stop the background thread."""
-        self._wake.set()
+        self._stopping = True
+        self._due.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
         self.flush()
@@ -146,13 +212,14 @@ class AccessWriter:
         self._thread.start()
 
     def _run(self) -> None:
-        while not self._wake.wait(self._interval):
+        while not self._stopping:
+            self._due.wait(self._interval)
+            self._due.clear()
             self.flush()
 
-    def _time(self) -> str:
-        """Now in the JSON format's form (UTC, milliseconds), the date part made once a
-        second."""
-        now = time.time()
+    def _time(self, now: float) -> str:
+        """``now`` in the JSON format's form (UTC, milliseconds), the date part made once
+        a second."""
         second = int(now)
         stamp = self._stamp
         if stamp[0] != second:
