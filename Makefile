@@ -177,3 +177,19 @@ ui-vendor:
 	cd ui && npm ci --no-audit --no-fund
 	cp ui/node_modules/uplot/dist/uPlot.iife.min.js ui/node_modules/uplot/dist/uPlot.min.css src/modelport/web/ui/vendor/
 	cp ui/node_modules/uplot/LICENSE src/modelport/web/ui/vendor/uPlot.LICENSE
+
+# Offline validation of the deployment files (Dockerfile, compose.yaml, deploy/: the Helm
+# chart, KServe runtime, App Engine, systemd). The validators live in a venv of their own,
+# build/deploy-venv, from the pinned deploy/requirements-check.txt; tests/deploy runs with
+# the project's Python and finds them there (MODELPORT_DEPLOY_CHECK=1: a missing one fails
+# instead of skipping).
+DEPLOY_VENV := build/deploy-venv
+DEPLOY_STAMP := $(DEPLOY_VENV)/.installed
+$(DEPLOY_STAMP): deploy/requirements-check.txt
+	test -x $(DEPLOY_VENV)/bin/python || $(PYTHON) -m venv $(DEPLOY_VENV)
+	$(DEPLOY_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r deploy/requirements-check.txt
+	touch $@
+
+.PHONY: deploy-check
+deploy-check: $(STAMP) $(DEPLOY_STAMP)
+	MODELPORT_DEPLOY_CHECK=1 $(BIN)/python -m pytest -q tests/deploy
