@@ -146,16 +146,24 @@ class Settings(BaseSettings):
         description="Requests waiting per model version before new ones get 429.",
     )
 
-    data_dir: Path = Field(
-        default=Path("."),
+    data_dir: Path | None = Field(
+        default=None,
         description="Folder for the embedded SQLite database (modelport.db) when no "
-        "database_url is given.",
+        "database_url is given (default: .modelport in model_dir, or beside model_dir "
+        "when that is one model file or one MLflow model folder).",
     )
     database_url: str | None = Field(
         default=None,
         description="SQLAlchemy URL of the database: sqlite:///path.db, "
         "mysql+pymysql://user:pass@host/db or postgresql+psycopg://user@host/db "
         "(default: SQLite in data_dir).",
+    )
+    database_optional: bool = Field(
+        default=False,
+        description="Start even when the database cannot be reached, serving predictions "
+        "without it: the prediction log waits in memory (log_buffer_size) and uploads, "
+        "aliases and tokens work once it answers. Without it such a start stops with "
+        "exit code 2.",
     )
     redis_url: str | None = Field(
         default=None,
@@ -369,9 +377,9 @@ class Settings(BaseSettings):
 
     @field_validator("model_dir", "data_dir")
     @classmethod
-    def _absolute_dirs(cls, value: Path) -> Path:
+    def _absolute_dirs(cls, value: Path | None) -> Path | None:
         # Resolved once so that worker processes and log lines agree on one path.
-        return value.expanduser().resolve()
+        return None if value is None else value.expanduser().resolve()
 
     @classmethod
     def settings_customise_sources(

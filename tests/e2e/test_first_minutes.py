@@ -68,7 +68,8 @@ def test_serve_a_missing_folder_with_watch_waits_for_it(
     server.wait_ready()
     assert httpx.get(f"{server.url}/v1/models").json() == {"models": []}
     assert "does not exist yet; watching for it" in server.log()
-    shutil.copytree(trained_models, later)
+    # The server made the folder, for its database (later/.modelport).
+    shutil.copytree(trained_models, later, dirs_exist_ok=True)
     url = f"{server.url}/v1/models/iris-lr:predict"
     for _ in range(300):
         if httpx.post(url, json=IRIS_ROW).status_code == 200:

@@ -112,6 +112,7 @@ def serve(model_dir: Path | None, **flags: Any) -> None:
         raise click.UsageError(exc.message) from exc
     _check_model_dir(settings, given=model_dir is not None)
     _check_database_url(settings)
+    settings = _open_database(settings)
     log_config = _log_config(settings.log_level, settings.log_format)
     common: dict[str, Any] = {
         "host": settings.host,
@@ -172,6 +173,61 @@ def _check_database_url(settings: Settings) -> None:
         normalize_url(settings.database_url)
     except ConfigError as exc:
         raise click.UsageError(exc.message) from exc
+
+
+class _StartError(click.ClickException):
+    """A start that cannot go on: one line, exit code 2 (as a usage error, without the
+    usage text)."""
+
+    exit_code = 2
+
+
+def _open_database(settings: Settings) -> Settings:
+    """Reach the database (created and migrated when new) before serving: one line and
+    exit code 2 when it cannot be, unless database_optional. Returns the settings with
+    the SQLite file's folder pinned, so that every worker opens the very same file."""
+    from modelport.db import make_engine, migrate
+    from modelport.db.location import describe, locate_database, unreachable
+    from modelport.errors import DatabaseUnavailableError
+
+    location = locate_database(settings)
+    if location.note:
+        _say(settings, f"warning: {location.note}")
+    if location.path is not None and settings.database_url is None:
+        settings = settings.model_copy(update={"data_dir": location.path.parent})
+    if location.source == "default" and not settings.model_dir.exists():
+        _say(
+            settings,
+            f"creating the model folder {settings.model_dir} to hold its database in "
+            f"{location.path}; put models in it (or give --data-dir for the database)",
+        )
+    try:
+        engine = make_engine(location.url)
+    except OSError as exc:  # the SQLite file's folder cannot be made
+        raise _StartError(
+            f"cannot create the database {describe(location, settings)}: {exc.strerror or exc}; "
+            "give --data-dir a folder modelport may write to, or --database-url"
+        ) from exc
+    try:
+        migrate(engine)
+    except DatabaseUnavailableError as exc:
+        message = unreachable(location, settings, exc)
+        if not settings.database_optional:
+            raise _StartError(
+                f"{message}. Start it or correct --database-url, or add --database-optional "
+                "to serve predictions without it"
+            ) from exc
+        _say(
+            settings,
+            f"warning: {message}; serving without it (database_optional): predictions are "
+            "answered, but until it answers the prediction log only waits in memory "
+            "(log_buffer_size) and model uploads, deletes, aliases and database tokens fail",
+        )
+    except ModelportError as exc:  # e.g. a database migrated by a newer modelport
+        raise _StartError(f"database {location.shown}: {exc.message}") from exc
+    finally:
+        engine.dispose()
+    return settings
 
 
 def _check_model_dir(settings: Settings, *, given: bool) -> None:

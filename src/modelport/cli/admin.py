@@ -189,32 +189,85 @@ def tokens() -> None:
 
 
 def _database_options(func: Any) -> Any:
+    """The options that name the server's database, as ``serve`` takes them."""
     func = click.option(
         "--data-dir", type=click.Path(path_type=Path), default=None, help="As for serve."
     )(func)
-    return click.option("--database-url", default=None, help="As for serve.")(func)
+    func = click.option("--database-url", default=None, help="As for serve.")(func)
+    return click.option(
+        "--model-dir",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="The server's MODEL_DIR, whose .modelport folder holds its SQLite database "
+        "when neither --data-dir nor --database-url is given [env MODELPORT_MODEL_DIR; "
+        "default: ./models].",
+    )(func)
 
 
-def _engine(database_url: str | None, data_dir: Path | None) -> Any:
-    from modelport.db import default_sqlite_url, make_engine, migrate
-
+def _settings(model_dir: Path | None, database_url: str | None, data_dir: Path | None) -> Any:
     try:
-        settings = load_settings(database_url=database_url, data_dir=data_dir)
+        return load_settings(model_dir=model_dir, database_url=database_url, data_dir=data_dir)
     except ConfigError as exc:
         raise click.UsageError(exc.message) from exc
-    engine = make_engine(settings.database_url or default_sqlite_url(settings.data_dir))
-    migrate(engine)
+
+
+def _existing_engine(
+    model_dir: Path | None, database_url: str | None, data_dir: Path | None
+) -> Any:
+    """An engine on the server's database for a command that reads it: one clear line
+    (naming the database) and a non-zero exit when there is none; nothing is created."""
+    from modelport.db.location import open_existing
+    from modelport.errors import ModelportError
+
+    settings = _settings(model_dir, database_url, data_dir)
+    try:
+        return open_existing(settings)
+    except ConfigError as exc:
+        raise click.UsageError(exc.message) from exc
+    except ModelportError as exc:
+        raise click.ClickException(exc.message) from exc
+
+
+def _engine(model_dir: Path | None, database_url: str | None, data_dir: Path | None) -> Any:
+    """An engine on the server's database for a command that writes it (created and
+    migrated when new, as the server would); says which database on standard error."""
+    from modelport.db import make_engine, migrate
+    from modelport.db.location import describe, locate_database
+    from modelport.errors import ModelportError
+
+    settings = _settings(model_dir, database_url, data_dir)
+    try:
+        location = locate_database(settings)
+    except ConfigError as exc:
+        raise click.UsageError(exc.message) from exc
+    if location.source == "default" and not settings.model_dir.exists():
+        raise click.ClickException(
+            f"model folder {settings.model_dir} does not exist, so neither does its database "
+            f"{location.path}: give the server's model folder (--model-dir), --data-dir or "
+            "--database-url"
+        )
+    if location.note:
+        click.echo(f"warning: {location.note}", err=True)
+    click.echo(f"database: {describe(location, settings)}", err=True)
+    engine = make_engine(location.url)
+    try:
+        migrate(engine)
+    except ModelportError as exc:
+        engine.dispose()
+        raise click.ClickException(exc.message) from exc
     return engine
 
 
 @tokens.command("create")
 @click.argument("name")
 @_database_options
-def create_token(name: str, database_url: str | None, data_dir: Path | None) -> None:
+def create_token(
+    name: str, model_dir: Path | None, database_url: str | None, data_dir: Path | None
+) -> None:
     """Create a token called NAME and print it (it is shown only this once)."""
     from modelport.db import store
 
-    engine = _engine(database_url, data_dir)
+    engine = _engine(model_dir, database_url, data_dir)
     try:
         click.echo(store.create_token(engine, name))
     finally:
@@ -225,11 +278,11 @@ def create_token(name: str, database_url: str | None, data_dir: Path | None) -> 
 
 @tokens.command("list")
 @_database_options
-def list_tokens(database_url: str | None, data_dir: Path | None) -> None:
+def list_tokens(model_dir: Path | None, database_url: str | None, data_dir: Path | None) -> None:
     """The tokens: id, name, created, last used, revoked."""
     from modelport.db import store
 
-    engine = _engine(database_url, data_dir)
+    engine = _existing_engine(model_dir, database_url, data_dir)
     try:
         for info in store.list_tokens(engine):
             used = info.last_used_at.isoformat(timespec="seconds") if info.last_used_at else "-"
@@ -243,11 +296,13 @@ def list_tokens(database_url: str | None, data_dir: Path | None) -> None:
 @tokens.command("revoke")
 @click.argument("name")
 @_database_options
-def revoke_token(name: str, database_url: str | None, data_dir: Path | None) -> None:
+def revoke_token(
+    name: str, model_dir: Path | None, database_url: str | None, data_dir: Path | None
+) -> None:
     """Revoke the token called NAME."""
     from modelport.db import store
 
-    engine = _engine(database_url, data_dir)
+    engine = _existing_engine(model_dir, database_url, data_dir)
     try:
         revoked = store.revoke_token(engine, name)
         remaining = any(not info.revoked for info in store.list_tokens(engine))

@@ -1,8 +1,8 @@
 """``modelport predictions export``: a model's prediction log as CSV or Parquet.
 
-Reads the server's database directly (the same ``--database-url`` / ``--data-dir``
-settings as ``serve``), so an export of any size needs no running server and no paging
-over HTTP.
+Reads the server's database directly (the same ``--model-dir`` / ``--data-dir`` /
+``--database-url`` settings as ``serve``), so an export of any size needs no running
+server and no paging over HTTP; it never creates a database.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from modelport.cli.admin import _database_options, _engine
+from modelport.cli.admin import _database_options, _existing_engine
 from modelport.errors import ModelportError
 
 __all__ = ["predictions"]
@@ -71,6 +71,7 @@ def export_command(
     since: datetime | None,
     until: datetime | None,
     version: int | None,
+    model_dir: Path | None,
     database_url: str | None,
     data_dir: Path | None,
 ) -> None:
@@ -79,12 +80,7 @@ def export_command(
 
     if fmt == "parquet" and output is None:
         raise click.UsageError("--format parquet writes a file: give -o/--output PATH")
-    try:
-        engine = _engine(database_url, data_dir)
-    except click.ClickException:
-        raise
-    except Exception as exc:  # the driver's connection errors
-        raise click.ClickException(f"cannot open the database: {exc}") from exc
+    engine = _existing_engine(model_dir, database_url, data_dir)
     target = output if output is not None else "standard output"
     try:
         found = iter_predictions(engine, name, since=since, until=until, version=version)

@@ -2,9 +2,10 @@
 rest of modelport runs the store's blocking functions off the event loop.
 
 Built once by the composition root (``modelport.services``) and given to every part that
-reads or writes rows: the model manager, the prediction log, the change feed. A
-database that does not answer at start is no failure: models are served from the files,
-and each part asks :meth:`Database.ready` again before its next use.
+reads or writes rows: the model manager, the prediction log, the change feed. Here a
+database that does not answer is no failure: models are served from the files, and each
+part asks :meth:`Database.ready` again before its next use (``modelport serve`` itself
+stops when it cannot reach the database at start, unless ``database_optional``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from typing import Concatenate, ParamSpec, TypeVar
 from sqlalchemy import Engine
 
 from modelport.config import Settings
-from modelport.db.engine import default_sqlite_url, make_engine
+from modelport.db.engine import make_engine
+from modelport.db.location import locate_database
 from modelport.db.migrate import migrate
 from modelport.errors import DatabaseUnavailableError, ModelportError
 
@@ -39,8 +41,9 @@ class Database:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
-        """``database_url``, else SQLite in ``data_dir`` (the embedded default)."""
-        return cls(make_engine(settings.database_url or default_sqlite_url(settings.data_dir)))
+        """``database_url``, else SQLite in ``data_dir``, else in the model folder's
+        ``.modelport`` (the embedded default; see location.py)."""
+        return cls(make_engine(locate_database(settings).url))
 
     @property
     def is_ready(self) -> bool:

@@ -48,7 +48,10 @@ SETTING_GROUPS: list[tuple[str, list[str]]] = [
             "max_queue_size",
         ],
     ),
-    ("Database and Redis", ["data_dir", "database_url", "redis_url", "sync_interval"]),
+    (
+        "Database and Redis",
+        ["data_dir", "database_url", "database_optional", "redis_url", "sync_interval"],
+    ),
     (
         "Access and security",
         [
