@@ -18,8 +18,14 @@ ARG BASE=python:3.11-slim
 
 # -- stage 1: build modelport's wheel and install it, with its extras, into a venv --------
 FROM ${BASE} AS build
-ARG EXTRAS=sklearn,xgboost,lightgbm,onnx,grpc,mysql,postgres,redis
+ARG EXTRAS=sklearn,pandas,xgboost,lightgbm,onnx,skops,grpc,mysql,postgres,redis
 ARG XGBOOST_PACKAGE=xgboost-cpu
+# Where pip finds packages: PyPI, or a mirror. For a build without network, a wheelhouse
+# (pip wheel on the host) served over HTTP on the host: docker build --network host
+#   --build-arg PIP_NO_INDEX=1 --build-arg PIP_FIND_LINKS=http://127.0.0.1:PORT/
+ARG PIP_INDEX_URL=https://pypi.org/simple
+ARG PIP_FIND_LINKS=
+ARG PIP_NO_INDEX=0
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
     PYTHONDONTWRITEBYTECODE=1
@@ -45,8 +51,8 @@ LABEL org.opencontainers.image.title="modelport" \
       org.opencontainers.image.description="Serve trained machine-learning models behind a fast, safe, standard HTTP API." \
       org.opencontainers.image.licenses="Apache-2.0"
 SHELL ["/bin/bash", "-euo", "pipefail", "-c"]
-RUN groupadd --system --gid 10001 modelport \
- && useradd --system --uid 10001 --gid modelport --home-dir /home/modelport \
+RUN groupadd --gid 10001 modelport \
+ && useradd --no-log-init --uid 10001 --gid modelport --home-dir /home/modelport \
         --create-home --shell /usr/sbin/nologin modelport \
  && mkdir -p /models /data \
  && chown modelport:modelport /models /data

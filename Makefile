@@ -193,3 +193,17 @@ $(DEPLOY_STAMP): deploy/requirements-check.txt
 .PHONY: deploy-check
 deploy-check: $(STAMP) $(DEPLOY_STAMP)
 	MODELPORT_DEPLOY_CHECK=1 $(BIN)/python -m pytest -q tests/deploy
+
+# The container image. `make image` builds it from the Dockerfile (IMAGE=name:tag, default
+# modelport:local) with deploy/image/build.sh: the Docker daemon started when it is not
+# running, and, when no registry answers, a local Debian base (debootstrap) and a wheelhouse
+# served to an offline build. `make image-test` builds it and runs it with the example
+# models (tests/deploy/test_image.py): setosa over HTTP and gRPC, non-root, HEALTHCHECK
+# healthy, exit 0 on SIGTERM. Both need root (Docker).
+IMAGE ?= modelport:local
+.PHONY: image image-test
+image: $(STAMP)
+	IMAGE=$(IMAGE) PYTHON=$(BIN)/python deploy/image/build.sh
+
+image-test: $(STAMP)
+	MODELPORT_IMAGE_TEST=1 $(BIN)/python -m pytest -q -s -m image tests/deploy
