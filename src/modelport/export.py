@@ -36,6 +36,7 @@ COLUMNS = (
     "output",
     "latency_ms",
     "status",
+    "error",
     "client_address",
     # Set when the input or output was too big to log whole (log_max_input_bytes).
     "truncated",
@@ -96,6 +97,7 @@ def _cells(row: PredictionRecord) -> list[Any]:
         _json(row.output),
         row.latency_ms,
         row.status,
+        row.error,
         row.client_address,
         *(truncation_fields(row.truncation)[name] for name in _TRUNCATION),
     ]
@@ -132,6 +134,7 @@ def export_parquet(pages: Iterator[list[PredictionRecord]], path: Path) -> int:
             ("output", pa.string()),
             ("latency_ms", pa.float64()),
             ("status", pa.string()),
+            ("error", pa.string()),
             ("client_address", pa.string()),
             ("truncated", pa.bool_()),
             ("input_bytes", pa.int64()),

@@ -199,8 +199,11 @@ class InferenceService:
         except Exception as exc:
             # Failures of a served version are logged too (unknown models are not: they
             # would let anyone fill the log with made-up names).
-            code = exc.code if isinstance(exc, ModelportError) else "internal_error"
-            self._log(request, served, batch, None, code, started, times)
+            if isinstance(exc, ModelportError):
+                code, message = exc.code, exc.public
+            else:  # the client was told only "internal error" and the request id
+                code, message = "internal_error", f"{type(exc).__name__}: {exc}"
+            self._log(request, served, batch, None, code, started, times, message)
             raise
         self._log(request, served, batch, outputs, "ok", started, times)
         verdict = None if key is None else "miss" if cached is None else "hit"
@@ -215,6 +218,7 @@ class InferenceService:
         status: str,
         started: float,
         times: StepTimes | None = None,
+        error: str | None = None,
     ) -> None:
         if self.log is not None:
             if times is not None:
@@ -230,6 +234,9 @@ class InferenceService:
                 status,
                 latency_ms,
                 request.payload.text if type(request.payload) is Rows else None,
+                # A rejected input is logged as the client sent it, with the message.
+                request.payload if batch is None and error is not None else None,
+                error,
             )
             if times is not None:
                 times.mark("log_end")

@@ -32,6 +32,7 @@ from modelport.db.database import Database
 from modelport.errors import ConflictError, DatabaseUnavailableError
 from modelport.metrics import Metrics
 from modelport.outputs import ModelOutputs
+from modelport.payloads import Payload
 from modelport.predlog_rows import Pending, keeps_text, row_values
 from modelport.served import ModelVersion
 from modelport.types import Batch
@@ -126,11 +127,15 @@ class PredictionLog:
         status: str,
         latency_ms: float,
         text: bytes | None = None,
+        payload: Payload | None = None,
+        error: str | None = None,
     ) -> None:
         """Queue one prediction for the log, if this model logs it; never blocks.
 
         ``text`` is the input rows' JSON exactly as the client sent it, when the request
         held nothing but numbers and lists; it is logged instead of encoding ``batch``.
+        A failed prediction gives its ``error`` message, and ``payload`` (the decoded
+        request) when its input was rejected before it became ``batch``.
         """
         own = served.log
         if not (own.enabled if own.enabled is not None else self.enabled):
@@ -154,6 +159,8 @@ class PredictionLog:
             latency_ms,
             full,
             text if full and keeps_text(batch, text) else None,
+            payload if batch is None else None,
+            error,
         )
         rows = pending.weight
         while self._buffer and (

@@ -2,6 +2,9 @@
 
 The input is logged as the client's own row text (numbers only), as the validated rows,
 or (``log_inputs = "hash"``) as a hash; the output as its predictions and probabilities.
+A request whose input was rejected before it reached the model logs the input as the
+client sent it (the decoded payload: rows, records, columns, split or tensors) and the
+error message it got, bounded the same way, so that one can see what a client sent.
 Each of the two is at most ``log_max_input_bytes`` of JSON: one request used to be able to
 add its whole body to the database (a 9 MB string in a rejected request, 27 MB for a
 4 MB binary V2 tensor), so a few requests grew it by gigabytes. A bigger part is cut:
@@ -30,9 +33,11 @@ from modelport.cache import input_digest
 from modelport.db import store
 from modelport.db.prediction_rows import JSON_OPTIONS, encode_json
 from modelport.outputs import ModelOutputs
+from modelport.payloads import Columns, Payload, Records, Rows, Split, count_rows
 from modelport.types import Batch
 
 __all__ = [
+    "ERROR_KEEP",
     "STRING_KEEP",
     "TEXT_PER_VALUE",
     "Pending",
@@ -48,6 +53,9 @@ __all__ = [
 TEXT_PER_VALUE = 32
 #: Characters kept of each string value when a part is too big to log whole.
 STRING_KEEP = 1024
+#: Characters kept of a failed prediction's error message (they quote the client's values,
+#: each already shortened, but a message may list many of them).
+ERROR_KEEP = 4096
 # Column widths (db/models.py): longer values are cut rather than failing a whole batch.
 _REQUEST_ID, _PROTOCOL, _STATUS, _ADDRESS = 64, 16, 32, 64
 
@@ -79,11 +87,18 @@ class Pending:
     full: bool
     #: The input rows' JSON as the client sent it, when it may stand for ``batch``.
     text: bytes | None
+    #: The input as decoded from the request, when it was rejected before it became
+    #: ``batch``; else None.
+    payload: Payload | None = None
+    #: The message the client got, for a failed prediction.
+    error: str | None = None
 
     @property
     def weight(self) -> int:
-        """Input rows it holds (one for a request that failed validation)."""
-        return 1 if self.batch is None else max(1, len(self.batch))
+        """Input rows it holds (at least one)."""
+        if self.batch is not None:
+            return max(1, len(self.batch))
+        return 1 if self.payload is None else max(1, count_rows(self.payload))
 
 
 def row_values(make: store.RowMaker, item: Pending, limit: int) -> Any:
@@ -110,6 +125,8 @@ def row_values(make: store.RowMaker, item: Pending, limit: int) -> Any:
             input_json, truncation = _cut(raw, value, limit, "input", truncation)
     elif batch is not None:
         hashed = input_digest(batch)
+    elif item.payload is not None:  # rejected before validation: what the client sent
+        input_json, hashed, truncation = _rejected_input(item.payload, item.full, limit)
     output_json = None
     if outputs is not None:
         output: dict[str, Any] = {"predictions": outputs.predictions}
@@ -136,7 +153,56 @@ def row_values(make: store.RowMaker, item: Pending, limit: int) -> Any:
         item.status[:_STATUS],
         item.client[:_ADDRESS] if item.client else None,
         encode_json(truncation).decode() if truncation else None,
+        None if item.error is None else _short(item.error),
     )
+
+
+def _rejected_input(
+    payload: Payload, full: bool, limit: int
+) -> tuple[str | None, str | None, dict[str, Any] | None]:
+    """(input JSON, input hash, truncation) of an input rejected before validation."""
+    value = payload_json(payload)
+    raw = encode_json(value)
+    if not full:
+        return None, hashlib.sha256(raw).hexdigest(), None
+    if len(raw) <= limit:
+        return raw.decode(), None, None
+    kept, truncation = _cut(raw, value, limit, "input", None)
+    return kept, None, truncation
+
+
+def _short(message: str) -> str:
+    if len(message) <= ERROR_KEEP:
+        return message
+    return f"{message[:ERROR_KEEP]}…[cut: {len(message)} characters]"
+
+
+def payload_json(payload: Payload) -> Any:
+    """A decoded request input as JSON values, in the shape the client sent it."""
+    if isinstance(payload, Rows):
+        return payload.rows
+    if isinstance(payload, Records):
+        return payload.records
+    if isinstance(payload, Columns):
+        return payload.columns
+    if isinstance(payload, Split):
+        return {"columns": payload.columns, "data": payload.data}
+    return {name: _tensor_json(array) for name, array in payload.tensors.items()}
+
+
+def _tensor_json(array: Any) -> Any:
+    if array.dtype.kind in "biuf":
+        return np.ascontiguousarray(array)  # orjson writes it, NaN as null
+    return _text_values(array.tolist())
+
+
+def _text_values(value: Any) -> Any:
+    """BYTES tensor values as text (undecodable bytes replaced), for JSON."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    if isinstance(value, list):
+        return [_text_values(item) for item in value]
+    return value
 
 
 def _cut(

@@ -130,8 +130,11 @@ def test_huge_strings_in_rejected_requests_are_logged_bounded(
         kept = rows[0]["input"][0]
         assert kept["Gender"] == "M" * STRING_KEEP + f"…[cut: {len(huge)} characters]"
         assert kept["Property_Area"] == "Urban"  # the rest of the row is still there
-    else:  # refused before a batch existed: no input to log at all
-        assert all(r["input"] is None and r["status"] == "invalid_input" for r in rows)
+    else:  # refused before a batch existed: the input as sent is logged, cut the same way
+        assert all(r["status"] == "invalid_input" and r["error"] for r in rows)
+        assert all(r["truncated"] and r["input_bytes"] > 9_000_000 for r in rows)
+        kept = rows[0]["input"][0]
+        assert kept["sepal_length"] == "M" * STRING_KEEP + f"…[cut: {len(huge)} characters]"
 
 
 def test_a_4_mb_binary_v2_tensor_adds_a_bounded_row(logging_server: tuple[Server, Path]) -> None:

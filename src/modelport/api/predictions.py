@@ -140,6 +140,8 @@ def _row_json(row: PredictionRecord) -> dict[str, Any]:
         "output": row.output,
         "latency_ms": row.latency_ms,
         "status": row.status,
+        # The message the client got, for a failed prediction (else null).
+        "error": row.error,
         "client_address": row.client_address,
         # truncated, input_bytes/_sha256, output_bytes/_sha256: parts too big to log whole
         **truncation_fields(row.truncation),

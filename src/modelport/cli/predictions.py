@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from modelport.cli.admin import _database_options, _existing_engine
+from modelport.cli.admin import _database_options, _existing_engine, _settings
 from modelport.errors import ModelportError
 
 __all__ = ["predictions"]
@@ -63,6 +63,14 @@ def predictions() -> None:
 @click.option("--since", type=_Time(), default=None, help="Rows logged at or after this time.")
 @click.option("--until", type=_Time(), default=None, help="Rows logged before this time.")
 @click.option("--version", "version", type=click.IntRange(min=1), default=None, help="One version.")
+@click.option(
+    "--flatten",
+    is_flag=True,
+    default=False,
+    help="One line per input row and one column per feature (named as in the model's "
+    "model.yaml features, else feature_0, ...), with that row's prediction; an input that "
+    "has no rows is kept as JSON in the input column.",
+)
 @_database_options
 def export_command(
     name: str,
@@ -71,6 +79,7 @@ def export_command(
     since: datetime | None,
     until: datetime | None,
     version: int | None,
+    flatten: bool,
     model_dir: Path | None,
     database_url: str | None,
     data_dir: Path | None,
@@ -82,6 +91,13 @@ def export_command(
         raise click.UsageError("--format parquet writes a file: give -o/--output PATH")
     engine = _existing_engine(model_dir, database_url, data_dir)
     target = output if output is not None else "standard output"
+    if flatten:
+        names = _feature_names(_settings(model_dir, database_url, data_dir).model_dir, name)
+        try:
+            _export_flat(engine, name, fmt, output, names, since, until, version)
+        finally:
+            engine.dispose()
+        return
     try:
         found = iter_predictions(engine, name, since=since, until=until, version=version)
         # The first page is read before any file is opened: an unknown model leaves none.
@@ -99,3 +115,51 @@ def export_command(
     finally:
         engine.dispose()
     click.echo(f"exported {count} prediction(s) of '{name}' to {target}", err=True)
+
+
+def _export_flat(
+    engine: Any,
+    name: str,
+    fmt: str,
+    output: Path | None,
+    names: list[str] | None,
+    since: datetime | None,
+    until: datetime | None,
+    version: int | None,
+) -> None:
+    from modelport.export import iter_predictions
+    from modelport.export_flat import write_flat_csv, write_flat_parquet
+
+    def pages() -> Any:
+        return iter_predictions(engine, name, since=since, until=until, version=version)
+
+    try:
+        next(pages(), None)  # an unknown model: said before any file is opened
+        if output is None:
+            counts = write_flat_csv(pages, sys.stdout, names)
+        elif fmt == "parquet":
+            counts = write_flat_parquet(pages, output, names)
+        else:
+            with output.open("w", newline="", encoding="utf-8") as handle:
+                counts = write_flat_csv(pages, handle, names)
+    except ModelportError as exc:
+        raise click.ClickException(exc.message) from exc
+    target = output if output is not None else "standard output"
+    click.echo(
+        f"exported {counts[0]} prediction(s) of '{name}' ({counts[1]} input row(s)) to {target}",
+        err=True,
+    )
+
+
+def _feature_names(model_dir: Path, name: str) -> list[str] | None:
+    """The model's feature names from its model.yaml in the model folder, if it has them."""
+    from modelport.repository.model_yaml import MODEL_YAML, read_model_yaml
+
+    path = model_dir / name / MODEL_YAML
+    if not path.is_file():
+        return None
+    try:
+        features = read_model_yaml(path).declared_features()
+    except ModelportError:
+        return None
+    return None if features is None else [feature.name for feature in features]

@@ -152,6 +152,8 @@ prediction_log = Table(
     # Set only when the input or output was too big to log whole (log_max_input_bytes):
     # the full JSON's size and sha256, per part (predlog_rows.py).
     Column("truncation", JSONText, nullable=True),
+    # The message the client got, for a prediction that failed (e.g. its input rejected).
+    Column("error", long_text(), nullable=True),
     Index(None, "model", "at"),
     Index(None, "at"),
     **MYSQL_TABLE,

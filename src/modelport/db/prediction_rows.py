@@ -37,7 +37,7 @@ __all__ = [
 ]
 
 #: (request_id, at as Unix time in seconds, model, version, protocol, input JSON,
-#: input_hash, output JSON, latency_ms, status, client_address, truncation JSON) -> the
+#: input_hash, output JSON, latency_ms, status, client_address, truncation JSON, error) -> the
 #: driver's parameters for one row. The caller encodes the JSON (encode_json), so that it
 #: can bound what it logs by the encoded size.
 RowMaker = Callable[
@@ -52,6 +52,7 @@ RowMaker = Callable[
         "str | None",
         float,
         str,
+        "str | None",
         "str | None",
         "str | None",
     ],
@@ -90,6 +91,7 @@ def prepare_predictions(engine: Engine, rows: Sequence[NewPrediction]) -> list[A
             row.status,
             row.client_address,
             _json(row.truncation),
+            row.error,
         )
         values.append(item if positional else dict(zip(_FIELDS, item, strict=True)))
     return values
@@ -160,6 +162,7 @@ def _maker(dialect: Dialect) -> RowMaker:
         status: str,
         client_address: str | None,
         truncation_json: str | None,
+        error: str | None = None,
     ) -> Any:
         item = (
             request_id,
@@ -174,6 +177,7 @@ def _maker(dialect: Dialect) -> RowMaker:
             status,
             client_address,
             truncation_json,
+            error,
         )
         return item if positional else dict(zip(_FIELDS, item, strict=True))
 

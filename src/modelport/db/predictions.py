@@ -33,6 +33,7 @@ _COLUMNS = (
     _P.status,
     _P.client_address,
     _P.truncation,
+    _P.error,
 )
 
 

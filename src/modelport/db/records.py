@@ -86,6 +86,8 @@ class NewPrediction:
     client_address: str | None = None
     #: What was left out of a too-big input or output (predlog_rows.py), else None.
     truncation: dict[str, Any] | None = None
+    #: The message the client got when the prediction failed, else None.
+    error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,3 +107,5 @@ class PredictionRecord:
     #: {"input": {"bytes", "sha256"[, "strings_cut"]}, "output": {...}} for the parts that
     #: were too big to log whole; None for a row logged in full.
     truncation: dict[str, Any] | None = None
+    #: The message the client got when the prediction failed (status not "ok").
+    error: str | None = None

@@ -40,6 +40,8 @@ function histogram(values) {
 function columns(rows, names) {
   const byName = Object.fromEntries(names.map((n) => [n, []]));
   for (const entry of rows) {
+    // A rejected request's input is logged as the client sent it: not what the model saw.
+    if (entry.status !== "ok") continue;
     const inputs = Array.isArray(entry.input) ? entry.input : [];
     for (const row of inputs) {
       names.forEach((n, i) => {
