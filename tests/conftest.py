@@ -11,12 +11,20 @@ import pytest
 
 from modelport.train_examples import train_examples
 
+#: Model folders many tests serve at once or in turn (the session's trained examples). A
+#: server keeps its database in MODEL_DIR/.modelport by default, so one test's changes
+#: (an unloaded model, a moved alias) would reach the next server on the same folder, and
+#: every copy made of it: servers on these folders keep their database in their own
+#: working folder instead (tests/e2e/conftest.py).
+SHARED_MODEL_FOLDERS: set[Path] = set()
+
 
 @pytest.fixture(scope="session")
 def trained_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder holding the example models (iris-lr, iris-dt); do not modify it."""
     target = tmp_path_factory.mktemp("trained") / "models"
     train_examples(target, names=["iris-lr", "iris-dt"])
+    SHARED_MODEL_FOLDERS.add(target.resolve())
     return target
 
 

@@ -15,6 +15,7 @@ from typing import Protocol
 import httpx
 import pytest
 
+from conftest import SHARED_MODEL_FOLDERS
 from databases import BACKENDS, empty_database
 from modelport.train_examples import train_examples
 from services import free_port
@@ -23,6 +24,17 @@ SUPPORT = Path(__file__).resolve().parent.parent / "support"
 #: This checkout's code first, so a server started from a git worktree runs that code.
 SRC = Path(__file__).resolve().parent.parent.parent / "src"
 MODELPORT = Path(sys.executable).with_name("modelport")
+
+
+def _serves_a_shared_folder(args: list[str], env: dict[str, str] | None) -> bool:
+    """Whether the server would keep its database inside a folder other tests serve."""
+    chosen = {"--data-dir", "--database-url"} & set(args) or {
+        "MODELPORT_DATA_DIR",
+        "MODELPORT_DATABASE_URL",
+    } & set(env or {})
+    if chosen or not args or args[0].startswith("-"):
+        return False
+    return Path(args[0]).resolve() in SHARED_MODEL_FOLDERS
 
 
 class Server:
@@ -48,6 +60,8 @@ class Server:
             self.grpc_port = free_port()
         self.grpc_target = f"127.0.0.1:{self.grpc_port}"
         grpc_args = [] if chosen else ["--grpc-port", str(self.grpc_port)]
+        if _serves_a_shared_folder(args, env):
+            grpc_args += ["--data-dir", str(cwd)]
         self.log_path = cwd / f"server-{self.port}.log"
         # Where a server without an admin_token saves the one it makes (see admin_token).
         self.runtime_dir = cwd / f"run-{self.port}"
