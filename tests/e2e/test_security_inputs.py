@@ -347,7 +347,9 @@ def test_a_database_outage_is_not_described_to_clients(
 ) -> None:
     port = free_port()
     url = f"mysql+pymysql://root@127.0.0.1:{port}/nothing"
-    server = start_server([str(model_dir), "--database-url", url, "--admin-token", ADMIN])
+    server = start_server(
+        [str(model_dir), "--database-url", url, "--database-optional", "--admin-token", ADMIN]
+    )
     server.wait_ready()
     stranger = {"Authorization": "Bearer mpt_1_" + "a" * 43}  # a database token's form
     with httpx.Client(base_url=server.url, timeout=60) as http:
