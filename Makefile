@@ -58,11 +58,11 @@ test: check docs
 check: $(STAMP) lint types unit
 
 lint: $(STAMP)
-	$(BIN)/ruff format --check src tests examples tools
-	$(BIN)/ruff check src tests examples tools
+	$(BIN)/ruff format --check src tests examples tools bench
+	$(BIN)/ruff check src tests examples tools bench
 
 format: $(STAMP)
-	$(BIN)/ruff format src tests examples tools
+	$(BIN)/ruff format src tests examples tools bench
 	$(BIN)/ruff check --fix src tests examples tools
 
 types: $(STAMP)
