@@ -41,7 +41,7 @@ class ExplodingModel:
 
 def source_named(model_dir: Path, name: str) -> ModelSource:
     for source in scan_repository(model_dir, artifact_suffixes()):
-        if source.name == name:
+        if name in (source.name, *source.also_known_as):
             return source
     raise AssertionError(f"scan did not find {name}")
 
@@ -509,13 +509,24 @@ def test_failed_models_are_listed_and_known(model_dir: Path) -> None:
 
     states = {m.name: m.state for m in registry.models()}
     assert states == {
-        "broken.joblib": "failed",
+        "broken": "failed",
         "empty": "failed",
         "iris-dt": "ready",
         "iris-lr": "ready",
     }
     with pytest.raises(ModelNotReadyError, match="'empty' has no ready version"):
         registry.resolve("empty")
+
+
+def test_a_bare_file_answers_to_its_full_name_too(trained_models: Path, tmp_path: Path) -> None:
+    shutil.copy(trained_models / "iris-lr" / "1" / "model.joblib", tmp_path / "lr_iris.joblib")
+    registry = loaded_registry(tmp_path)
+
+    assert [m.name for m in registry.models()] == ["lr_iris"]
+    assert registry.resolve("lr_iris.joblib") is registry.resolve("lr_iris")
+    assert registry.resolve("lr_iris.joblib").name == "lr_iris"
+    with pytest.raises(ModelNotFoundError):
+        registry.get("lr_iris.pkl")
 
 
 def test_put_swaps_a_whole_entry(trained_models: Path, model_dir: Path) -> None:

@@ -42,6 +42,8 @@ class ModelRegistry:
         self.model_dir = model_dir
         self._models: dict[str, ServedModel] = {}
         self._aliases: dict[str, dict[str, int]] = {}
+        #: Other names a model answers to (a bare file's full name) -> its name.
+        self._also_known_as: dict[str, str] = {}
         #: True once every model found at start-up has been tried (ready or failed).
         self.startup_complete = False
         #: Called with a model's name whenever what it serves changes (versions, aliases);
@@ -56,11 +58,15 @@ class ModelRegistry:
     def models(self) -> list[ServedModel]:
         return [self._models[name] for name in sorted(self._models)]
 
+    def canonical(self, name: str) -> str:
+        """The model's own name for ``name``, which may be another name it answers to."""
+        return name if name in self._models else self._also_known_as.get(name, name)
+
     def find(self, name: str) -> ServedModel | None:
-        return self._models.get(name)
+        return self._models.get(self.canonical(name))
 
     def get(self, name: str) -> ServedModel:
-        model = self._models.get(name)
+        model = self._models.get(self.canonical(name))
         if model is None:
             if not self.startup_complete:
                 raise ModelNotReadyError(
@@ -85,6 +91,7 @@ class ModelRegistry:
     def resolve(self, name: str, version: str | None = None) -> ModelVersion:
         """The version that answers ``name`` + a version number, alias or 'latest'."""
         model = self.get(name)
+        name = model.name
         if version is None or version == LATEST:
             chosen = model.newest_ready()
             if chosen is None:
@@ -145,7 +152,9 @@ class ModelRegistry:
         log.info("%d of %d model(s) ready", ready, len(self._models))
 
     async def _scan(self) -> list[ModelSource]:
-        return await asyncio.to_thread(scan_repository, self.model_dir, artifact_suffixes())
+        sources = await asyncio.to_thread(scan_repository, self.model_dir, artifact_suffixes())
+        self._also_known_as = {old: s.name for s in sources for old in s.also_known_as}
+        return sources
 
     async def names_on_disk(self) -> list[str]:
         """Names of the model entries in the model folder now (nothing is loaded)."""
@@ -157,7 +166,11 @@ class ModelRegistry:
         A version that fails to load never replaces a ready one being served.
         """
         sources = {source.name: source for source in await self._scan()}
-        wanted = set(sources) | set(self._models) if names is None else set(names)
+        wanted = (
+            set(sources) | set(self._models)
+            if names is None
+            else {self.canonical(name) for name in names}
+        )
         report: ReloadReport = {}
         for name in sorted(wanted):
             source = sources.get(name)
@@ -204,6 +217,7 @@ class ModelRegistry:
         Any failure is raised as ModelLoadError, naming the versions and why.
         """
         sources = await self._scan()
+        name = self.canonical(name)
         if name not in {source.name for source in sources}:
             raise ModelNotFoundError(name, [s.name for s in sources])
         served = name in self._models and self._models[name].newest_ready() is not None
@@ -223,7 +237,7 @@ class ModelRegistry:
     def unload(self, name: str) -> ServedModel:
         """Stop serving a model (its files stay; load_model_by_name brings it back)."""
         model = self.get(name)
-        del self._models[name]
-        self._changed(name)
-        log.info("model '%s' unloaded", name)
+        del self._models[model.name]
+        self._changed(model.name)
+        log.info("model '%s' unloaded", model.name)
         return model

@@ -116,18 +116,21 @@ def test_native_xgboost_and_lightgbm_files_are_served_as_dropped(
     server = start_server([str(model_dir)])
     server.wait_ready()
     models = {m["name"]: m for m in httpx.get(f"{server.url}/v1/models").json()["models"]}
-    for name, runtime in [
-        ("churn.json", "xgboost"),
-        ("churn-ubj.ubj", "xgboost"),
-        ("fraud.txt", "lightgbm"),
+    # Each is named after its file without the ending, and answers to its file name too.
+    for name, file_name, runtime in [
+        ("churn", "churn.json", "xgboost"),
+        ("churn-ubj", "churn-ubj.ubj", "xgboost"),
+        ("fraud", "fraud.txt", "lightgbm"),
     ]:
         assert models[name]["state"] == "ready", models[name]
         assert models[name]["versions"][0]["runtime"] == runtime
-        answer = httpx.post(
-            f"{server.url}/v1/models/{name}:predict", json={"instances": [[1.0, 0.0, 0.0, 0.0]]}
-        )
-        assert answer.status_code == 200, answer.text
-    assert "notes.txt" not in models
+        for called in (name, file_name):
+            answer = httpx.post(
+                f"{server.url}/v1/models/{called}:predict",
+                json={"instances": [[1.0, 0.0, 0.0, 0.0]]},
+            )
+            assert answer.status_code == 200, answer.text
+    assert "notes" not in models and "notes.txt" not in models
 
 
 def test_a_json_model_file_not_recognised_says_to_name_the_runtime(

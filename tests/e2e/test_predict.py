@@ -26,7 +26,8 @@ def test_health(client: httpx.Client) -> None:
 
 def test_list_models_reports_ready_and_failed(client: httpx.Client) -> None:
     models = {m["name"]: m for m in client.get("/v1/models").json()["models"]}
-    assert set(models) == {"broken", "iris-dt", "iris-lr", "loan-rf", "lr_iris.model", "quirky"}
+    # The bare file lr_iris.model is listed without its ending.
+    assert set(models) == {"broken", "iris-dt", "iris-lr", "loan-rf", "lr_iris", "quirky"}
     assert models["iris-lr"]["ready"] is True
     assert models["iris-lr"]["versions"][0]["runtime"] == "sklearn"
     broken = models["broken"]
@@ -105,12 +106,23 @@ def test_probabilities_by_parameter_and_query(client: httpx.Client) -> None:
 
 
 def test_bare_file_model_is_served_positionally(client: httpx.Client) -> None:
-    info = client.get("/v1/models/lr_iris.model").json()
+    info = client.get("/v1/models/lr_iris").json()
     assert info["signature"]["inputs"] is None
     assert info["signature"]["n_features"] == 4
-    response = client.post("/v1/models/lr_iris.model:predict", json={"instances": [VIRGINICA]})
+    response = client.post("/v1/models/lr_iris:predict", json={"instances": [VIRGINICA]})
     # No model.yaml: the classes are the integers the model was fitted with.
     assert response.json()["predictions"] == [2]
+
+
+@pytest.mark.parametrize("name", ["lr_iris", "lr_iris.model"])
+def test_a_bare_file_answers_to_its_name_with_and_without_the_ending(
+    client: httpx.Client, name: str
+) -> None:
+    # A client written when the model was served as "lr_iris.model" keeps working.
+    response = client.post(f"/v1/models/{name}:predict", json={"instances": [VIRGINICA]})
+    assert response.status_code == 200
+    assert response.json()["model_name"] == "lr_iris"
+    assert client.get(f"/v1/models/{name}").json()["name"] == "lr_iris"
 
 
 def test_many_rows_in_one_request(client: httpx.Client) -> None:

@@ -114,7 +114,8 @@ def test_bare_file_is_its_own_model_version_1(tmp_path: Path) -> None:
 
     [source] = scan_repository(tmp_path, SUFFIXES)
 
-    assert source.name == "lr_iris.model"
+    assert source.name == "lr_iris"
+    assert source.also_known_as == ("lr_iris.model",)
     assert source.path == artifact
     assert source.problem is None
     assert source.config_file is None
@@ -131,7 +132,33 @@ def test_bare_file_is_its_own_model_version_1(tmp_path: Path) -> None:
 def test_bare_files_with_every_known_ending(tmp_path: Path, filename: str) -> None:
     touch(tmp_path / filename)
 
-    assert list(scan(tmp_path)) == [filename]
+    [source] = scan_repository(tmp_path, SUFFIXES)
+
+    assert (source.name, source.also_known_as) == (filename.split(".")[0], (filename,))
+
+
+def test_a_bare_file_keeps_its_full_name_when_a_folder_has_the_short_one(
+    tmp_path: Path,
+) -> None:
+    touch(tmp_path / "iris" / "1" / "model.joblib")
+    touch(tmp_path / "iris.joblib")
+
+    assert {s.name: s.also_known_as for s in scan_repository(tmp_path, SUFFIXES)} == {
+        "iris": (),
+        "iris.joblib": (),
+    }
+
+
+def test_two_bare_files_with_one_short_name_both_keep_their_full_names(tmp_path: Path) -> None:
+    touch(tmp_path / "iris.joblib")
+    touch(tmp_path / "iris.pkl")
+    touch(tmp_path / "wine.model.pkl")
+
+    assert {s.name: s.also_known_as for s in scan_repository(tmp_path, SUFFIXES)} == {
+        "iris.joblib": (),
+        "iris.pkl": (),
+        "wine.model": ("wine.model.pkl",),
+    }
 
 
 @pytest.mark.parametrize(
@@ -196,7 +223,8 @@ def test_native_xgboost_and_lightgbm_files_are_recognised_by_content(tmp_path: P
     touch(tmp_path / "notes.txt", b"trained on Monday")
 
     found = scan(tmp_path)
-    assert sorted(found) == ["booster.json", "gbm", "gbm.txt"]
+    # gbm.txt keeps its full name: the folder gbm/ has the short one.
+    assert sorted(found) == ["booster", "gbm", "gbm.txt"]
     assert found["gbm"].versions[1].artifact == tmp_path / "gbm" / "1" / "model.txt"
 
 
@@ -364,7 +392,7 @@ def test_suffixes_argument_decides_what_is_an_artifact(tmp_path: Path) -> None:
 
     sources = {s.name: s for s in scan_repository(tmp_path, [".onnx"])}
 
-    assert sorted(sources) == ["bare.onnx", "iris"]
+    assert sorted(sources) == ["bare", "iris"]
     assert sources["iris"].versions[1].artifact == tmp_path / "iris" / "1" / "model.onnx"
 
 

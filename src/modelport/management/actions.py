@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from pathlib import Path
 
 from modelport.config import Settings
 from modelport.contracts import (
@@ -73,15 +74,16 @@ class ModelManager:
         A file that fails answers UploadRejectedError (422) and stays on disk as a
         ``failed`` version; the version being served keeps serving.
         """
-        name = validate_model_name(upload.name)
+        name = self._name(upload.name)
         self.refuse_single_file("upload")
         check_upload(upload, self.settings)
         await self.database.ready()
         model_path = self.model_dir / name
-        if model_path.is_file():
+        bare = self._bare_file(name)
+        if bare is not None:
             raise ConflictError(
-                f"model '{name}' is a bare file ({name}); versions need a folder: move it to "
-                f"{name}/1/ first"
+                f"model '{name}' is a bare file ({bare.name}); versions need a folder: move "
+                f"it to {name}/1/{bare.name} first"
             )
         if is_mlflow_folder(model_path):
             raise ConflictError(
@@ -146,6 +148,18 @@ class ModelManager:
             "alias": upload.alias,
         }
 
+    def _name(self, name: str) -> str:
+        """The model's own name for a name a client sent (a bare file's full name too)."""
+        return self.registry.canonical(validate_model_name(name))
+
+    def _bare_file(self, name: str) -> Path | None:
+        """The bare file in the model folder that model ``name`` is, if it is one."""
+        served = self.registry.find(name)
+        if served is not None and served.path.is_file():
+            return served.path
+        path = self.model_dir / name
+        return path if path.is_file() else None
+
     def refuse_single_file(self, action: str) -> None:
         """409 when the server was started on one file: no folder to store versions in."""
         if self.model_dir.is_file():
@@ -162,7 +176,7 @@ class ModelManager:
 
     async def versions(self, name: str, include_deleted: bool = False) -> ModelHistory:
         """The model's version history from the database, and what this process serves."""
-        validate_model_name(name)
+        name = self._name(name)
         await self.database.ready()
         records = await self.database.run(
             store.list_versions, name, include_deleted=include_deleted
@@ -181,11 +195,11 @@ class ModelManager:
 
     async def delete_version(self, name: str, version: int, actor: Actor) -> VersionDeleted:
         """Delete a version's files and mark it deleted; 409 while an alias points at it."""
-        validate_model_name(name)
+        name = self._name(name)
         await self.database.ready()
         self.refuse_single_file("delete a version")
         folder = self.model_dir / name / str(version)
-        if (self.model_dir / name).is_file():
+        if self._bare_file(name) is not None:
             raise ConflictError(f"model '{name}' is a bare file; remove the file instead")
         if is_mlflow_folder(self.model_dir / name):
             raise ConflictError(
@@ -201,7 +215,7 @@ class ModelManager:
 
     async def set_alias(self, name: str, alias: str, version: int, actor: Actor) -> AliasSet:
         """Point ``alias`` at a ready version (rollback = point it back)."""
-        validate_model_name(name)
+        name = self._name(name)
         await self.database.ready()
         record = await self.database.run(
             store.set_alias, name, alias, version, updated_by=actor.name
@@ -213,7 +227,7 @@ class ModelManager:
     async def audit_entries(self, target: str | None, limit: int) -> AuditLog:
         """The audit log, newest first: every action, or those on one model."""
         if target is not None:
-            validate_model_name(target)
+            target = self._name(target)
         await self.database.ready()
         records = await self.database.run(store.list_audit, target=target, limit=limit)
         return {
@@ -233,7 +247,7 @@ class ModelManager:
         }
 
     async def delete_alias(self, name: str, alias: str, actor: Actor) -> AliasDeleted:
-        validate_model_name(name)
+        name = self._name(name)
         await self.database.ready()
         if not await self.database.run(store.delete_alias, name, alias):
             raise InvalidRequestError(f"model '{name}' has no alias '{alias}'")
@@ -244,7 +258,7 @@ class ModelManager:
     async def reload(self, name: str | None, actor: Actor) -> ReloadReport:
         """Re-scan the repository (one model, or all): load what changed, drop what is gone."""
         if name is not None:
-            validate_model_name(name)
+            name = self._name(name)
             names = {name}
             if not (self.model_dir / name).exists():
                 self.registry.get(name)  # 404 unless it is loaded (then it is dropped)
@@ -261,7 +275,7 @@ class ModelManager:
 
     async def load(self, name: str, actor: Actor) -> None:
         """Load (or reload) one model from the model folder; ModelLoadError if it fails."""
-        validate_model_name(name)
+        name = self._name(name)
         try:
             async with self._lock:
                 await self.registry.load_model_by_name(name)
@@ -275,7 +289,7 @@ class ModelManager:
     async def unload(self, name: str, actor: Actor) -> None:
         """Stop serving a model in every worker; its files stay (load brings it back)."""
         async with self._lock:
-            self.registry.unload(name)
+            name = self.registry.unload(name).name
         await self.audit.record(actor, "unload", name, {})
 
 

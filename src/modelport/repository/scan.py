@@ -6,7 +6,12 @@ Layout::
       iris-lr/1/model.joblib     <- NAME/VERSION/artifact (versions are integers)
       iris-lr/model.yaml         <- optional, applies to every version
       iris-lr/2/model.yaml       <- optional, this version's own (wins over the model's)
-      lr_iris.model              <- a bare file: model "lr_iris.model", version 1
+      breast-cancer.joblib       <- a bare file: model "breast-cancer", version 1
+
+A bare file's model is named after the file without its ending, and also answers to the
+file's full name (``breast-cancer.joblib``), which older releases served it as. When
+that shorter name is taken (a folder ``iris/`` beside ``iris.joblib``, or ``iris.pkl``
+beside ``iris.joblib``), the files involved keep their full names.
 
 A server started on one file (``modelport serve model.pkl``) serves that file alone, as
 the model named after its stem ("model"); one started on an MLflow model folder
@@ -55,6 +60,7 @@ __all__ = [
     "ModelSource",
     "VersionSource",
     "artifact_digest",
+    "bare_file_name",
     "is_model_file",
     "scan_repository",
     "single_file_name",
@@ -140,6 +146,8 @@ class ModelSource:
     versions: dict[int, VersionSource] = field(default_factory=dict)
     #: Set when the entry as a whole cannot be served (e.g. no version folders).
     problem: str | None = None
+    #: Other names the model answers to: a bare file's full name, ending included.
+    also_known_as: tuple[str, ...] = ()
 
 
 def scan_repository(model_dir: Path, suffixes: Collection[str]) -> list[ModelSource]:
@@ -170,7 +178,43 @@ def scan_repository(model_dir: Path, suffixes: Collection[str]) -> list[ModelSou
             )
         elif entry.is_dir():
             found.append(_scan_model_folder(entry, suffixes))
-    return found
+    return _short_names(found, suffixes)
+
+
+def _short_names(found: list[ModelSource], suffixes: Collection[str]) -> list[ModelSource]:
+    """Bare files renamed to their name without the ending, where no one else claims it."""
+    short = {
+        source.name: bare_file_name(source.path.name, suffixes)
+        for source in found
+        if source.path.is_file() and source.problem is None
+    }
+    claims: dict[str, int] = {}
+    for source in found:
+        name = short.get(source.name, source.name)
+        claims[name] = claims.get(name, 0) + 1
+        if name != source.name:
+            claims[source.name] = claims.get(source.name, 0) + 1
+    renamed = [
+        replace(source, name=short[source.name], also_known_as=(source.name,))
+        if source.name in short
+        and short[source.name] != source.name
+        and claims[short[source.name]] == 1
+        else source
+        for source in found
+    ]
+    return sorted(renamed, key=lambda source: source.name)
+
+
+def bare_file_name(file_name: str, suffixes: Collection[str]) -> str:
+    """``breast-cancer.joblib`` -> ``breast-cancer``: the longest known ending dropped (else
+    the last one, for a file known by its content); the name itself when nothing is left."""
+    lower = file_name.lower()
+    endings = [s for s in suffixes if lower.endswith(s) and len(s) < len(file_name)]
+    stem = file_name[: -max(map(len, endings))] if endings else file_name.rpartition(".")[0]
+    try:
+        return validate_model_name(stem)
+    except InvalidRequestError:
+        return file_name
 
 
 def _renaming(entry: Path, rule: str) -> str:
