@@ -70,9 +70,17 @@ types: $(STAMP)
 
 # Suites with their own targets (each needs something `make test` should not wait for:
 # PyPI and extra environments, a container engine, a cluster). CI runs each target.
-OWN_TARGET_MARKERS := compat
+OWN_TARGET_MARKERS := compat fuzz
 unit: $(STAMP)
 	$(BIN)/pytest -q -m "not ($(subst $(space), or ,$(strip $(OWN_TARGET_MARKERS))))"
+
+# The long fuzzing run: schemathesis over every operation of a real server's OpenAPI
+# document and hypothesis over every payload decoder, with many more examples than the
+# short run `make test` makes (FUZZ_EXAMPLES per test; tests/fuzz says how it is set).
+FUZZ_EXAMPLES ?= 2000
+.PHONY: fuzz
+fuzz: $(STAMP)
+	MODELPORT_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -q -p no:cacheprovider -m fuzz tests/fuzz
 
 # The unit tests and an end-to-end smoke run under the other supported Pythons (pyenv's
 # builds or python3.X on PATH), each in its own venv under build/.
