@@ -64,13 +64,16 @@ def test_a_scrape_shows_every_prediction_recorded_before_it() -> None:
     for _ in range(3):
         metrics.request("iris", 1, "native", "ok", 0.002)
     metrics.model_call("iris", 1, 5, [0.001, 0.002], 0.003)
-    metrics.depth("iris", 1)(4)
+    depths = {("iris", 1): 4}
+    metrics.watch_queue_depths(lambda: depths)
     text = metrics.render(None)[0].decode()
     labels = 'model="iris",protocol="native",status="ok",version="1"'
     assert f"modelport_requests_total{{{labels}}} 3.0" in text
     assert 'modelport_batch_rows_sum{model="iris",version="1"} 5.0' in text
     assert 'modelport_queue_duration_seconds_count{model="iris",version="1"} 2.0' in text
     assert 'modelport_queue_depth{model="iris",version="1"} 4.0' in text
+    depths.clear()  # the queue went idle
+    assert 'modelport_queue_depth{model="iris",version="1"} 0.0' in metrics.render(None)[0].decode()
 
 
 def test_the_background_fold_runs_without_a_scrape_and_stops() -> None:

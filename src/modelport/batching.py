@@ -70,14 +70,11 @@ class BatchQueue(Generic[T]):
         executor: Executor,
         on_idle: Callable[[BatchQueue[T]], None] | None = None,
         on_call: OnCall[T] | None = None,
-        on_depth: Callable[[int], None] | None = None,
     ) -> None:
         self.label = label
         self.policy = policy
         self._run = run
         self._on_call = on_call
-        #: Told the number of waiting requests when it changes (a metrics gauge).
-        self._on_depth = on_depth
         self._executor = executor
         self._on_idle = on_idle
         self._pending: deque[_Item[T]] = deque()
@@ -106,12 +103,15 @@ class BatchQueue(Generic[T]):
         self._pending.append(
             _Item(context, batch, rows, probabilities, future, time.monotonic(), tag)
         )
-        if self._on_depth is not None:
-            self._on_depth(len(self._pending))
         self._arrived.set()
         if self._worker is None or self._worker.done():
             self._worker = loop.create_task(self._work(), name=f"batch {self.label}")
         return future
+
+    @property
+    def depth(self) -> int:
+        """Requests waiting (read by the metrics fold from another thread: len is atomic)."""
+        return len(self._pending)
 
     async def _work(self) -> None:
         try:
@@ -158,8 +158,6 @@ class BatchQueue(Generic[T]):
             self._pending.popleft()
             taken.append(item)
             rows += item.rows
-        if self._on_depth is not None:
-            self._on_depth(len(self._pending))
         return taken
 
     async def _gather_more(self, items: list[_Item[T]]) -> None:

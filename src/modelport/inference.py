@@ -94,6 +94,10 @@ class InferenceService:
         self.log = log
         self.metrics = metrics
         self.tracing = tracing
+        if metrics is not None:
+            # Read when the metrics are folded, not set at every enqueue: the gauge is a
+            # sample either way, and this keeps two calls a request off the hot path.
+            metrics.watch_queue_depths(self.queue_depths)
 
     @classmethod
     def from_settings(
@@ -313,10 +317,17 @@ class InferenceService:
                 self._pool,
                 on_idle=lambda idle: self._forget(key, idle),
                 on_call=_observer(metrics) if observed else None,
-                on_depth=None if metrics is None else metrics.depth(served.name, served.version),
             )
             self._queues[key] = queue
         return queue
+
+    def queue_depths(self) -> dict[tuple[str, int], int]:
+        """Requests waiting per model version now (called from the metrics thread)."""
+        depths: dict[tuple[str, int], int] = {}
+        # list() copies the dict in one step under the GIL while the loop may change it.
+        for (name, version, _), queue in list(self._queues.items()):
+            depths[name, version] = depths.get((name, version), 0) + queue.depth
+        return depths
 
     def _forget(self, key: tuple[str, int, int], queue: BatchQueue[ModelVersion]) -> None:
         # An idle queue holds nothing worth keeping; dropping it lets unloaded models go.

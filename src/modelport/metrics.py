@@ -15,10 +15,9 @@ servers in one process).
 
 from __future__ import annotations
 
-import functools
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from prometheus_client import (
@@ -65,6 +64,15 @@ LATENCY_BUCKETS = (
 ROWS_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096, 16384)
 #: The protocol label's values; any other caller counts as "other".
 PROTOCOLS = frozenset({"native", "v2-rest", "v2-grpc", "mlflow", "route", "other"})
+
+#: (model, protocol, version number or None, status) of one answered request.
+_RequestKey = tuple[str, str, int | None, str]
+
+
+def _text(version: int | None) -> str:
+    return "" if version is None else str(version)
+
+
 #: A model version's states, one gauge series each (1 for the current one).
 STATES = ("ready", "failed")
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -208,14 +216,16 @@ class Metrics:
             if "kserve" in compat
             else None
         )
-        self._request_children: dict[tuple[str, str, str, str], tuple[Any, Any]] = {}
+        self._request_children: dict[_RequestKey, tuple[Any, Any]] = {}
         self._model_children: dict[tuple[str, str], tuple[Any, Any, Any]] = {}
         self._lock = threading.Lock()
         self._published: dict[str, set[int]] = {}
         # The hot path's observations, folded in bulk (modelport.metrics_pending).
-        self._requests: Pending[tuple[tuple[str, str, str, str], float]] = Pending()
+        self._requests: Pending[tuple[_RequestKey, float]] = Pending()
         self._calls: Pending[tuple[str, int, int, list[float], float]] = Pending()
-        self._depths: dict[tuple[str, str], int] = {}
+        self._depth_source: Callable[[], Mapping[tuple[str, int], int]] | None = None
+        #: Versions whose queue depth was shown: one whose queue went idle shows 0.
+        self._depth_shown: set[tuple[str, str]] = set()
         self._folder = Folder(self.fold)
 
     def start(self) -> None:
@@ -241,7 +251,7 @@ class Metrics:
         from the registry, or is "" for a request that named no served model. With a
         ``trace_id`` (tracing on), the duration carries it as an exemplar, so a slow bucket
         in a dashboard leads to the trace (OpenMetrics scrapes, one process)."""
-        key = (model, protocol, "" if version is None else str(version), status)
+        key = (model, protocol, version, status)  # made text when folded, off the hot path
         if trace_id is None or self.multiprocess:
             self._requests.append((key, s))
             return
@@ -249,10 +259,11 @@ class Metrics:
         children[0].inc()
         children[1].observe(s, {"trace_id": trace_id})
         if self.triton is not None and model:
-            self.triton.request(model, key[2], status, s)
+            self.triton.request(model, _text(version), status, s)
 
-    def _request_series(self, key: tuple[str, str, str, str]) -> tuple[Any, Any]:
-        model, protocol, version, status = key
+    def _request_series(self, key: _RequestKey) -> tuple[Any, Any]:
+        model, protocol, number, status = key
+        version = _text(number)
         protocol = protocol if protocol in PROTOCOLS else "other"
         children = (
             self.requests.labels(model, version, protocol, status),
@@ -266,21 +277,30 @@ class Metrics:
         that waited ``waits`` seconds each for it to start. Called from any thread."""
         self._calls.append((model, version, rows, waits, s))
 
-    def depth(self, model: str, version: int) -> Callable[[int], None]:
-        """A setter of one version's queue depth gauge (the gauge shows the last value
-        set when the observations are next folded)."""
-        return functools.partial(self._depths.__setitem__, (model, str(version)))
+    def watch_queue_depths(self, source: Callable[[], Mapping[tuple[str, int], int]]) -> None:
+        """``source()`` gives the requests waiting per (model, version); the queue depth
+        gauge shows it as of the last fold."""
+        self._depth_source = source
 
     def fold(self) -> None:
         """Move the observations recorded since the last fold into the collectors."""
         with self._lock:
             self._fold_requests(self._requests.drain())
             self._fold_calls(self._calls.drain())
-            for key, depth in list(self._depths.items()):
-                self.queue_depth.labels(*key).set(depth)
+            self._fold_depths()
 
-    def _fold_requests(self, requests: list[tuple[tuple[str, str, str, str], float]]) -> None:
-        grouped: dict[tuple[str, str, str, str], list[float]] = {}
+    def _fold_depths(self) -> None:
+        if self._depth_source is None:
+            return
+        depths = {(m, str(v)): n for (m, v), n in self._depth_source().items()}
+        for key in self._depth_shown - depths.keys():
+            self.queue_depth.labels(*key).set(0)
+        for key, depth in depths.items():
+            self.queue_depth.labels(*key).set(depth)
+        self._depth_shown = set(depths)
+
+    def _fold_requests(self, requests: list[tuple[_RequestKey, float]]) -> None:
+        grouped: dict[_RequestKey, list[float]] = {}
         for key, s in requests:
             grouped.setdefault(key, []).append(s)
         for key, durations in grouped.items():
@@ -289,7 +309,7 @@ class Metrics:
             observe_many(histogram, durations)
             if self.triton is not None and key[0]:
                 for s in durations:
-                    self.triton.request(key[0], key[2], key[3], s)
+                    self.triton.request(key[0], _text(key[2]), key[3], s)
 
     def _fold_calls(self, calls: list[tuple[str, int, int, list[float], float]]) -> None:
         grouped: dict[tuple[str, str], tuple[list[float], list[float], list[float]]] = {}
