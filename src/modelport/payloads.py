@@ -66,13 +66,16 @@ Payload: TypeAlias = Rows | Records | Columns | Split | Tensors
 
 
 def count_rows(payload: Payload) -> int:
-    """Rows in a payload, before validation (for logs and metrics)."""
+    """Rows in a payload, before validation (for logs and metrics).
+
+    Counted before the payload is checked, so what a client sent in place of a list
+    (``{"dataframe_records": 5}``) counts as 0 rows: validation then refuses it."""
     if isinstance(payload, Rows):
         return len(payload.rows)
     if isinstance(payload, Records):
-        return len(payload.records)
+        return len(payload.records) if isinstance(payload.records, list) else 0
     if isinstance(payload, Split):
-        return len(payload.data)
+        return len(payload.data) if isinstance(payload.data, list) else 0
     if isinstance(payload, Tensors):
         tensor = next(iter(payload.tensors.values()), None)
         return int(tensor.shape[0]) if tensor is not None and tensor.ndim else 0

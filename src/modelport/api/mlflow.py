@@ -111,7 +111,10 @@ def _csv_payload(body: bytes) -> Payload:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise InvalidRequestError("the CSV body is not UTF-8 text") from None
-    table = [row for row in csv.reader(io.StringIO(text)) if row]
+    try:
+        table = [row for row in csv.reader(io.StringIO(text)) if row]
+    except csv.Error as exc:  # a bare carriage return in a cell, a cell past the csv limit
+        raise InvalidRequestError(f"the CSV body is not valid CSV: {exc}") from None
     if len(table) < 2:
         raise InvalidRequestError("the CSV body needs a header row and at least one data row")
     header, *rows = table

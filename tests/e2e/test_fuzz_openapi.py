@@ -1,0 +1,126 @@
+"""Schemathesis over the server's own ``/openapi.json``: every operation, with valid and
+invalid requests built from its schema, sent with the admin token (which also opens every
+API path) to a real server. No answer is a 5xx, none takes longer than its timeout, and
+the server's memory stays bounded."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import schemathesis
+from hypothesis import given
+from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
+from schemathesis.core.result import Ok
+
+from e2e.conftest import Server
+from fuzzing import Budget, budget
+
+pytestmark = pytest.mark.e2e
+
+__all__ = ["budget"]  # the fixture, imported for pytest to find
+
+API, ADMIN = "fuzz-api-token", "fuzz-admin-token"
+#: Longer than any answer of a model that does not hang: past it, the server hung.
+TIMEOUT_S = 10
+#: The server's resident memory after the run: the models and libraries take ~300 MB.
+MAX_RSS_MB = 1024
+
+
+@pytest.fixture(scope="module")
+def server(trained_models: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    root = tmp_path_factory.mktemp("fuzz-openapi")
+    models = root / "models"
+    models.mkdir()
+    for model in trained_models.iterdir():
+        (models / model.name).symlink_to(model, target_is_directory=model.is_dir())
+    started = Server(
+        [str(models), "--request-timeout", "5"],
+        cwd=root,
+        env={"MODELPORT_API_TOKEN": API, "MODELPORT_ADMIN_TOKEN": ADMIN},
+    )
+    try:
+        started.wait_ready()
+        yield started
+    finally:
+        started.stop()
+
+
+def _rss_mb(pid: int) -> float:
+    total = 0.0
+    pids = [pid, *Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    for each in pids:
+        for line in Path(f"/proc/{each}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1]) / 1024
+    return total
+
+
+def test_no_operation_answers_5xx_or_hangs(server: Server, budget: Budget) -> None:
+    headers = {"Authorization": f"Bearer {ADMIN}"}
+    schema = schemathesis.openapi.from_url(f"{server.url}/openapi.json", headers=headers)
+    operations = [found.ok() for found in schema.get_all_operations() if isinstance(found, Ok)]
+    assert len(operations) > 30, "the document lists every route"
+    failures: list[str] = []
+    session = requests.Session()
+    for operation in operations:
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+
+            @budget.settings(8, deadline_ms=None)
+            @given(case=operation.as_strategy(generation_mode=mode))
+            def call(case: schemathesis.Case[Any]) -> None:
+                response = case.call(
+                    base_url=server.url, session=session, headers=headers, timeout=TIMEOUT_S
+                )
+                assert response.status_code < 500, (
+                    f"{case.method} {case.formatted_path}: {response.status_code} "
+                    f"{response.text[:300]}\n{case.as_curl_command(headers=headers)}"
+                )
+
+            try:
+                call()
+            except AssertionError as exc:  # every operation's finding, not only the first
+                failures.append(str(exc))
+            except Unsatisfiable:  # nothing to make invalid: no parameters, no body
+                assert mode is GenerationMode.NEGATIVE
+    assert not failures, "\n\n".join(failures)
+    assert _rss_mb(server.process.pid) < MAX_RSS_MB
+
+
+# -- what the fuzzers found, each as the request that once got a 500 -----------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"dataframe_records": 5}',
+        b'{"dataframe_records": null}',
+        b'{"dataframe_split": {"columns": ["sepal_length", "sepal_width", "petal_length", '
+        b'"petal_width"], "data": 5}}',
+    ],
+)
+def test_a_frame_envelope_holding_no_list_is_a_client_error(server: Server, body: bytes) -> None:
+    for path in ("/v1/models/iris-lr:predict", "/v1/models/iris-lr/invocations"):
+        answer = requests.post(
+            f"{server.url}{path}",
+            data=body,
+            headers={"Authorization": f"Bearer {API}", "Content-Type": "application/json"},
+            timeout=TIMEOUT_S,
+        )
+        assert answer.status_code in (400, 422), (path, answer.status_code, answer.text)
+        assert "must be a list" in answer.json()["message"]
+
+
+def test_a_csv_cell_with_a_bare_carriage_return_is_a_client_error(server: Server) -> None:
+    answer = requests.post(
+        f"{server.url}/v1/models/iris-lr/invocations",
+        data=b"sepal_length\rx,b\n1,2\n",
+        headers={"Authorization": f"Bearer {API}", "Content-Type": "text/csv"},
+        timeout=TIMEOUT_S,
+    )
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["message"].startswith("the CSV body is not valid CSV")
