@@ -25,6 +25,7 @@ import numpy as np
 
 from modelport.errors import QueueFullError
 from modelport.outputs import ModelOutputs
+from modelport.slots import CallSlots
 from modelport.types import Batch
 
 __all__ = ["BatchPolicy", "BatchQueue", "concat_batches"]
@@ -70,8 +71,11 @@ class BatchQueue(Generic[T]):
         executor: Executor,
         on_idle: Callable[[BatchQueue[T]], None] | None = None,
         on_call: OnCall[T] | None = None,
+        slots: tuple[CallSlots, str] | None = None,
     ) -> None:
         self.label = label
+        #: The threads the model may hold (shared with its unbatched calls), and its key.
+        self._slots = slots
         self.policy = policy
         self._run = run
         self._on_call = on_call
@@ -183,6 +187,19 @@ class BatchQueue(Generic[T]):
             rows += sum(item.rows for item in more)
 
     async def _execute(self, items: list[_Item[T]]) -> None:
+        if self._slots is None:
+            await self._execute_on_thread(items)
+            return
+        slots, key = self._slots
+        # The model's calls that hang hold its threads: this one waits for one of them
+        # (its requests' deadlines still run), leaving the last thread to other models.
+        await slots.take(key)
+        try:
+            await self._execute_on_thread(items)
+        finally:
+            slots.give_back(key)
+
+    async def _execute_on_thread(self, items: list[_Item[T]]) -> None:
         live = [item for item in items if not item.future.done()]
         if not live:
             return

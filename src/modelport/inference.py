@@ -1,7 +1,8 @@
 """The one core entry point for a prediction: resolve -> validate -> run off-loop -> encode.
 
 Every protocol module calls :meth:`InferenceService.predict` with a decoded payload; none
-of them touches a runtime directly. Model calls run in a bounded thread pool, joined into
+of them touches a runtime directly. Model calls run in a bounded thread pool (one model
+holding at most all threads but one: slots.py, for calls that hang), joined into
 batches per model version (batching.py) unless batching is off, and are abandoned (the
 client gets 504) when they run past ``request_timeout``. When the model caches, a
 repeated input is answered from the response cache (cache.py); every answered or failed
@@ -34,6 +35,7 @@ from modelport.outputs import ModelOutputs, run_model
 from modelport.payloads import Payload, Rows, count_rows
 from modelport.predlog import PredictionLog
 from modelport.registry import ModelRegistry, ModelVersion
+from modelport.slots import CallSlots
 from modelport.tracing import StepTimes, Tracing
 from modelport.types import Batch
 
@@ -88,6 +90,8 @@ class InferenceService:
         self.policy = policy
         self.batching = batching
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="modelport-infer")
+        #: The threads each model holds: one model's hung calls leave one to the others.
+        self._slots = CallSlots(threads)
         self._queues: dict[tuple[str, int, int], BatchQueue[ModelVersion]] = {}
         #: None means no response cache / no prediction log.
         self.cache = cache
@@ -255,28 +259,29 @@ class InferenceService:
         rows = count_rows(request.payload)
         queue = self._queue_for(served, rows)
         loop = asyncio.get_running_loop()
+        start = loop.time()
+        work = None
         if queue is not None:
             call = queue.enqueue(served, batch, rows, request.probabilities, times)
-        elif self.metrics is None and times is None:
-            call = loop.run_in_executor(
-                self._pool, _run_model_call, served, batch, rows, request.probabilities
-            )
         else:
-            call = loop.run_in_executor(
-                self._pool,
-                _timed_model_call,
-                served,
-                batch,
-                rows,
-                request.probabilities,
-                time.monotonic(),
-                self.metrics,
-                times,
-            )
+            if not self._slots.try_take(served.name):
+                await self._wait_for_thread(served, start)
+            slots, pool, probabilities = self._slots, self._pool, request.probabilities
+            if self.metrics is None and times is None:
+                call, work = slots.submit(
+                    served.name, pool, _run_model_call, served, batch, rows, probabilities
+                )
+            else:
+                call, work = slots.submit(
+                    served.name,
+                    pool,
+                    _timed_model_call,
+                    *(served, batch, rows, probabilities, time.monotonic(), self.metrics, times),
+                )
         # One timer that cancels the call's future, not asyncio.timeout: that wraps the
         # await in a Timeout object and task (un)cancel bookkeeping, which cost about
         # 6% of the event loop's time per single-row request (make bench-profile).
-        deadline = loop.call_at(loop.time() + self.timeout_s, call.cancel, _DEADLINE_PASSED)
+        deadline = loop.call_at(start + self.timeout_s, call.cancel, _DEADLINE_PASSED)
         try:
             return await call
         except asyncio.CancelledError as exc:
@@ -284,18 +289,20 @@ class InferenceService:
                 raise  # this task was cancelled (the client left, or shutdown)
             # The model call cannot be killed (it is a thread); it finishes in the
             # background and its result is dropped. Other requests keep being served.
-            log.warning(
-                "model '%s' version %d ran past %.1fs; answered 504",
-                served.name,
-                served.version,
-                self.timeout_s,
-            )
-            raise PredictionTimeoutError(
-                f"model '{served.name}' version {served.version} did not answer within "
-                f"{self.timeout_s:g} s (setting request_timeout)"
-            ) from None
+            raise _timed_out(served, self.timeout_s) from None
         finally:
             deadline.cancel()
+            if work is not None:
+                self._slots.release(served.name, work)
+
+    async def _wait_for_thread(self, served: ModelVersion, start: float) -> None:
+        """Wait (within the request's deadline) for one of the model's own calls to end:
+        it holds every thread it may (its calls hang, or it has all the traffic)."""
+        try:
+            async with asyncio.timeout_at(start + self.timeout_s):
+                await self._slots.take(served.name)
+        except TimeoutError:
+            raise _timed_out(served, self.timeout_s) from None
 
     def _queue_for(self, served: ModelVersion, rows: int) -> BatchQueue[ModelVersion] | None:
         policy = self._policy_for(served)
@@ -317,6 +324,7 @@ class InferenceService:
                 self._pool,
                 on_idle=lambda idle: self._forget(key, idle),
                 on_call=_observer(metrics) if observed else None,
+                slots=(self._slots, served.name),
             )
             self._queues[key] = queue
         return queue
@@ -346,6 +354,16 @@ class InferenceService:
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _timed_out(served: ModelVersion, timeout_s: float) -> PredictionTimeoutError:
+    log.warning(
+        "model '%s' version %d ran past %.1fs; answered 504", served.name, served.version, timeout_s
+    )
+    return PredictionTimeoutError(
+        f"model '{served.name}' version {served.version} did not answer within "
+        f"{timeout_s:g} s (setting request_timeout)"
+    )
 
 
 def _run_model_call(
