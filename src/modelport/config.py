@@ -19,6 +19,8 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from modelport.types import VersionChoice
+
 __all__ = ["DEFAULT_CONFIG_FILE", "ConfigError", "Settings", "load_settings", "settings_to_env"]
 
 DEFAULT_CONFIG_FILE = Path("modelport.toml")
@@ -123,6 +125,13 @@ class Settings(BaseSettings):
     default_model: str | None = Field(
         default=None,
         description="Model that MLflow's POST /invocations serves (default: the only model).",
+    )
+    default_version: VersionChoice | None = Field(
+        default=None,
+        description="Which version answers a request that names none, for models whose "
+        "model.yaml sets no `default`: `latest` (the newest ready version) or an alias such "
+        "as `production`, so that an upload does not answer until the alias points at it; "
+        "none: latest.",
     )
     batching: bool = Field(
         default=True,

@@ -16,6 +16,7 @@ from typing_extensions import TypedDict
 __all__ = [
     "AliasDeleted",
     "AliasSet",
+    "DefaultPolicy",
     "Live",
     "ModelHistory",
     "ModelList",
@@ -134,10 +135,23 @@ class ModelSummary(TypedDict):
     versions: list[VersionSummary]
 
 
+class DefaultPolicy(TypedDict):
+    """Which version answers a request that names none, and the version that is now."""
+
+    #: ``latest``, an alias or a version number.
+    policy: str
+    #: Where the policy comes from: the model's model.yaml or the server's setting.
+    source: Literal["model.yaml", "server"]
+    #: The version it resolves to now (None: none ready, or the alias is not set).
+    version: int | None
+
+
 class ModelMetadata(ModelSummary):
-    """GET /v1/models/{name}: the summary and the newest ready version's signature."""
+    """GET /v1/models/{name}: the summary, the newest ready version's signature, and
+    which version answers a request that names none."""
 
     signature: dict[str, Any] | None
+    default: DefaultPolicy
 
 
 class ModelList(TypedDict):

@@ -111,6 +111,7 @@ def load_model(source: ModelSource, previous: ServedModel | None = None) -> Serv
         error=source.problem,
         public_error=None if source.problem is None else public_text(source.problem, root),
         config_stamp=config_stamp,
+        default=config.default,
     )
 
 

@@ -18,11 +18,13 @@ from modelport.errors import (
     ModelLoadError,
     ModelNotFoundError,
     ModelNotReadyError,
+    ModelportError,
     VersionNotFoundError,
     shown,
 )
 from modelport.loader import load_model
 from modelport.repository import ModelSource, scan_repository
+from modelport.rollout import LATEST, DefaultPolicy, policy_of
 from modelport.runtimes.base import artifact_suffixes
 from modelport.served import ModelVersion, ServedModel
 
@@ -30,7 +32,6 @@ __all__ = ["LATEST", "ModelRegistry", "ModelVersion", "ReloadReport", "ServedMod
 
 log = logging.getLogger(__name__)
 
-LATEST = "latest"
 #: name -> what happened: "loaded", "unchanged", "dropped", or the failure reason.
 ReloadReport = dict[str, str]
 
@@ -38,8 +39,15 @@ ReloadReport = dict[str, str]
 class ModelRegistry:
     """The models this process serves, and their aliases (``production`` -> 3)."""
 
-    def __init__(self, model_dir: Path, on_change: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        model_dir: Path,
+        on_change: Callable[[str], None] | None = None,
+        default_version: str | None = None,
+    ) -> None:
         self.model_dir = model_dir
+        #: The server's default policy for models whose model.yaml sets none (None: latest).
+        self.default_version = default_version
         self._models: dict[str, ServedModel] = {}
         self._aliases: dict[str, dict[str, int]] = {}
         #: Other names a model answers to (a bare file's full name) -> its name.
@@ -92,6 +100,10 @@ class ModelRegistry:
         """The version that answers ``name`` + a version number, alias or 'latest'."""
         model = self.get(name)
         name = model.name
+        if version is None:
+            policy, _ = policy_of(model.default, self.default_version)
+            if policy != LATEST:
+                return self._resolve_default(model, policy)
         if version is None or version == LATEST:
             chosen = model.newest_ready()
             if chosen is None:
@@ -115,6 +127,27 @@ class ModelRegistry:
             why = f"version {found.version} of model '{name}' is not ready: "
             raise ModelNotReadyError(why + str(found.error), why + str(found.public_error))
         return found
+
+    def _resolve_default(self, model: ServedModel, policy: str) -> ModelVersion:
+        if not policy.isdigit() and policy not in self._aliases.get(model.name, {}):
+            # Never the newest instead: that would put an upload live behind the policy.
+            raise ModelNotReadyError(
+                f"model '{model.name}' answers requests that name no version with its alias "
+                f"'{policy}', which points at no version yet: point it at one (modelport "
+                f"alias set {model.name} {policy} VERSION, or upload with --alias {policy}), "
+                "or name a version in the request"
+            )
+        return self.resolve(model.name, policy)
+
+    def default_of(self, name: str) -> DefaultPolicy:
+        """The default policy of a model and the version it resolves to now."""
+        model = self.get(name)
+        policy, source = policy_of(model.default, self.default_version)
+        try:
+            version: int | None = self.resolve(model.name).version
+        except ModelportError:
+            version = None
+        return {"policy": policy, "source": source, "version": version}
 
     def put(self, model: ServedModel) -> None:
         """Swap one model entry in (on the event loop)."""

@@ -103,6 +103,9 @@ class ServedModel:
     public_error: str | None = None
     #: Stamp of the model-level model.yaml: when it changes, every version reloads.
     config_stamp: FileStamp = ()
+    #: model.yaml's ``default``: which version answers a request that names none
+    #: (unset: the server's ``default_version``).
+    default: str | None = None
 
     def newest_ready(self) -> ModelVersion | None:
         ready = [v for v in self.versions.values() if v.ready]

@@ -140,7 +140,9 @@ def build_services(settings: Settings, tracing: Tracing | None = None) -> Servic
         if metrics is not None:
             metrics.publish(registry.find(name), name)
 
-    registry = ModelRegistry(settings.model_dir, on_change=changed)
+    registry = ModelRegistry(
+        settings.model_dir, on_change=changed, default_version=settings.default_version
+    )
     prediction_log = PredictionLog(database, settings, metrics)
     inference = InferenceService.from_settings(
         registry, settings, cache, prediction_log, metrics, tracing

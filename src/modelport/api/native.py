@@ -63,10 +63,15 @@ def _refuse_predict_url(last: str) -> None:
 )
 async def model_metadata(name: str, request: Request) -> Response:
     _refuse_predict_url(name)
-    model = registry_of(request).get(name)
+    registry = registry_of(request)
+    model = registry.get(name)
     newest = model.newest_ready()
     signature = newest.signature.to_dict() if newest and newest.signature else None
-    info: ModelMetadata = {**_model_info(model), "signature": signature}
+    info: ModelMetadata = {
+        **_model_info(model),
+        "signature": signature,
+        "default": registry.default_of(model.name),
+    }
     return OrjsonResponse(info)
 
 

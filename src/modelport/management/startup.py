@@ -14,6 +14,7 @@ from modelport.errors import DatabaseUnavailableError
 from modelport.management.catalog import Catalog
 from modelport.management.files import STALE_PENDING, sweep_leftovers
 from modelport.registry import ModelRegistry
+from modelport.rollout import policy_hint
 
 __all__ = ["load_at_start"]
 
@@ -29,6 +30,12 @@ async def load_at_start(database: Database, registry: ModelRegistry, catalog: Ca
     # Ready only once the database agrees with the files too: a client that saw
     # /health/ready must find every version in the history.
     await registry.load_all(complete_startup=False)
+    hint = policy_hint(
+        registry.default_version,
+        ((m.name, m.default, registry.aliases(m.name)) for m in registry.models()),
+    )
+    if hint is not None:
+        log.info(hint)
     try:
         if database.is_ready:
             try:

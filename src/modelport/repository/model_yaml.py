@@ -11,7 +11,7 @@ from modelport.errors import ModelLoadError
 from modelport.repository.route_spec import RouteSpec
 from modelport.repository.yaml_file import parse_yaml_mapping
 from modelport.signature import Feature
-from modelport.types import FeatureType
+from modelport.types import FeatureType, VersionChoice
 
 __all__ = [
     "MODEL_YAML",
@@ -118,6 +118,12 @@ class ModelConfig(BaseModel):
     log: LogConfig = Field(
         default_factory=LogConfig,
         description="Prediction log for this model: `false`, or {enabled, sample_rate, inputs}.",
+    )
+    default: VersionChoice | None = Field(
+        default=None,
+        description="Which version answers a request that names none: `latest` (the newest "
+        "ready version), an alias such as `production` (an upload then answers only once the "
+        "alias points at it) or a version number; unset: the server's `default_version`.",
     )
 
     @field_validator("log", mode="before")

@@ -29,6 +29,7 @@ SETTING_GROUPS: list[tuple[str, list[str]]] = [
             "workers",
             "grpc_port",
             "default_model",
+            "default_version",
             "log_level",
             "access_log",
             "pid_file",
