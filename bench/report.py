@@ -67,7 +67,9 @@ class Medians:
             self.by_point.setdefault(key, []).append(sample)
 
     def get(self, server: str, workload: str, c: int, metric: str) -> float | None:
-        return _median([s[metric] for s in self.by_point.get((server, workload, c), [])])
+        return _median(
+            [s[metric] for s in self.by_point.get((server, workload, c), []) if metric in s]
+        )
 
     def spread(
         self, server: str, workload: str, c: int, metric: str, scale: float = 1
@@ -121,6 +123,9 @@ def _rows(results: dict[str, Any], columns: list[str]) -> list[Row]:
                     continue
                 values = {s: med.get(s, workload, top, f"{pct}_ms") for s in columns}
                 rows.append(Row(f"{title}, c={top}: {pct} ms", values, False, _num))
+            cpu = {s: med.get(s, workload, top, "cpu_us_per_request") for s in columns}
+            if any(v is not None for v in cpu.values()):
+                rows.append(Row(f"{title}, c={top}: server CPU µs per request", cpu, False, _num))
     cold, ready_rss = results["cold_start_s"], results["ready_rss_mb"]
     after = results["rss_after_load_mb"]
     if cold:
@@ -300,6 +305,17 @@ def _targets(results: dict[str, Any]) -> list[str]:
         check(
             "metrics and access log on (the default) vs both off, iris-lr c=64 (at most 5%)",
             ratio(mp, rps("modelport-bare", "lr-1", 64)),
+            0.95,
+            True,
+            "x",
+        ),
+        check(
+            "the same, as server CPU per request (both off / on: other load on the machine "
+            "does not move it)",
+            ratio(
+                med.get("modelport-bare", "lr-1", 64, "cpu_us_per_request"),
+                med.get("modelport", "lr-1", 64, "cpu_us_per_request"),
+            ),
             0.95,
             True,
             "x",

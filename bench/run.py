@@ -95,7 +95,20 @@ class Results:
     #: Workers runs: CPU seconds of the server tree and of wrk, and wall seconds, per run.
     cpu_s: dict[str, list[dict[str, float]]] = field(default_factory=dict)
 
-    def add(self, server: str, workload: str, connections: int, repeat: int, s: Sample) -> None:
+    def add(
+        self,
+        server: str,
+        workload: str,
+        connections: int,
+        repeat: int,
+        s: Sample,
+        server_cpu_s: float | None = None,
+    ) -> None:
+        per_request = (
+            {"cpu_us_per_request": server_cpu_s * 1e6 / s.requests}
+            if server_cpu_s is not None and s.requests
+            else {}
+        )
         self.samples.append(
             {
                 "server": server,
@@ -103,6 +116,7 @@ class Results:
                 "connections": connections,
                 "repeat": repeat,
                 **s.to_json(),
+                **per_request,
             }
         )
 
@@ -292,10 +306,15 @@ def measure_load(plan: Plan, fleet: Fleet, ctx: Context, prepared: Prepared, res
                 for spec in specs:
                     if workload not in spec.workloads:
                         continue
+                    pid = started[spec.key].proc.pid
+                    ticks = procs.cpu_ticks(pid)
                     sample = _wrk(
                         spec, started[spec.key], prepared, workload, c, plan.seconds, plan.wrk_cpus
                     )
-                    res.add(spec.key, workload, c, repeat, sample)
+                    # The server's CPU per request: what a feature costs, which other
+                    # load on the machine (taking the pinned core) does not move.
+                    cpu_s = (procs.cpu_ticks(pid) - ticks) / os.sysconf("SC_CLK_TCK")
+                    res.add(spec.key, workload, c, repeat, sample, cpu_s)
                     extra = f", {sample.non_2xx} non-2xx" if sample.non_2xx else ""
                     log(
                         f"{workload} c={c} #{repeat + 1} {spec.key}: {sample.rps:,.0f} req/s, "

@@ -20,6 +20,7 @@ import atexit
 import sys
 import threading
 import time
+from collections import deque
 from typing import IO, Literal
 
 import orjson
@@ -89,11 +90,13 @@ class AccessWriter:
         # The prefix uvicorn's formatter gives an INFO record, so the lines line up.
         level = "\x1b[32mINFO\x1b[0m" if colour else "INFO"
         self._prefix = f"{level}:     modelport.access: "
-        self._entries: list[_Entry] = []
+        # deque.append and popleft are atomic: the request's thread takes no lock.
+        self._entries: deque[_Entry] = deque()
         #: Lines not kept since the last write: the stream was not taking them.
         self._dropped = 0
-        # _lock guards the buffer, for an instant; _writing orders the writes, and is held
-        # through the (maybe slow) write itself, which the event loop never waits for.
+        # _lock guards the dropped count and the thread's start; _writing orders the
+        # writes, and is held through the (maybe slow) write itself, which the event loop
+        # never waits for.
         self._lock = threading.Lock()
         self._writing = threading.Lock()
         self._due = threading.Event()
@@ -130,15 +133,15 @@ class AccessWriter:
             protocol,
             rows,
         )
-        with self._lock:
-            if len(self._entries) >= _MAX_LINES:
+        entries = self._entries
+        if len(entries) >= _MAX_LINES:
+            with self._lock:
                 self._dropped += 1
-                return
-            self._entries.append(entry)
-            full = len(self._entries) >= _BUFFER_LINES
+            return
+        entries.append(entry)
         if self._thread is None:
             self._start()
-        if full:
+        if len(entries) >= _BUFFER_LINES:
             self._due.set()  # the writer thread writes now, not the request's thread
 
     def _line(self, entry: _Entry) -> str:
@@ -173,11 +176,12 @@ class AccessWriter:
     def flush(self) -> None:
         """Write the waiting lines now, in one write."""
         with self._writing:  # two flushes cannot swap the order of their lines
+            waiting = self._entries
+            entries = [waiting.popleft() for _ in range(len(waiting))]
             with self._lock:
-                if not self._entries and not self._dropped:
-                    return
-                entries, self._entries = self._entries, []
                 dropped, self._dropped = self._dropped, 0
+            if not entries and not dropped:
+                return
             lines = [self._line(entry) for entry in entries]
             if dropped:
                 lines.append(
