@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import grpc
 import pytest
 import requests
 import schemathesis
@@ -21,6 +22,7 @@ from schemathesis.core.result import Ok
 
 from e2e.conftest import Server
 from fuzzing import Budget, budget
+from protocols.test_fuzz_decoders import grpc_infer_requests
 
 pytestmark = pytest.mark.e2e
 
@@ -71,6 +73,13 @@ def _rss_mb(pid: int) -> float:
     return total
 
 
+#: gRPC codes that say the server failed, or did not answer in time.
+SERVER_FAULTS = {
+    grpc.StatusCode.INTERNAL,
+    grpc.StatusCode.UNKNOWN,
+    grpc.StatusCode.DEADLINE_EXCEEDED,
+    grpc.StatusCode.DATA_LOSS,
+}
 #: Path parameters naming what the server serves, so that requests reach past the lookup
 #: of the model (the free pass names models that mostly do not exist).
 SERVED = {"name": "iris-lr", "name:path": "iris-lr", "version": "1"}
@@ -127,6 +136,27 @@ def _fuzz(
     except Unsatisfiable:  # nothing to make invalid: no parameters, no body
         pass
     return []
+
+
+def test_no_grpc_infer_request_answers_internal_or_hangs(server: Server, budget: Budget) -> None:
+    bearer = (("authorization", f"Bearer {ADMIN}"),)
+    with grpc.insecure_channel(server.grpc_target) as channel:
+        infer = channel.unary_unary(
+            "/inference.GRPCInferenceService/ModelInfer",
+            request_serializer=lambda message: message.SerializeToString(),
+            response_deserializer=lambda raw: raw,
+        )
+
+        @budget.settings(60, deadline_ms=None)
+        @given(request=grpc_infer_requests())
+        def call(request: Any) -> None:
+            try:
+                infer(request, metadata=bearer, timeout=TIMEOUT_S)
+            except grpc.RpcError as exc:
+                code = exc.code()
+                assert code not in SERVER_FAULTS, f"{code}: {exc.details()}\n{request}"
+
+        call()
 
 
 # -- what the fuzzers found, each as the request that once got a 500 -----------------

@@ -224,8 +224,9 @@ _CONTENTS = {
 
 
 @st.composite
-def _grpc_requests(draw: st.DrawFn) -> pb.ModelInferRequest:
-    request = pb.ModelInferRequest(model_name="m")
+def grpc_infer_requests(draw: st.DrawFn) -> pb.ModelInferRequest:
+    """ModelInferRequest messages for iris-lr (or a model not served), any tensors."""
+    request = pb.ModelInferRequest(model_name=draw(st.sampled_from(["iris-lr", "nope", ""])))
     for _ in range(draw(st.integers(1, 3))):
         tensor = request.inputs.add()
         tensor.name = draw(st.sampled_from([*NAMES, "input-0"]))
@@ -241,7 +242,7 @@ def _grpc_requests(draw: st.DrawFn) -> pb.ModelInferRequest:
 
 def test_grpc_model_infer_request(budget: Budget) -> None:
     @budget.settings(150)
-    @given(request=_grpc_requests())
+    @given(request=grpc_infer_requests())
     def check(request: pb.ModelInferRequest) -> None:
         tensors = _accepts_or_refuses(_decode_inputs, request)
         _check_payload(None if tensors is None else Tensors(tensors))
