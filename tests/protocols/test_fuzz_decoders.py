@@ -10,7 +10,9 @@ its gRPC ModelInferRequest."""
 from __future__ import annotations
 
 import struct
+import tracemalloc
 import zlib
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -260,3 +262,43 @@ def test_a_compressed_bomb_is_refused_at_the_size_limit(encoding: str) -> None:
 def test_the_header_length_names_the_header() -> None:
     with pytest.raises(InvalidRequestError, match=HEADER_LENGTH):
         decode_infer(b'{"inputs": []}', "-1")
+
+
+#: What decoding may take beyond the body: Python objects for its values (a float in a
+#: list costs ~32 bytes against its ~4 bytes of text), NumPy copies, and small overheads.
+MEMORY_PER_BODY_BYTE = 64
+MEMORY_FLOOR = 512 * 1024
+
+
+def test_decoding_takes_memory_in_proportion_to_the_body(budget: Budget) -> None:
+    """No size in a body (a shape, a length prefix, a binary size) makes the server
+    allocate more than the body itself accounts for."""
+
+    @budget.settings(40)
+    @given(body=_v2_bodies(), native=_envelope_bodies())
+    def check(body: tuple[bytes, str | None], native: bytes) -> None:
+        data, length = body
+        _within_memory(len(data), _check_v2, data, length)
+        _within_memory(len(native), _check_native, native)
+
+    check()
+
+
+def _within_memory(size: int, decode: Callable[..., None], *args: Any) -> None:
+    tracemalloc.start()
+    try:
+        decode(*args)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak <= MEMORY_FLOOR + MEMORY_PER_BODY_BYTE * size, (peak, size)
+
+
+def _check_v2(data: bytes, length: str | None) -> None:
+    request = _accepts_or_refuses(decode_infer, data, length)
+    _check_payload(None if request is None else Tensors(request.tensors))
+
+
+def _check_native(body: bytes) -> None:
+    decoded = _accepts_or_refuses(decode_predict_body, body, "parameters")
+    _check_payload(None if decoded is None else decoded[0])
