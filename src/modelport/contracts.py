@@ -21,10 +21,13 @@ __all__ = [
     "ModelHistory",
     "ModelList",
     "ModelMetadata",
+    "ModelRollout",
     "ModelStateChange",
     "ModelSummary",
     "Ready",
     "ReloadAnswer",
+    "ShadowTarget",
+    "TrafficShare",
     "UploadedVersion",
     "V2Live",
     "V2ModelMetadata",
@@ -135,6 +138,22 @@ class ModelSummary(TypedDict):
     versions: list[VersionSummary]
 
 
+class TrafficShare(TypedDict):
+    """One target of a traffic split: an alias or version, its percent and version now."""
+
+    target: str
+    percent: int
+    version: int | None
+
+
+class ShadowTarget(TypedDict):
+    """The shadow version: its alias or number, its version now, and its sample rate."""
+
+    target: str
+    version: int | None
+    sample_rate: float
+
+
 class DefaultPolicy(TypedDict):
     """Which version answers a request that names none, and the version that is now."""
 
@@ -144,6 +163,16 @@ class DefaultPolicy(TypedDict):
     source: Literal["model.yaml", "server"]
     #: The version it resolves to now (None: none ready, or the alias is not set).
     version: int | None
+    #: The traffic split, which answers instead of the policy when set (empty: none).
+    traffic: list[TrafficShare]
+    #: The version that gets a copy of each request, when one does.
+    shadow: ShadowTarget | None
+
+
+class ModelRollout(DefaultPolicy):
+    """PUT /v1/admin/models/{name}/traffic and /shadow: the model's rollout now."""
+
+    name: str
 
 
 class ModelMetadata(ModelSummary):

@@ -58,6 +58,8 @@ class PredictRequest:
     protocol: str = "other"
     request_id: str | None = None
     client: str | None = None
+    #: Keeps a client on one side of a traffic split (the X-Modelport-Route-Key header).
+    route_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +134,7 @@ class InferenceService:
         started = time.perf_counter()
         served: ModelVersion | None = None
         try:
-            served = self.registry.resolve(request.model, request.version)
+            served = self.registry.resolve(request.model, request.version, request.route_key)
             accesslog.note_prediction(
                 served.name, served.version, request.protocol, count_rows(request.payload)
             )

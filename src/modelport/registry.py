@@ -24,7 +24,7 @@ from modelport.errors import (
 )
 from modelport.loader import load_model
 from modelport.repository import ModelSource, scan_repository
-from modelport.rollout import LATEST, DefaultPolicy, policy_of
+from modelport.rollout import LATEST, DefaultPolicy, Rollout, pick_target, policy_of
 from modelport.runtimes.base import artifact_suffixes
 from modelport.served import ModelVersion, ServedModel
 
@@ -32,6 +32,7 @@ __all__ = ["LATEST", "ModelRegistry", "ModelVersion", "ReloadReport", "ServedMod
 
 log = logging.getLogger(__name__)
 
+_NO_ROLLOUT = Rollout()
 #: name -> what happened: "loaded", "unchanged", "dropped", or the failure reason.
 ReloadReport = dict[str, str]
 
@@ -52,6 +53,8 @@ class ModelRegistry:
         self._aliases: dict[str, dict[str, int]] = {}
         #: Other names a model answers to (a bare file's full name) -> its name.
         self._also_known_as: dict[str, str] = {}
+        #: name -> its traffic split and shadow (they live in the database; this is the copy).
+        self._rollouts: dict[str, Rollout] = {}
         #: True once every model found at start-up has been tried (ready or failed).
         self.startup_complete = False
         #: Called with a model's name whenever what it serves changes (versions, aliases);
@@ -96,11 +99,34 @@ class ModelRegistry:
         if before != dict(aliases):
             self._changed(name)
 
-    def resolve(self, name: str, version: str | None = None) -> ModelVersion:
-        """The version that answers ``name`` + a version number, alias or 'latest'."""
+    def rollout(self, name: str) -> Rollout:
+        return self._rollouts.get(name, _NO_ROLLOUT)
+
+    def rollouts(self) -> dict[str, Rollout]:
+        """Every model's rollout that is not the default (no split, no shadow)."""
+        return dict(self._rollouts)
+
+    def set_rollout(self, name: str, rollout: Rollout) -> None:
+        """Replace the model's rollout (it lives in the database; this is the copy)."""
+        before = self._rollouts.get(name, _NO_ROLLOUT)
+        if rollout == _NO_ROLLOUT:
+            self._rollouts.pop(name, None)
+        else:
+            self._rollouts[name] = rollout
+        if before != rollout:
+            self._changed(name)
+
+    def resolve(
+        self, name: str, version: str | None = None, route_key: str | None = None
+    ) -> ModelVersion:
+        """The version that answers ``name`` + a version number, alias or 'latest'; with
+        no version, the model's traffic split (by ``route_key``) or its default policy."""
         model = self.get(name)
         name = model.name
         if version is None:
+            traffic = self._rollouts[name].traffic if name in self._rollouts else ()
+            if traffic:
+                return self.resolve(name, pick_target(traffic, route_key))
             policy, _ = policy_of(model.default, self.default_version)
             if policy != LATEST:
                 return self._resolve_default(model, policy)
@@ -140,14 +166,41 @@ class ModelRegistry:
         return self.resolve(model.name, policy)
 
     def default_of(self, name: str) -> DefaultPolicy:
-        """The default policy of a model and the version it resolves to now."""
+        """The default policy and rollout of a model, and the versions they resolve to now."""
         model = self.get(name)
         policy, source = policy_of(model.default, self.default_version)
+        rollout = self.rollout(model.name)
+        shadow = rollout.shadow
+        return {
+            "policy": policy,
+            "source": source,
+            "version": self._version_now(model.name, None if policy == LATEST else policy),
+            "traffic": [
+                {
+                    "target": target,
+                    "percent": percent,
+                    "version": self._version_now(model.name, target),
+                }
+                for target, percent in rollout.traffic
+            ],
+            "shadow": None
+            if shadow is None
+            else {
+                "target": shadow,
+                "version": self._version_now(model.name, shadow),
+                "sample_rate": rollout.shadow_sample_rate,
+            },
+        }
+
+    def _version_now(self, name: str, target: str | None) -> int | None:
         try:
-            version: int | None = self.resolve(model.name).version
+            if target is None:
+                return self.resolve(name, LATEST).version
+            if not target.isdigit() and target not in self._aliases.get(name, {}):
+                return None
+            return self.resolve(name, target).version
         except ModelportError:
-            version = None
-        return {"policy": policy, "source": source, "version": version}
+            return None
 
     def put(self, model: ServedModel) -> None:
         """Swap one model entry in (on the event loop)."""

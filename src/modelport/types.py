@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal, TypeAlias
 import numpy.typing as npt
 from pydantic import AfterValidator
 
-__all__ = ["Batch", "FeatureType", "JSONValue", "NDArray", "VersionChoice"]
+__all__ = ["Batch", "FeatureType", "JSONValue", "NDArray", "VersionChoice", "version_choice_error"]
 
 NDArray: TypeAlias = npt.NDArray[Any]
 #: What a runtime receives: a 2-D NumPy array, or a pandas DataFrame when the model was
@@ -20,12 +20,20 @@ JSONValue: TypeAlias = Any
 _VERSION_CHOICE = re.compile(r"latest|[1-9][0-9]{0,8}|[a-z][a-z0-9_.-]{0,63}")
 
 
+def version_choice_error(value: str) -> str | None:
+    """What is wrong with ``value`` as a version choice (None: nothing)."""
+    if _VERSION_CHOICE.fullmatch(value):
+        return None
+    return (
+        "use 'latest', a version number or an alias (a lowercase letter, then up to 63 "
+        "lowercase letters, digits, '_', '.' or '-')"
+    )
+
+
 def _version_choice(value: str) -> str:
-    if not _VERSION_CHOICE.fullmatch(value):
-        raise ValueError(
-            "use 'latest', a version number or an alias (a lowercase letter, then up to 63 "
-            "lowercase letters, digits, '_', '.' or '-')"
-        )
+    problem = version_choice_error(value)
+    if problem is not None:
+        raise ValueError(problem)
     return value
 
 

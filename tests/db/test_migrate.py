@@ -23,7 +23,7 @@ from modelport.db.migrate import (
 from modelport.db.models import metadata
 from modelport.errors import ModelportError
 
-TABLES = {"model_versions", "aliases", "audit_log", "api_tokens", "prediction_log"}
+TABLES = {"model_versions", "aliases", "audit_log", "api_tokens", "prediction_log", "rollouts"}
 
 
 def _tables(url: str) -> set[str]:

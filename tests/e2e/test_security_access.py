@@ -384,6 +384,8 @@ EXPECTED_REST: dict[tuple[str, str], str] = {
     ("DELETE", "/v1/admin/models/{name}/versions/{version}"): "admin",
     ("PUT", "/v1/admin/models/{name}/aliases/{alias}"): "admin",
     ("DELETE", "/v1/admin/models/{name}/aliases/{alias}"): "admin",
+    ("PUT", "/v1/admin/models/{name}/traffic"): "admin",
+    ("PUT", "/v1/admin/models/{name}/shadow"): "admin",
     ("POST", "/v1/admin/reload"): "admin",
     ("POST", "/v1/admin/models/{name}/reload"): "admin",
     ("POST", "/v1/admin/models/{name}/load"): "admin",

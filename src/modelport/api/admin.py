@@ -41,11 +41,11 @@ from modelport.management.files import UPLOADS_DIR
 from modelport.management.uploads import Upload
 from modelport.repository.scan import validate_file_name, validate_model_name
 
-__all__ = ["router"]
+__all__ = ["ADMIN_ERRORS", "json_object", "router"]
 
 router = APIRouter(prefix="/v1/admin", tags=["management"])
 
-_ADMIN_ERRORS: dict[int | str, dict[str, Any]] = {
+ADMIN_ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "Bad name, file name or body"},
     401: {"model": ErrorBody, "description": "No token sent (a token is configured)"},
     403: {
@@ -69,7 +69,7 @@ _MAX_EXTRA_FILES = 16
     summary="Upload a new version (multipart 'file', or the raw body with ?filename=)",
     responses={
         201: {"model": UploadedVersion},
-        **_ADMIN_ERRORS,
+        **ADMIN_ERRORS,
         422: {"description": "The file did not load or warm up"},
     },
     openapi_extra={
@@ -176,7 +176,7 @@ async def _small_part(part: Any, what: str) -> bytes | None:
 @router.get(
     "/models/{name}/versions",
     summary="Version history: number, sha256, size, state, source, who; and aliases",
-    responses={200: {"model": ModelHistory}, **_ADMIN_ERRORS},
+    responses={200: {"model": ModelHistory}, **ADMIN_ERRORS},
 )
 async def list_versions(
     name: str, request: Request, include_deleted: bool = Query(False)
@@ -188,7 +188,7 @@ async def list_versions(
 @router.get(
     "/audit",
     summary="The audit log, newest first: who did what, when, from where, and how it went",
-    responses={200: {"model": AuditLog}, **_ADMIN_ERRORS},
+    responses={200: {"model": AuditLog}, **ADMIN_ERRORS},
 )
 async def audit_log(
     request: Request,
@@ -202,7 +202,7 @@ async def audit_log(
 @router.delete(
     "/models/{name}/versions/{version}",
     summary="Delete a version (409 while an alias points at it)",
-    responses={200: {"model": VersionDeleted}, **_ADMIN_ERRORS},
+    responses={200: {"model": VersionDeleted}, **ADMIN_ERRORS},
 )
 async def delete_version(name: str, version: int, request: Request) -> Response:
     actor = await require_admin(request)
@@ -212,7 +212,7 @@ async def delete_version(name: str, version: int, request: Request) -> Response:
 @router.put(
     "/models/{name}/aliases/{alias}",
     summary='Point an alias at a ready version: {"version": N} (rollback = move it back)',
-    responses={200: {"model": AliasSet}, **_ADMIN_ERRORS},
+    responses={200: {"model": AliasSet}, **ADMIN_ERRORS},
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -230,14 +230,14 @@ async def delete_version(name: str, version: int, request: Request) -> Response:
 )
 async def set_alias(name: str, alias: str, request: Request) -> Response:
     actor = await require_admin(request)
-    version = _version_of(await _json_object(request))
+    version = _version_of(await json_object(request))
     return OrjsonResponse(await manager_of(request).set_alias(name, alias, version, actor))
 
 
 @router.delete(
     "/models/{name}/aliases/{alias}",
     summary="Remove an alias",
-    responses={200: {"model": AliasDeleted}, **_ADMIN_ERRORS},
+    responses={200: {"model": AliasDeleted}, **ADMIN_ERRORS},
 )
 async def delete_alias(name: str, alias: str, request: Request) -> Response:
     actor = await require_admin(request)
@@ -247,7 +247,7 @@ async def delete_alias(name: str, alias: str, request: Request) -> Response:
 @router.post(
     "/reload",
     summary="Re-scan the model folder: load what changed, drop what is gone",
-    responses={200: {"model": ReloadAnswer}, **_ADMIN_ERRORS},
+    responses={200: {"model": ReloadAnswer}, **ADMIN_ERRORS},
 )
 async def reload_all(request: Request) -> Response:
     actor = await require_admin(request)
@@ -257,7 +257,7 @@ async def reload_all(request: Request) -> Response:
 @router.post(
     "/models/{name}/reload",
     summary="Re-scan one model from the folder",
-    responses={200: {"model": ReloadAnswer}, **_ADMIN_ERRORS},
+    responses={200: {"model": ReloadAnswer}, **ADMIN_ERRORS},
 )
 async def reload_model(name: str, request: Request) -> Response:
     actor = await require_admin(request)
@@ -267,7 +267,7 @@ async def reload_model(name: str, request: Request) -> Response:
 @router.post(
     "/models/{name}/load",
     summary="Load (or reload) a model from the folder",
-    responses={200: {"model": ModelStateChange}, **_ADMIN_ERRORS},
+    responses={200: {"model": ModelStateChange}, **ADMIN_ERRORS},
 )
 async def load_model(name: str, request: Request) -> Response:
     actor = await require_admin(request)
@@ -278,7 +278,7 @@ async def load_model(name: str, request: Request) -> Response:
 @router.post(
     "/models/{name}/unload",
     summary="Stop serving a model in every worker (files stay)",
-    responses={200: {"model": ModelStateChange}, **_ADMIN_ERRORS},
+    responses={200: {"model": ModelStateChange}, **ADMIN_ERRORS},
 )
 async def unload_model(name: str, request: Request) -> Response:
     actor = await require_admin(request)
@@ -286,13 +286,14 @@ async def unload_model(name: str, request: Request) -> Response:
     return OrjsonResponse({"name": name, "state": "unloaded"})
 
 
-async def _json_object(request: Request) -> dict[str, Any]:
+async def json_object(request: Request, example: str = '{"version": 2}') -> dict[str, Any]:
+    """The request's body, which must be a JSON object like ``example``."""
     try:
         document = orjson.loads(await request.body())
     except orjson.JSONDecodeError as exc:
         raise InvalidRequestError(f"the body is not valid JSON: {exc}") from exc
     if not isinstance(document, dict):
-        raise InvalidRequestError('the body must be a JSON object like {"version": 2}')
+        raise InvalidRequestError(f"the body must be a JSON object like {example}")
     return document
 
 

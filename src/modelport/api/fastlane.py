@@ -27,6 +27,7 @@ from modelport.api.auth import check_api_request
 from modelport.api.errors import error_response, unexpected_error_response
 from modelport.api.middleware import (
     CACHE_HEADER,
+    ROUTE_KEY_HEADER,
     check_declared_size,
     check_received_size,
     client_address,
@@ -51,6 +52,7 @@ _INFER = re.compile(r"^/v2/models/([^/]+)(?:/versions/([^/]+))?/infer$")
 _JSON = (b"content-type", b"application/json")
 _BINARY = (b"content-type", b"application/octet-stream")
 _CACHE = CACHE_HEADER.encode("latin-1")
+_ROUTE_KEY = ROUTE_KEY_HEADER.encode("latin-1")
 _HEADER_LENGTH = b"inference-header-content-length"
 
 Headers = list[tuple[bytes, bytes]]
@@ -159,6 +161,7 @@ class FastLane:
             query[-1] if query else None,
             raw_id.decode("latin-1"),
             client_address(scope),
+            _route_key(scope),
         )
         return dumps(answer), _with_cache([_JSON], cache)
 
@@ -211,6 +214,16 @@ def _headers(scope: Scope) -> tuple[bytes | None, ...]:
         elif key == b"traceparent":
             trace = value
     return given_id, declared, authorization, host, json_size, encoding, trace
+
+
+def _route_key(scope: Scope) -> str | None:
+    """The X-Modelport-Route-Key header (read here, not in ``_headers``: only the native
+    predict takes it)."""
+    headers: list[tuple[bytes, bytes]] = scope["headers"]
+    for key, value in headers:
+        if key == _ROUTE_KEY:
+            return value.decode("latin-1")
+    return None
 
 
 def _with_cache(headers: Headers, cache: str | None) -> Headers:

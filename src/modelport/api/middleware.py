@@ -22,6 +22,7 @@ from modelport.tracing import Tracing
 
 __all__ = [
     "CACHE_HEADER",
+    "ROUTE_KEY_HEADER",
     "BodyLimitMiddleware",
     "RequestIdMiddleware",
     "check_declared_size",
@@ -41,6 +42,8 @@ _TRACEPARENT_FORM = re.compile(rb"[0-9a-f]{2}-[0-9a-fA-F]{32}-[0-9a-fA-F]{16}-[0
 
 #: Says whether a prediction came from the response cache: "hit" or "miss".
 CACHE_HEADER = "x-modelport-cache"
+#: Keeps a client on one side of a model's traffic split: the same key, the same target.
+ROUTE_KEY_HEADER = "x-modelport-route-key"
 
 
 def request_id_of(scope: Scope) -> str:

@@ -8,7 +8,12 @@ from fastapi import APIRouter, Request
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from modelport.api.middleware import CACHE_HEADER, client_address, request_id_of
+from modelport.api.middleware import (
+    CACHE_HEADER,
+    ROUTE_KEY_HEADER,
+    client_address,
+    request_id_of,
+)
 from modelport.api.responses import OrjsonResponse
 from modelport.api.schemas import PREDICT_REQUEST_BODY, ErrorBody, PredictResponse
 from modelport.api.state import inference_of, registry_of
@@ -121,6 +126,7 @@ async def _predict(request: Request, name: str, version: str | None) -> Response
         request.query_params.get("probabilities"),
         request_id_of(request.scope),
         client_address(request.scope),
+        request.headers.get(ROUTE_KEY_HEADER),
     )
     if cache is None:
         return OrjsonResponse(answer)

@@ -418,6 +418,9 @@ def _register_admin_commands() -> None:
     from modelport.cli.predictions import predictions
 
     main.add_command(predictions)
+    from modelport.cli import rollout
+
+    rollout.register(main)
 
 
 _register_admin_commands()

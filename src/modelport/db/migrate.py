@@ -41,7 +41,7 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 VERSION_TABLE = "modelport_alembic_version"
 #: The newest revision in ``migrations/versions``, spelled out so that a start-up can
 #: compare without Alembic; tests/db/test_migrate.py checks it against Alembic's head.
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 LOCK_NAME = "modelport.migrate"
 LOCK_TIMEOUT_S = 300
 

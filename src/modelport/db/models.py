@@ -37,6 +37,7 @@ __all__ = [
     "metadata",
     "model_versions",
     "prediction_log",
+    "rollouts",
 ]
 
 NAME_LENGTH = 128  # model names: see repository.scan.validate_model_name
@@ -156,5 +157,20 @@ prediction_log = Table(
     Column("error", long_text(), nullable=True),
     Index(None, "model", "at"),
     Index(None, "at"),
+    **MYSQL_TABLE,
+)
+
+#: A model's rollout: how its default traffic is split between aliases or versions, and
+#: which one gets a shadow copy of each request. One row per model that has either.
+rollouts = Table(
+    "rollouts",
+    metadata,
+    Column("name", String(NAME_LENGTH), primary_key=True),
+    # {"production": 90, "candidate": 10}: targets (aliases or version numbers) -> percent.
+    Column("traffic", JSONText, nullable=True),
+    Column("shadow", String(ALIAS_LENGTH)),
+    Column("shadow_sample_rate", Double),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("updated_by", String(ACTOR_LENGTH)),
     **MYSQL_TABLE,
 )

@@ -12,6 +12,7 @@ __all__ = [
     "AuditRecord",
     "NewPrediction",
     "PredictionRecord",
+    "RolloutRecord",
     "TokenInfo",
     "VersionRecord",
     "VersionState",
@@ -42,6 +43,17 @@ class AliasRecord:
     name: str
     alias: str
     version: int
+    updated_at: datetime
+    updated_by: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RolloutRecord:
+    name: str
+    #: Targets (aliases or version numbers) -> percent of the default traffic; None: off.
+    traffic: dict[str, int] | None
+    shadow: str | None
+    shadow_sample_rate: float | None
     updated_at: datetime
     updated_by: str | None
 

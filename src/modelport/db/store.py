@@ -14,10 +14,12 @@ from modelport.db.records import (
     AuditRecord,
     NewPrediction,
     PredictionRecord,
+    RolloutRecord,
     TokenInfo,
     VersionRecord,
     VersionState,
 )
+from modelport.db.rollouts import get_rollouts, set_rollout
 from modelport.db.tokens import create_token, list_tokens, revoke_token, verify_token
 from modelport.db.versions import (
     LATEST,
@@ -43,6 +45,7 @@ __all__ = [
     "AuditRecord",
     "NewPrediction",
     "PredictionRecord",
+    "RolloutRecord",
     "RowMaker",
     "TokenInfo",
     "VersionRecord",
@@ -56,6 +59,7 @@ __all__ = [
     "delete_version",
     "discard_version",
     "get_aliases",
+    "get_rollouts",
     "get_version",
     "insert_predictions",
     "insert_prepared",
@@ -72,6 +76,7 @@ __all__ = [
     "revoke_token",
     "row_maker",
     "set_alias",
+    "set_rollout",
     "set_version_state",
     "verify_token",
 ]

@@ -35,6 +35,7 @@ from modelport.errors import (
 from modelport.management.audit import Actor, AuditTrail
 from modelport.management.catalog import Catalog
 from modelport.management.files import next_on_disk, remove_folder
+from modelport.management.rollouts import RolloutActions
 from modelport.management.uploads import Upload, check_upload, write_version
 from modelport.registry import ModelRegistry, ReloadReport
 from modelport.repository.mlmodel import is_mlflow_folder
@@ -67,6 +68,8 @@ class ModelManager:
         #: One action at a time in this process (shared with the follower): a reload
         #: never races an upload's load.
         self._lock = lock
+        #: Traffic split and shadow version.
+        self.rollouts = RolloutActions(registry, database, audit)
 
     async def upload(self, upload: Upload, actor: Actor) -> UploadedVersion:
         """Store an artifact as the model's next version, load and warm it up, then serve it.

@@ -21,13 +21,16 @@ from modelport.db.records import AuditRecord
 from modelport.errors import DatabaseUnavailableError
 from modelport.metrics import Metrics
 
-__all__ = ["REPLAYED", "Actor", "AuditTrail"]
+__all__ = ["REPLAYED", "ROLLOUT_ACTIONS", "Actor", "AuditTrail"]
 
 log = logging.getLogger(__name__)
 
+#: The actions that change only a model's rollout: replayed without reloading its files.
+ROLLOUT_ACTIONS = frozenset({"traffic.set", "shadow.set"})
 #: The actions other processes replay.
 REPLAYED = frozenset(
     {"upload", "version.delete", "alias.set", "alias.delete", "reload", "load", "unload"}
+    | ROLLOUT_ACTIONS
 )
 
 

@@ -12,6 +12,7 @@ from modelport.db.database import Database
 from modelport.db.records import VersionRecord, VersionState
 from modelport.management.files import version_on_disk
 from modelport.registry import ModelRegistry
+from modelport.rollout import Rollout, rollout_of
 
 __all__ = ["Catalog"]
 
@@ -33,6 +34,15 @@ class Catalog:
         for each in names:
             aliases = await run(store.get_aliases, each)
             self.registry.set_aliases(each, {a.alias: a.version for a in aliases})
+
+    async def load_rollouts(self, name: str | None) -> None:
+        """The database's rollout of ``name`` (None: of every model) into the registry."""
+        records = await self.database.run(store.get_rollouts, name)
+        found = {record.name: record for record in records}
+        names = set(found) | ({name} if name is not None else set(self.registry.rollouts()))
+        for each in names:
+            record = found.get(each)
+            self.registry.set_rollout(each, Rollout() if record is None else rollout_of(record))
 
     async def record_versions(self, name: str) -> None:
         """Make the database agree with the files: record new versions, forget gone ones."""

@@ -10,7 +10,7 @@ import logging
 
 from modelport.db.records import AuditRecord
 from modelport.errors import DatabaseUnavailableError
-from modelport.management.audit import AuditTrail
+from modelport.management.audit import ROLLOUT_ACTIONS, AuditTrail
 from modelport.management.catalog import Catalog
 from modelport.registry import ModelRegistry
 
@@ -36,6 +36,11 @@ class Follower:
         if not self.audit.to_replay(entry):
             return
         target = entry.target
+        if entry.action in ROLLOUT_ACTIONS:
+            with contextlib.suppress(DatabaseUnavailableError):
+                await self.catalog.load_rollouts(target)
+            log.info("followed %s of '%s' by %s", entry.action, target, entry.actor)
+            return
         async with self._lock:
             if entry.action == "unload":
                 if self.registry.find(target) is not None:

@@ -27,6 +27,7 @@ async def load_at_start(database: Database, registry: ModelRegistry, catalog: Ca
         await database.ready()
     if database.is_ready:
         await catalog.load_aliases(None)
+        await catalog.load_rollouts(None)
     # Ready only once the database agrees with the files too: a client that saw
     # /health/ready must find every version in the history.
     await registry.load_all(complete_startup=False)

@@ -22,6 +22,7 @@ async def predict_answer(
     probabilities_query: str | None,
     request_id: str | None = None,
     client: str | None = None,
+    route_key: str | None = None,
 ) -> tuple[dict[str, Any], str | None]:
     """Decode, predict, shape the answer: the whole native predict.
 
@@ -31,7 +32,9 @@ async def predict_answer(
     if probabilities_query is not None:
         probabilities = parse_flag(probabilities_query, "query parameter probabilities")
     result = await inference.predict(
-        PredictRequest(name, payload, version, probabilities, "native", request_id, client)
+        PredictRequest(
+            name, payload, version, probabilities, "native", request_id, client, route_key
+        )
     )
     answer: dict[str, Any] = {
         "model_name": result.model_name,

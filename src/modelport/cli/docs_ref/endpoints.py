@@ -19,6 +19,7 @@ TAG_PAGES: dict[str, tuple[str, str]] = {
     "MLflow scoring protocol": ("MLflow scoring protocol", "mlflow.md"),
     "Open Inference Protocol (V2)": ("Open Inference Protocol V2 (REST)", "v2-rest.md"),
     "management": ("Management API", "management-api.md"),
+    "rollouts": ("Rollouts", "../how-to/rollouts.md"),
     "custom routes": ("Custom routes", "../how-to/custom-routes.md"),
     "metrics": ("Metrics", "metrics.md"),
 }
