@@ -27,6 +27,18 @@ def run_model(
     runtime: Runtime, signature: Signature, batch: Batch, rows: int, probabilities: bool
 ) -> ModelOutputs:
     """Predict ``rows`` rows; add probabilities when asked and the model has them."""
+    try:
+        return _outputs(runtime, signature, batch, rows, probabilities)
+    except (SystemExit, KeyboardInterrupt) as exc:
+        # The model's own code (sys.exit() in its predict; a real Ctrl-C reaches only the
+        # main thread): a failure of this call (a 500, or a version that does not load),
+        # never an order to stop the server, which it was when it escaped a batch's task.
+        raise RuntimeError(f"the model's code raised {type(exc).__name__}({exc})") from exc
+
+
+def _outputs(
+    runtime: Runtime, signature: Signature, batch: Batch, rows: int, probabilities: bool
+) -> ModelOutputs:
     raw = runtime.predict(batch)
     predictions = raw.tolist()
     if len(predictions) != rows:

@@ -225,7 +225,7 @@ def internal_error_response(request_id: str, path: str) -> Response:
     return _respond(500, "internal_error", internal_error_message(request_id), path=path)
 
 
-def unexpected_error_response(exc: Exception, scope: Scope) -> Response:
+def unexpected_error_response(exc: BaseException, scope: Scope) -> Response:
     """The 500 for an exception nobody expected, its traceback logged under the request
     id: the catch-all of the middleware stack and of the fast lane."""
     request_id = request_id_of(scope)
@@ -329,7 +329,11 @@ class UnexpectedErrorMiddleware:
             # client flood the log.
             log.debug("client disconnected during %s %r", scope["method"], scope["path"])
             return
-        except Exception as exc:
+        except (Exception, SystemExit, KeyboardInterrupt) as exc:
+            # SystemExit and KeyboardInterrupt too: in a request they come from a model's
+            # code (sys.exit() while its file is imported on upload), since the server
+            # takes its own signals in handlers; any other BaseException (a cancellation)
+            # goes on.
             response = unexpected_error_response(exc, scope)
             if started:  # half a response is out: only closing the connection is honest
                 raise
