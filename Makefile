@@ -11,6 +11,9 @@ space := $(empty) $(empty)
 
 # Every runtime extra (XGBoost comes as the dev group's CPU-only wheel) and the docs.
 DEV_EXTRAS := sklearn,pandas,lightgbm,onnx,skops,grpc,mysql,postgres,redis,schema,parquet,mlflow,otel,docs
+# This venv also gets Ray Serve, for the --engine ray tests (the other Pythons' runs
+# leave the end-to-end tests out, so they do without it).
+MAIN_EXTRAS := $(DEV_EXTRAS),ray
 # Exact versions of everything installed, so every machine and CI test the same set:
 # `make lock` rewrites it from pyproject.toml.
 LOCK := requirements.lock
@@ -20,7 +23,7 @@ $(STAMP): pyproject.toml $(LOCK)
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "modelport needs Python 3.11 or newer" or 0)'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade 'pip>=25.1'
-	$(BIN)/python -m pip install --quiet -c $(LOCK) -e '.[$(DEV_EXTRAS)]' --group dev
+	$(BIN)/python -m pip install --quiet -c $(LOCK) -e '.[$(MAIN_EXTRAS)]' --group dev
 	touch $(STAMP)
 
 # A fresh environment from pyproject.toml alone, frozen into the lock.
@@ -29,7 +32,7 @@ lock:
 	rm -rf build/lock-venv
 	$(PYTHON) -m venv build/lock-venv
 	build/lock-venv/bin/python -m pip install --quiet --upgrade 'pip>=25.1'
-	build/lock-venv/bin/python -m pip install --quiet -e '.[$(DEV_EXTRAS)]' --group dev
+	build/lock-venv/bin/python -m pip install --quiet -e '.[$(MAIN_EXTRAS)]' --group dev
 	{ echo "# Exact versions for development and CI; regenerate with make lock."; \
 	  build/lock-venv/bin/python -m pip freeze --exclude-editable --all | grep -v '^pip=='; } > $(LOCK)
 	rm -rf build/lock-venv

@@ -65,6 +65,25 @@ class Settings(BaseSettings):
         le=64,
         description="Server processes sharing the port; each loads every model.",
     )
+    engine: Literal["uvicorn", "ray"] = Field(
+        default="uvicorn",
+        description="What runs the server: uvicorn (this machine, --workers) or ray (Ray "
+        "Serve replicas on this machine or a Ray cluster; pip install 'modelport[ray]').",
+    )
+    replicas: int = Field(
+        default=1, ge=1, le=1024, description="With engine ray: replicas, each one CPU."
+    )
+    autoscale: str | None = Field(
+        default=None,
+        pattern=r"^[1-9][0-9]*,[1-9][0-9]*$",
+        description="With engine ray: MIN,MAX replicas, scaled by Ray Serve to the load "
+        "(instead of replicas).",
+    )
+    ray_address: str | None = Field(
+        default=None,
+        description="With engine ray: the Ray cluster to join (HOST:PORT); unset, a local "
+        "Ray instance is started and stopped with the server.",
+    )
     request_timeout: float = Field(
         default=60.0,
         gt=0,

@@ -129,6 +129,11 @@ def serve(model_dir: Path | None, **flags: Any) -> None:
     settings, generated = _with_admin_token(settings)
     _exit_zero_after_graceful_shutdown()
     with _pid_file(settings.pid_file), _saved_token(settings, generated):
+        if settings.engine == "ray":
+            from modelport.cli.ray_engine import serve_on_ray
+
+            serve_on_ray(settings, model_dir)
+            return
         if settings.workers == 1:
             with _collector_paused():
                 from modelport.api import create_app
