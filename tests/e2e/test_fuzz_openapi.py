@@ -14,7 +14,8 @@ import grpc
 import pytest
 import requests
 import schemathesis
-from hypothesis import given
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from hypothesis.strategies import SearchStrategy
 from schemathesis import GenerationMode
@@ -22,6 +23,7 @@ from schemathesis.core.result import Ok
 
 from e2e.conftest import Server
 from fuzzing import Budget, budget
+from modelport.api.proto import grpc_predict_v2_pb2 as pb
 from protocols.test_fuzz_decoders import grpc_infer_requests
 
 pytestmark = pytest.mark.e2e
@@ -108,6 +110,9 @@ def test_no_operation_answers_5xx_or_hangs(fuzzed: Server, budget: Budget) -> No
                 )
                 failures += _fuzz(server.url, session, headers, strategy, budget)
     assert not failures, "\n\n".join(failures)
+    # The other RPCs here, where loading and unloading may change what is served.
+    for method, messages in _RPCS.items():
+        _fuzz_grpc(server, method, messages, budget.settings(15, deadline_ms=None))
     assert _rss_mb(server.process.pid) < MAX_RSS_MB
 
 
@@ -139,22 +144,63 @@ def _fuzz(
 
 
 def test_no_grpc_infer_request_answers_internal_or_hangs(server: Server, budget: Budget) -> None:
+    _fuzz_grpc(server, "ModelInfer", grpc_infer_requests(), budget.settings(60, deadline_ms=None))
+
+
+_NAMES = st.sampled_from(["iris-lr", "iris-dt", "", "nope"]) | st.text(max_size=12)
+_VERSIONS = st.sampled_from(["", "1", "2", "latest", "0", "-1", "99999999999999999999"])
+_PARAMETER = st.one_of(
+    st.builds(pb.ModelRepositoryParameter, bool_param=st.booleans()),
+    st.builds(pb.ModelRepositoryParameter, int64_param=st.integers(-(2**63), 2**63 - 1)),
+    st.builds(pb.ModelRepositoryParameter, string_param=st.text(max_size=20)),
+    st.builds(pb.ModelRepositoryParameter, bytes_param=st.binary(max_size=20)),
+)
+_PARAMETERS = st.dictionaries(
+    st.sampled_from(["config", "file:model.joblib", "file:1/model.joblib", "x"]), _PARAMETER
+)
+#: Every other RPC, with its requests: names and versions served or not, any parameters.
+_RPCS: dict[str, st.SearchStrategy[Any]] = {
+    "ServerMetadata": st.just(pb.ServerMetadataRequest()),
+    "ModelMetadata": st.builds(pb.ModelMetadataRequest, name=_NAMES, version=_VERSIONS),
+    "ModelReady": st.builds(pb.ModelReadyRequest, name=_NAMES, version=_VERSIONS),
+    "RepositoryIndex": st.builds(
+        pb.RepositoryIndexRequest, repository_name=_NAMES, ready=st.booleans()
+    ),
+    "RepositoryModelLoad": st.builds(
+        pb.RepositoryModelLoadRequest,
+        repository_name=_NAMES,
+        model_name=_NAMES,
+        parameters=_PARAMETERS,
+    ),
+    "RepositoryModelUnload": st.builds(
+        pb.RepositoryModelUnloadRequest,
+        repository_name=_NAMES,
+        model_name=_NAMES,
+        parameters=_PARAMETERS,
+    ),
+}
+
+
+def _fuzz_grpc(
+    server: Server, method: str, requests_: st.SearchStrategy[Any], budget: settings
+) -> None:
+    """Send the strategy's messages to ``method``: none answers a server fault."""
     bearer = (("authorization", f"Bearer {ADMIN}"),)
     with grpc.insecure_channel(server.grpc_target) as channel:
-        infer = channel.unary_unary(
-            "/inference.GRPCInferenceService/ModelInfer",
+        rpc = channel.unary_unary(
+            f"/inference.GRPCInferenceService/{method}",
             request_serializer=lambda message: message.SerializeToString(),
             response_deserializer=lambda raw: raw,
         )
 
-        @budget.settings(60, deadline_ms=None)
-        @given(request=grpc_infer_requests())
+        @budget
+        @given(request=requests_)
         def call(request: Any) -> None:
             try:
-                infer(request, metadata=bearer, timeout=TIMEOUT_S)
+                rpc(request, metadata=bearer, timeout=TIMEOUT_S)
             except grpc.RpcError as exc:
                 code = exc.code()
-                assert code not in SERVER_FAULTS, f"{code}: {exc.details()}\n{request}"
+                assert code not in SERVER_FAULTS, f"{method} {code}: {exc.details()}\n{request}"
 
         call()
 
