@@ -3,7 +3,7 @@ long one (``-m fuzz``, ``make fuzz``) with many more random examples.
 
 A fuzz test takes the ``budget`` fixture and runs its property under
 ``budget.settings(examples)``, where ``examples`` is its share of the short run; the long
-run gives every property ``MODELPORT_FUZZ_EXAMPLES`` (default 2000) examples.
+run gives each property ``MODELPORT_FUZZ_SCALE`` (default 50) times as many, random ones.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ class Budget:
         # failure reproduces) and keeps no example database; the long one explores.
         if self.long:
             return settings(
-                max_examples=int(os.environ.get("MODELPORT_FUZZ_EXAMPLES", "2000")),
+                max_examples=examples * int(os.environ.get("MODELPORT_FUZZ_SCALE", "50")),
                 deadline=deadline_ms,
                 database=None,
                 suppress_health_check=_RELAXED,
