@@ -16,6 +16,7 @@ from typing_extensions import TypedDict
 __all__ = [
     "AliasDeleted",
     "AliasSet",
+    "CompareReport",
     "DefaultPolicy",
     "Live",
     "ModelHistory",
@@ -173,6 +174,27 @@ class ModelRollout(DefaultPolicy):
     """PUT /v1/admin/models/{name}/traffic and /shadow: the model's rollout now."""
 
     name: str
+
+
+class CompareReport(TypedDict):
+    """GET /v1/admin/models/{name}/compare: the shadow's answers beside the served ones."""
+
+    name: str
+    since_seconds: float
+    #: Requests answered by both (a served row and a shadow row with one request id).
+    pairs: int
+    #: Prediction rows compared (a request may hold several).
+    rows: int
+    #: Pairs whose shadow failed (raised, or ran past the timeout).
+    shadow_failures: int
+    version: int | None
+    shadow_version: int | None
+    #: Share of rows where both gave the same class (None for regressors).
+    agreement: float | None
+    #: served class -> shadow class -> rows.
+    confusion: dict[str, dict[str, int]]
+    #: Regressors: mean of |served - shadow| (None for classifiers).
+    mean_absolute_difference: float | None
 
 
 class ModelMetadata(ModelSummary):

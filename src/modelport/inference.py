@@ -35,6 +35,7 @@ from modelport.outputs import ModelOutputs, run_model
 from modelport.payloads import Payload, Rows, count_rows
 from modelport.predlog import PredictionLog
 from modelport.registry import ModelRegistry, ModelVersion
+from modelport.shadow import ShadowRunner
 from modelport.slots import CallSlots
 from modelport.tracing import StepTimes, Tracing
 from modelport.types import Batch
@@ -92,6 +93,8 @@ class InferenceService:
         self.policy = policy
         self.batching = batching
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="modelport-infer")
+        #: Copies of requests for a model's shadow version, answered off the request path.
+        self.shadow = ShadowRunner(log, timeout_s)
         #: The threads each model holds: one model's hung calls leave one to the others.
         self._slots = CallSlots(threads)
         self._queues: dict[tuple[str, int, int], BatchQueue[ModelVersion]] = {}
@@ -144,6 +147,8 @@ class InferenceService:
             finally:
                 if times is not None:
                     self._trace(served, times)
+            if request.version is None:
+                self._copy_to_shadow(served, request)
         except Exception as exc:
             if self.metrics is not None:
                 code = exc.code if isinstance(exc, ModelportError) else "internal_error"
@@ -164,6 +169,25 @@ class InferenceService:
                 None if self.tracing is None else self._trace_id(),
             )
         return result
+
+    def _copy_to_shadow(self, served: ModelVersion, request: PredictRequest) -> None:
+        """A copy of an answered request for the model's shadow version, if it has one."""
+        rollout = self.registry.rollout(served.name)
+        if rollout.shadow is None:
+            return
+        try:
+            shadow = self.registry.resolve(served.name, rollout.shadow)
+        except ModelportError:
+            return  # the shadow's alias or version is gone: nothing to compare with
+        if shadow.version != served.version:
+            self.shadow.offer(
+                shadow,
+                request.payload,
+                request.probabilities,
+                request.request_id,
+                request.client,
+                rollout.shadow_sample_rate,
+            )
 
     def _trace_id(self) -> str | None:
         info = accesslog.current()
@@ -356,6 +380,7 @@ class InferenceService:
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self.shadow.close()
 
 
 def _timed_out(served: ModelVersion, timeout_s: float) -> PredictionTimeoutError:

@@ -231,6 +231,14 @@ def _cases(client: AppClient, upload: bytes) -> list[Case]:
             200,
         ),
         (
+            "get",
+            "/v1/admin/models/{name}/compare",
+            "/v1/admin/models/iris-lr/compare",
+            {"params": {"since": 60}, **admin},
+            200,
+        ),
+        ("get", "/v1/admin/models/{name}/compare", "/v1/admin/models/nope/compare", admin, 404),
+        (
             "delete",
             "/v1/admin/models/{name}/aliases/{alias}",
             "/v1/admin/models/iris-lr/aliases/production",

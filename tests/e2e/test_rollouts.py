@@ -9,6 +9,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -20,6 +21,16 @@ from .conftest import MODELPORT, Server, StartServer
 pytestmark = pytest.mark.e2e
 
 ROWS = {"instances": [[5.1, 3.5, 1.4, 0.2]]}
+#: Versions of the model "planted": 1 answers "a"; 2 disagrees on a fifth of the inputs
+#: (x below 0.2); 3 raises and 4 sleeps past the 1 s timeout for any x above 0.
+PLANTED = [
+    "def predict(x: float) -> str:\n    return 'a'\n",
+    "def predict(x: float) -> str:\n    return 'b' if x < 0.2 else 'a'\n",
+    "def predict(x: float) -> str:\n    if x > 0:\n        raise RuntimeError('a bug')\n"
+    "    return 'a'\n",
+    "import time\n\n\ndef predict(x: float) -> str:\n    if x > 0:\n        time.sleep(1.5)\n"
+    "    return 'a'\n",
+]
 #: The bound for every worker to follow a change, as for alias moves.
 WITHIN_S = 2.0
 
@@ -36,15 +47,23 @@ def server(
     shutil.copytree(trained_models, root / "models")
     yaml = root / "models" / "iris-lr" / "model.yaml"
     yaml.write_text(yaml.read_text() + "default: production\n")
+    for number, body in enumerate(PLANTED, start=1):
+        (root / "models" / "planted" / str(number)).mkdir(parents=True)
+        (root / "models" / "planted" / str(number) / "model.py").write_text(body)
     for url in empty_database(request.param, tmp_path_factory):
-        started = Server(
-            [str(root / "models"), "--database-url", url, "--allow-pickle-uploads"], root
-        )
+        args = [str(root / "models"), "--database-url", url, "--allow-pickle-uploads"]
+        started = Server([*args, "--request-timeout", "1"], root)
         try:
             started.wait_ready()
             yield started
         finally:
             started.stop()
+
+
+def once(server: Server) -> None:
+    """Tests whose outcome no database changes run on SQLite alone (the suite's time)."""
+    if "sqlite" not in server.args[server.args.index("--database-url") + 1]:
+        pytest.skip("the same on every database: run on SQLite")
 
 
 def predict(server: Server, name: str, version: str | None = None) -> httpx.Response:
@@ -113,6 +132,7 @@ def test_an_upload_to_staging_does_not_answer_while_production_is_the_default(
 def test_a_model_without_a_policy_keeps_answering_with_its_newest_version(
     server: Server, trained_models: Path
 ) -> None:
+    once(server)
     artifact = trained_models / "iris-lr" / "1" / "model.joblib"
     uploaded = cli(server, "upload", str(artifact), "--model", "iris-dt", "--alias", "staging")
     assert uploaded.returncode == 0, uploaded.stderr
@@ -167,7 +187,7 @@ def test_a_90_10_split_sends_about_a_tenth_to_the_candidate_and_a_key_sticks(
         {"target": "candidate", "percent": 10, "version": 2},
     ]
     if "sqlite" in server.args[server.args.index("--database-url") + 1]:
-        # The split is the server's own arithmetic: counted once, not per database.
+        # The split is the server's own arithmetic: counted once, not per database (once).
         counts = {1: 0, 2: 0}
         with httpx.Client(base_url=server.url, timeout=30) as http:
             for _ in range(2000):
@@ -213,6 +233,7 @@ def test_a_90_10_split_sends_about_a_tenth_to_the_candidate_and_a_key_sticks(
 def test_a_bad_split_is_refused_and_changes_nothing(
     server: Server, trained_models: Path, shares: list[str], message: str, code: int
 ) -> None:
+    once(server)
     two_versions(server, trained_models)
     refused = cli(server, "traffic", "iris-lr", *shares)
     assert refused.returncode == code
@@ -222,6 +243,7 @@ def test_a_bad_split_is_refused_and_changes_nothing(
 
 
 def test_a_wrong_token_is_an_error(server: Server) -> None:
+    once(server)
     wrong = subprocess.run(
         [str(MODELPORT), "shadow", "iris-lr", "off", "--url", server.url, "--token", "wrong"],
         capture_output=True,
@@ -277,3 +299,68 @@ def converged_after(url: str, answer: Callable[[], object], expected: object) ->
             streak, last_wrong = 0, time.monotonic()
     assert streak >= 40, f"workers still disagree 15 s after the change at {url}"
     return last_wrong - since
+
+
+def test_a_shadow_is_compared_with_the_served_answers(server: Server) -> None:
+    httpx.put(
+        f"{server.url}/v1/admin/models/planted/traffic",
+        json={"traffic": {"1": 100}},
+        headers=server.admin,
+        timeout=30,
+    ).raise_for_status()
+    shadow = cli(server, "shadow", "planted", "2")
+    assert shadow.returncode == 0, shadow.stderr
+    assert "planted: shadow 2 (version 2), 100% of requests" in shadow.stdout
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        for i in range(500):
+            answer = http.post("/v1/models/planted:predict", json={"instances": [[i % 10 / 10]]})
+            assert answer.json()["predictions"] == ["a"]
+    report = compare_report(server, lambda report: report["pairs"] >= 450)
+    assert report["version"] == 1 and report["shadow_version"] == 2
+    assert abs(report["agreement"] - 0.8) <= 0.02, report
+    assert set(report["confusion"]) == {"a"} and set(report["confusion"]["a"]) == {"a", "b"}
+    assert report["mean_absolute_difference"] is None
+
+    shown = cli(server, "compare", "planted")
+    assert shown.returncode == 0, shown.stderr
+    assert "agreement: 8" in shown.stdout  # 80.0%, give or take a dropped copy
+
+
+@pytest.mark.parametrize("bad", ["3", "4"], ids=["raises", "sleeps-past-the-timeout"])
+def test_a_failing_shadow_changes_no_answer(server: Server, bad: str) -> None:
+    once(server)
+    httpx.put(
+        f"{server.url}/v1/admin/models/planted/traffic",
+        json={"traffic": {"1": 100}},
+        headers=server.admin,
+        timeout=30,
+    ).raise_for_status()
+    failures = compare_report(server)["shadow_failures"]
+    assert cli(server, "shadow", "planted", bad).returncode == 0
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        for i in range(40):
+            answer = http.post("/v1/models/planted:predict", json={"instances": [[0.5 + i]]})
+            assert answer.status_code == 200, answer.text
+            assert (answer.json()["model_version"], answer.json()["predictions"]) == (1, ["a"])
+    # The shadow did run, and failed: its rows say so.
+    report = compare_report(server, lambda report: report["shadow_failures"] > failures)
+    assert report["shadow_failures"] > failures
+    assert cli(server, "shadow", "planted", "off").returncode == 0
+
+
+def compare_report(
+    server: Server, done: Callable[[dict[str, Any]], bool] = lambda _: True
+) -> dict[str, Any]:
+    """The compare report of "planted" once ``done`` says so (the shadow's copies run after
+    the answers), or after 15 s."""
+    deadline = time.monotonic() + 15
+    while True:
+        report: dict[str, Any] = httpx.get(
+            f"{server.url}/v1/admin/models/planted/compare",
+            params={"since": 600},
+            headers=server.admin,
+            timeout=30,
+        ).json()
+        if done(report) or time.monotonic() > deadline:
+            return report
+        time.sleep(0.2)

@@ -386,6 +386,7 @@ EXPECTED_REST: dict[tuple[str, str], str] = {
     ("DELETE", "/v1/admin/models/{name}/aliases/{alias}"): "admin",
     ("PUT", "/v1/admin/models/{name}/traffic"): "admin",
     ("PUT", "/v1/admin/models/{name}/shadow"): "admin",
+    ("GET", "/v1/admin/models/{name}/compare"): "admin",
     ("POST", "/v1/admin/reload"): "admin",
     ("POST", "/v1/admin/models/{name}/reload"): "admin",
     ("POST", "/v1/admin/models/{name}/load"): "admin",

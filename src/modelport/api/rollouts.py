@@ -1,4 +1,5 @@
-"""The rollout endpoints under /v1/admin: a model's traffic split and shadow version.
+"""The rollout endpoints under /v1/admin: a model's traffic split and shadow version, and
+the comparison of the shadow's answers with the served ones.
 
 Each authorizes (``require_admin``), then calls one RolloutActions method; the change is
 audited and reaches every other worker and server as alias moves do.
@@ -8,15 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from starlette.requests import Request
 from starlette.responses import Response
 
 from modelport.api.admin import ADMIN_ERRORS, json_object
 from modelport.api.auth import require_admin
 from modelport.api.responses import OrjsonResponse
-from modelport.api.state import manager_of
-from modelport.contracts import ModelRollout
+from modelport.api.state import database_of, inference_of, manager_of, registry_of
+from modelport.compare import compare_shadow
+from modelport.contracts import CompareReport, ModelRollout
 from modelport.errors import InvalidRequestError
 
 __all__ = ["router"]
@@ -92,6 +94,25 @@ async def set_shadow(name: str, request: Request) -> Response:
         raise InvalidRequestError('"sample_rate" must be a number above 0 and at most 1')
     rollouts = manager_of(request).rollouts
     return OrjsonResponse(await rollouts.set_shadow(name, target, float(rate), actor))
+
+
+@router.get(
+    "/models/{name}/compare",
+    summary="The shadow's answers beside the served ones: agreement, confusion, mean "
+    "absolute difference",
+    responses={200: {"model": CompareReport}, **ADMIN_ERRORS},
+)
+async def compare(
+    name: str,
+    request: Request,
+    since: float = Query(3600, gt=0, le=366 * 86400, description="Seconds of log to read"),
+) -> Response:
+    await require_admin(request)
+    model = registry_of(request).get(name)
+    inference = inference_of(request)
+    if inference.log is not None:
+        await inference.log.flush()  # this worker's newest rows count too
+    return OrjsonResponse(await compare_shadow(database_of(request), model.name, since))
 
 
 def _only(document: dict[str, Any], allowed: set[str], required: set[str]) -> None:

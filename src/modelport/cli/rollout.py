@@ -153,9 +153,12 @@ def compare_command(model: str, since: float, as_json: bool, url: str, token: st
         click.echo(json.dumps(report, indent=2))
         return
     click.echo(
-        f"{report['name']}: {report['pairs']} paired predictions, version "
-        f"{report['version']} against shadow {report['shadow_version']}"
+        f"{report['name']}: {report['pairs']} request(s) answered by version "
+        f"{report['version']} and by shadow version {report['shadow_version']} "
+        f"({report['rows']} rows)"
     )
+    if report["shadow_failures"]:
+        click.echo(f"the shadow failed on {report['shadow_failures']} of them")
     if report["agreement"] is not None:
         click.echo(f"agreement: {report['agreement']:.1%}")
     if report["mean_absolute_difference"] is not None:
@@ -172,5 +175,5 @@ def compare_command(model: str, since: float, as_json: bool, url: str, token: st
 
 def register(group: click.Group) -> None:
     """Add the rollout commands to the ``modelport`` command group."""
-    for command in (traffic_command, shadow_command):
+    for command in (traffic_command, shadow_command, compare_command):
         group.add_command(command)
