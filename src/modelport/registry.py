@@ -19,6 +19,7 @@ from modelport.errors import (
     ModelNotFoundError,
     ModelNotReadyError,
     ModelportError,
+    NotFoundError,
     VersionNotFoundError,
     shown,
 )
@@ -300,7 +301,8 @@ class ModelRegistry:
     async def load_model_by_name(self, name: str) -> ServedModel:
         """Load (or reload) one model from the model folder and swap in what loaded.
 
-        Any failure is raised as ModelLoadError, naming the versions and why.
+        Any failure is raised as ModelLoadError, naming the versions and why; a folder
+        with no version at all is NotFoundError.
         """
         sources = await self._scan()
         name = self.canonical(name)
@@ -314,6 +316,10 @@ class ModelRegistry:
             if failed or model.newest_ready() is None:
                 outcome = model.failure_reason()  # nothing changed, and it still fails
         if model is None or outcome not in ("loaded", "unchanged"):
+            if not next(s for s in sources if s.name == name).versions:
+                # An empty folder (its last version deleted, or none put in yet): nothing
+                # to load is the client's to fix, not a failure of the server.
+                raise NotFoundError(f"model '{name}' has nothing to load: {outcome}")
             raise ModelLoadError(
                 f"model '{name}' failed to load: {outcome}"
                 + ("; the versions being served stay" if served else "")

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+import httpx
 import pytest
 import requests
 import schemathesis
@@ -238,3 +239,17 @@ def test_a_csv_cell_with_a_bare_carriage_return_is_a_client_error(server: Server
     )
     assert answer.status_code == 400, answer.text
     assert answer.json()["message"].startswith("the CSV body is not valid CSV")
+
+
+def test_loading_a_model_whose_last_version_was_deleted_is_not_found(server: Server) -> None:
+    admin = {"Authorization": f"Bearer {ADMIN}"}
+    with httpx.Client(base_url=server.url, headers=admin, timeout=TIMEOUT_S) as http:
+        assert http.delete("/v1/admin/models/iris-dt/versions/1").status_code == 200
+        for path in ("/v1/admin/models/iris-dt/load", "/v2/repository/models/iris-dt/load"):
+            answer = http.post(path)
+            assert answer.status_code == 404, (path, answer.text)
+            error = answer.json()  # V2's shape: the message under "error"
+            assert "has nothing to load: no version folders" in error.get("message", error["error"])
+        assert http.post(
+            "/v1/models/iris-lr:predict", json={"instances": [[1, 2, 3, 4]]}
+        ).is_success
