@@ -5,7 +5,7 @@ which the server would answer with a 500.
 
 Decoders: the native/KServe V1 and MLflow JSON envelopes, MLflow's CSV, the Open
 Inference Protocol's REST JSON with its binary tensor extension (and gzip/deflate), and
-its gRPC ModelInferRequest."""
+its gRPC ModelInferRequest, and what a custom route hands to ``server.predict``."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ from modelport.payloads import Payload, Tensors, count_rows
 from modelport.protocols.envelopes import ENVELOPES, decode_predict_body
 from modelport.protocols.v2_codec import DATATYPES
 from modelport.protocols.v2_rest import HEADER_LENGTH, decode_infer, decompressed
+from modelport.routes.handle import to_payload
 from modelport.signature import Feature, Signature
 
 __all__ = ["budget"]  # the fixture, imported for pytest to find
@@ -124,6 +125,17 @@ def test_native_and_mlflow_json(budget: Budget) -> None:
     def check(body: bytes, key: str) -> None:
         decoded = _accepts_or_refuses(decode_predict_body, body, key)
         _check_payload(None if decoded is None else decoded[0])
+
+    check()
+
+
+def test_custom_route_inputs(budget: Budget) -> None:
+    """What a custom route passes to ``server.predict``: one row, or a list of rows."""
+
+    @budget.settings(100)
+    @given(inputs=_contents)
+    def check(inputs: Any) -> None:
+        _check_payload(_accepts_or_refuses(to_payload, inputs))
 
     check()
 
