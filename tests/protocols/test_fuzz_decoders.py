@@ -4,8 +4,8 @@ refuse with a client error (4xx) whose message stays short; never another except
 which the server would answer with a 500.
 
 Decoders: the native/KServe V1 and MLflow JSON envelopes, MLflow's CSV, the Open
-Inference Protocol's REST JSON with its binary tensor extension (and gzip/deflate), and
-its gRPC ModelInferRequest, and what a custom route hands to ``server.predict``."""
+Inference Protocol's REST JSON with its binary tensor extension (and gzip/deflate), its
+gRPC ModelInferRequest, and what a custom route hands to ``server.predict``."""
 
 from __future__ import annotations
 
