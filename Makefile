@@ -130,6 +130,14 @@ bench-quick: bench-setup
 bench-smoke: bench-setup
 	$(BIN)/python bench/run.py --quick --smoke --results-dir build/bench-smoke $(BENCH_ARGS)
 
+# modelport on Ray Serve (--engine ray --replicas 2, and Ray's throughput options) against
+# --workers 2, same machine, same run, inside a network namespace (needs root and wrk);
+# writes bench/results/<stamp>-ray.md.
+.PHONY: bench-ray
+BENCH_RAY_ARGS ?=
+bench-ray: bench-setup
+	$(BIN)/python bench/ray_bench.py $(BENCH_RAY_ARGS)
+
 # Prediction log overhead: modelport with logging on against off, same run,
 # interleaved; writes bench/results/log-overhead-<stamp>.md. Needs wrk (installed if missing).
 .PHONY: bench-log

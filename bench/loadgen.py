@@ -32,8 +32,16 @@ class Sample:
         return asdict(self)
 
 
-def run_wrk(url: str, body: Path, connections: int, seconds: float, cpus: str | None) -> Sample:
-    """Run ``wrk -t1 -cC -dS --latency -s post.lua URL -- BODY`` (pinned unless cpus is None)."""
+def run_wrk(
+    url: str,
+    body: Path,
+    connections: int,
+    seconds: float,
+    cpus: str | None,
+    prefix: list[str] | None = None,
+) -> Sample:
+    """Run ``wrk -t1 -cC -dS --latency -s post.lua URL -- BODY`` (pinned unless cpus is None),
+    after ``prefix`` (e.g. ``ip netns exec NAME``) when given."""
     duration = f"{max(1, round(seconds))}s"
     argv = [
         "wrk",
@@ -51,6 +59,8 @@ def run_wrk(url: str, body: Path, connections: int, seconds: float, cpus: str | 
     ]
     if cpus is not None:
         argv = ["taskset", "-c", cpus, *argv]
+    if prefix is not None:
+        argv = [*prefix, *argv]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60, check=False)
     line = next((ln for ln in done.stdout.splitlines() if ln.startswith(MARKER)), None)
     if done.returncode != 0 or line is None:
