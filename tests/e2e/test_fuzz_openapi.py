@@ -32,6 +32,26 @@ pytestmark = pytest.mark.e2e
 __all__ = ["budget"]  # the fixture, imported for pytest to find
 
 API, ADMIN = "fuzz-api-token", "fuzz-admin-token"
+#: Custom routes that read every part of a request, and one that predicts with its body.
+ROUTES_PY = """
+def echo(request):
+    return {
+        "json": request.json,
+        "query": dict(request.query),
+        "form": dict(request.form),
+        "files": sorted(request.files),
+        "path": dict(request.path_params),
+    }
+
+
+def score(request, server):
+    return {"predictions": server.predict("iris-lr", request.json).predictions}
+"""
+ROUTES_YAML = """
+routes:
+  - {path: "/fuzz/echo/{word}", method: POST, handler: echo}
+  - {path: /fuzz/score, method: POST, handler: score}
+"""
 #: Longer than any answer of a model that does not hang: past it, the server hung.
 TIMEOUT_S = 10
 #: The server's resident memory after the run: the models and libraries take ~300 MB.
@@ -42,6 +62,8 @@ def _start(trained_models: Path, root: Path) -> Iterator[Server]:
     models = root / "models"
     # A copy: the fuzzer deletes versions and uploads new ones.
     shutil.copytree(trained_models, models)
+    (models / "routes.py").write_text(ROUTES_PY)
+    (models / "routes.yaml").write_text(ROUTES_YAML)
     started = Server(
         [str(models), "--request-timeout", "5"],
         cwd=root,
