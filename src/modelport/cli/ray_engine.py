@@ -37,6 +37,8 @@ __all__ = ["check_ray_settings", "serve_on_ray"]
 
 APP_NAME = "modelport"
 REPLICA_HEADER = b"x-modelport-replica"
+#: Requests one replica takes at once (its own queue and batching do the rest).
+_MAX_ONGOING = 512
 #: How long an unreachable --ray-address may take to refuse a connection.
 _CONNECT_TIMEOUT_S = 3.0
 
@@ -109,6 +111,12 @@ def serve_on_ray(settings: Settings, given_model_dir: Path | None) -> None:
         options: dict[str, Any] = {
             "name": APP_NAME,
             "ray_actor_options": {"num_cpus": 1, "runtime_env": {"env_vars": env}},
+            # modelport queues, batches and refuses (429) by itself: Ray Serve's default
+            # of 5 requests at a time per replica would leave its batches nearly empty.
+            "max_ongoing_requests": _MAX_ONGOING,
+            # modelport writes its own access line; Ray's would be a second one per
+            # request, shipped to the driver's terminal.
+            "logging_config": {"enable_access_log": False},
         }
         if scale is None:
             options["num_replicas"] = settings.replicas
