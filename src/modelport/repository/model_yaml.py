@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from modelport.errors import ModelLoadError
+from modelport.repository.monitor_config import MonitorConfig
 from modelport.repository.route_spec import RouteSpec
 from modelport.repository.yaml_file import parse_yaml_mapping
 from modelport.signature import Feature
@@ -19,6 +20,7 @@ __all__ = [
     "FeatureSpec",
     "LogConfig",
     "ModelConfig",
+    "MonitorConfig",
     "parse_model_yaml",
     "read_model_yaml",
 ]
@@ -119,6 +121,11 @@ class ModelConfig(BaseModel):
         default_factory=LogConfig,
         description="Prediction log for this model: `false`, or {enabled, sample_rate, inputs}.",
     )
+    monitor: MonitorConfig = Field(
+        default_factory=MonitorConfig,
+        description="Drift and data-quality monitoring: `false`, or {enabled, interval, "
+        "window, reference_rows, min_rows, webhook, psi, ks, ...} (see How-to: monitoring).",
+    )
     default: VersionChoice | None = Field(
         default=None,
         description="Which version answers a request that names none: `latest` (the newest "
@@ -130,6 +137,11 @@ class ModelConfig(BaseModel):
     @classmethod
     def _log_shorthand(cls, value: Any) -> Any:
         # `log: false` reads better than `log: {enabled: false}` for the common case.
+        return {"enabled": value} if isinstance(value, bool) else value
+
+    @field_validator("monitor", mode="before")
+    @classmethod
+    def _monitor_shorthand(cls, value: Any) -> Any:
         return {"enabled": value} if isinstance(value, bool) else value
 
     def declared_features(self) -> list[Feature] | None:

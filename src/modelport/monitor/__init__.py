@@ -1,0 +1,1 @@
+"""Model monitoring: reference profiles, drift and data-quality scores per feature."""
