@@ -152,6 +152,14 @@ class Settings(BaseSettings):
         "as `production`, so that an upload does not answer until the alias points at it; "
         "none: latest.",
     )
+    route_key_parameter: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=128,
+        description="A request parameter that keeps a client on one side of a traffic "
+        "split, as the X-Modelport-Route-Key header does: e.g. customer_id, sent as "
+        '{"instances": [...], "parameters": {"customer_id": "42"}}; none: the header only.',
+    )
     batching: bool = Field(
         default=True,
         description="Join concurrent requests for one model version into one model call.",

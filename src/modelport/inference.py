@@ -86,8 +86,11 @@ class InferenceService:
         log: PredictionLog | None = None,
         metrics: Metrics | None = None,
         tracing: Tracing | None = None,
+        route_key_parameter: str | None = None,
     ) -> None:
         self.registry = registry
+        #: The request parameter that, like the route-key header, makes a split sticky.
+        self.route_key_parameter = route_key_parameter
         self.timeout_s = timeout_s
         #: Server-wide batching limits, and whether models batch unless model.yaml says.
         self.policy = policy
@@ -131,6 +134,7 @@ class InferenceService:
             log,
             metrics,
             tracing,
+            settings.route_key_parameter,
         )
 
     async def predict(self, request: PredictRequest) -> PredictResult:

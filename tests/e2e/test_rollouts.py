@@ -52,7 +52,9 @@ def server(
         (root / "models" / "planted" / str(number) / "model.py").write_text(body)
     for url in empty_database(request.param, tmp_path_factory):
         args = [str(root / "models"), "--database-url", url, "--allow-pickle-uploads"]
-        started = Server([*args, "--request-timeout", "1"], root)
+        started = Server(
+            [*args, "--request-timeout", "1", "--route-key-parameter", "customer_id"], root
+        )
         try:
             started.wait_ready()
             yield started
@@ -204,6 +206,14 @@ def test_a_90_10_split_sends_about_a_tenth_to_the_candidate_and_a_key_sticks(
                 for _ in range(20)
             }
             assert len(seen) == 1, (key, seen)
+            by_parameter = {
+                http.post(
+                    "/v1/models/iris-lr:predict",
+                    json={**ROWS, "parameters": {"customer_id": key}},
+                ).json()["model_version"]
+                for _ in range(20)
+            }
+            assert len(by_parameter) == 1, (key, by_parameter)
         # A version named in the request is that version, whatever the split.
         assert (
             http.post("/v1/models/iris-lr/versions/2:predict", json=ROWS).json()["model_version"]

@@ -31,6 +31,9 @@ async def predict_answer(
     probabilities = parse_flag(parameters.get("probabilities"), "parameters.probabilities")
     if probabilities_query is not None:
         probabilities = parse_flag(probabilities_query, "query parameter probabilities")
+    if route_key is None and inference.route_key_parameter is not None:
+        value = parameters.get(inference.route_key_parameter)
+        route_key = None if value is None else str(value)
     result = await inference.predict(
         PredictRequest(
             name, payload, version, probabilities, "native", request_id, client, route_key

@@ -34,6 +34,7 @@ SETTING_GROUPS: list[tuple[str, list[str]]] = [
             "grpc_port",
             "default_model",
             "default_version",
+            "route_key_parameter",
             "log_level",
             "access_log",
             "pid_file",
