@@ -268,6 +268,8 @@ def _cases(client: AppClient, upload: bytes) -> list[Case]:
         ("get", "/v1/models/{name}/predictions", "/v1/models/iris-lr/predictions", admin, 200),
         ("get", "/v1/models/{name}/predictions", "/v1/models/iris-lr/predictions", {}, 401),
         ("get", "/v1/admin/stats", "/v1/admin/stats", admin, 200),
+        ("get", "/v1/admin/status", "/v1/admin/status", admin, 200),
+        ("get", "/v1/admin/status", "/v1/admin/status", {}, 401),
         ("get", "/v1/models/{name}/live", "/v1/models/iris-lr/live", {}, 200),
         ("get", "/v1/models/{name}/live", "/v1/models/nope/live", {}, 404),
         (

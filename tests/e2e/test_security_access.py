@@ -379,6 +379,7 @@ EXPECTED_REST: dict[tuple[str, str], str] = {
     ("GET", "/v1/models/{name}/predictions"): "admin",
     ("GET", "/v1/admin/stats"): "admin",
     ("GET", "/v1/admin/audit"): "admin",
+    ("GET", "/v1/admin/status"): "admin",
     ("POST", "/v1/admin/models/{name:path}/versions"): "admin",
     ("GET", "/v1/admin/models/{name}/versions"): "admin",
     ("DELETE", "/v1/admin/models/{name}/versions/{version}"): "admin",

@@ -426,6 +426,9 @@ def _register_admin_commands() -> None:
     from modelport.cli import rollout
 
     rollout.register(main)
+    from modelport.cli import manage
+
+    manage.register(main)
 
 
 _register_admin_commands()

@@ -7,24 +7,40 @@ the first token cannot need a token.
 
 from __future__ import annotations
 
-import http.client
-import json
 import os
+import secrets
 import sys
 import urllib.parse
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import click
 
-from modelport.access import is_loopback
+from modelport.cli.client import (
+    DEFAULT_URL,
+    Unreachable,
+    call,
+    client_options,
+    connection,
+    emit,
+    model_path,
+    print_table,
+    read_answer,
+    refused,
+    resolve_token,
+    server_of,
+    wants_json,
+)
 from modelport.config import ConfigError, load_settings
-from modelport.localtoken import read_token
 
 __all__ = ["admin_token_command", "models_command", "tokens", "upload_command"]
 
-_DEFAULT_URL = "http://127.0.0.1:8000"
 _CHUNK = 1 << 20
+# The names the rollout commands import (cli/rollout.py); new code uses cli/client.py.
+_answer = read_answer
+_connection = connection
+_resolve_token = resolve_token
 
 
 def _url_option(func: Any) -> Any:
@@ -38,133 +54,158 @@ def _url_option(func: Any) -> Any:
     return click.option(
         "--url",
         envvar="MODELPORT_URL",
-        default=_DEFAULT_URL,
+        default=DEFAULT_URL,
         show_default=True,
         help="The server [env MODELPORT_URL].",
     )(func)
 
 
-def _resolve_token(url: str, token: str | None) -> str | None:
-    """The token given, else the one a server on this machine saved for this user."""
-    if token:
-        return token
-    parsed = urllib.parse.urlsplit(url)
-    if not is_loopback(parsed.hostname):
-        return None
-    try:
-        port = parsed.port or (443 if parsed.scheme == "https" else 80)
-    except ValueError:
-        return None
-    return read_token(port)
-
-
-def _connection(url: str) -> tuple[http.client.HTTPConnection, str]:
-    parsed = urllib.parse.urlsplit(url)
-    if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        raise click.UsageError(f"--url must be http(s)://host[:port], got '{url}'")
-    kind = http.client.HTTPSConnection if parsed.scheme == "https" else http.client.HTTPConnection
-    return kind(parsed.hostname, parsed.port, timeout=600), parsed.path.rstrip("/")
-
-
-def _answer(connection: http.client.HTTPConnection) -> tuple[int, Any]:
-    response = connection.getresponse()
-    body = response.read()
-    try:
-        return response.status, json.loads(body) if body else None
-    except ValueError:
-        return response.status, body.decode(errors="replace")
-
-
-def _request(url: str, method: str, path: str, token: str | None) -> tuple[int, Any]:
-    connection, base = _connection(url)
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    try:
-        connection.request(method, base + path, headers=headers)
-        return _answer(connection)
-    except OSError as exc:
-        raise click.ClickException(f"cannot reach {url}: {exc}") from exc
-    finally:
-        connection.close()
-
-
 def _fail(status: int, body: Any) -> None:
-    message = body.get("message", body) if isinstance(body, dict) else body
-    raise click.ClickException(f"the server answered {status}: {message}")
+    raise refused(status, body)
 
 
 @click.command("upload")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--model", "model", required=True, help="Model name (created if new).")
+@click.option(
+    "--yaml",
+    "model_yaml",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="The version's model.yaml (e.g. its runtime, for a .json or .txt model).",
+)
+@click.option(
+    "--code",
+    "code",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A Python file the model needs (its classes, for a pickle); repeatable.",
+)
 @click.option("--alias", default=None, help="Point this alias (e.g. production) at it.")
-@_url_option
-def upload_command(file: Path, model: str, alias: str | None, url: str, token: str | None) -> None:
-    """Upload FILE as the next version of a model on a running server."""
-    token = _resolve_token(url, token)
+@client_options
+def upload_command(
+    file: Path, model: str, model_yaml: Path | None, code: tuple[Path, ...], alias: str | None
+) -> None:
+    """Upload FILE as the next version of a model on a running server, with its
+    model.yaml (--yaml) and code files (--code) when it needs them."""
+    ctx = click.get_current_context()
+    url, token = server_of(ctx)
     query = {"filename": file.name, **({"alias": alias} if alias else {})}
-    path = f"/v1/admin/models/{urllib.parse.quote(model, safe='')}/versions"
-    path += "?" + urllib.parse.urlencode(query)
-    size = file.stat().st_size
-    connection, base = _connection(url)
+    path = model_path(model) + "/versions"
+    parts = [("file", file)]
+    if model_yaml is not None:
+        parts.append(("model_yaml", model_yaml))
+    parts += [("files", extra) for extra in code]
+    if len(parts) == 1:
+        path += "?" + urllib.parse.urlencode(query)
+        pieces: list[bytes | Path] = [file]
+        content_type = "application/octet-stream"
+    else:
+        path += "?" + urllib.parse.urlencode({k: v for k, v in query.items() if k == "alias"})
+        pieces, content_type = _multipart(parts)
+    size = sum(p.stat().st_size if isinstance(p, Path) else len(p) for p in pieces)
+    conn, base = connection(url)
     try:
-        connection.putrequest("POST", base + path)
-        connection.putheader("Content-Type", "application/octet-stream")
-        connection.putheader("Content-Length", str(size))
-        if token:
-            connection.putheader("Authorization", f"Bearer {token}")
-        connection.endheaders()
-        with (
-            file.open("rb") as handle,
-            click.progressbar(length=size, label=f"uploading {file.name}", file=sys.stderr) as bar,
-        ):
-            while chunk := handle.read(_CHUNK):
-                connection.send(chunk)
-                bar.update(len(chunk))
-        status, body = _answer(connection)
+        conn.connect()
     except OSError as exc:
-        raise click.ClickException(f"upload to {url} failed: {exc}") from exc
+        conn.close()
+        raise Unreachable(f"cannot reach {url}: {exc}") from exc
+    try:
+        conn.putrequest("POST", base + path)
+        conn.putheader("Content-Type", content_type)
+        conn.putheader("Content-Length", str(size))
+        if token:
+            conn.putheader("Authorization", f"Bearer {token}")
+        conn.endheaders()
+        # A bar for a person at a terminal; a script's standard error gets only errors.
+        with click.progressbar(
+            length=size,
+            label=f"uploading {file.name}",
+            file=sys.stderr,
+            hidden=not sys.stderr.isatty(),
+        ) as bar:
+            for piece in pieces:
+                for chunk in _chunks(piece):
+                    conn.send(chunk)
+                    bar.update(len(chunk))
+        status, body = read_answer(conn)
+    except OSError as exc:
+        raise Unreachable(f"upload to {url} failed: {exc}") from exc
     finally:
-        connection.close()
+        conn.close()
     if status != 201:
         _fail(status, body)
-    click.echo(
-        f"{body['name']} version {body['version']} is ready "
-        f"(sha256 {body['sha256'][:12]}..., {body['size']} bytes, loaded in "
-        f"{body['load_seconds']:.2f} s)" + (f"; {alias} -> {body['version']}" if alias else "")
+    emit(
+        body,
+        wants_json(ctx),
+        lambda: click.echo(
+            f"{body['name']} version {body['version']} is ready "
+            f"(sha256 {body['sha256'][:12]}..., {body['size']} bytes, loaded in "
+            f"{body['load_seconds']:.2f} s)" + (f"; {alias} -> {body['version']}" if alias else "")
+        ),
     )
 
 
+def _multipart(parts: list[tuple[str, Path]]) -> tuple[list[bytes | Path], str]:
+    """A multipart/form-data body as pieces (files are streamed, not read whole)."""
+    boundary = f"modelport-{secrets.token_hex(16)}"
+    pieces: list[bytes | Path] = []
+    for field, path in parts:
+        head = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; '
+            f'filename="{path.name}"\r\nContent-Type: application/octet-stream\r\n\r\n'
+        )
+        pieces += [head.encode(), path, b"\r\n"]
+    pieces.append(f"--{boundary}--\r\n".encode())
+    return pieces, f"multipart/form-data; boundary={boundary}"
+
+
+def _chunks(piece: bytes | Path) -> Iterator[bytes]:
+    if isinstance(piece, bytes):
+        yield piece
+        return
+    with piece.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            yield chunk
+
+
 @click.command("models")
-@_url_option
-def models_command(url: str, token: str | None) -> None:
+@client_options
+def models_command() -> None:
     """Table of a running server's models: versions, state and aliases."""
-    token = _resolve_token(url, token)
-    status, body = _request(url, "GET", "/v1/models", token)
-    if status != 200:
-        _fail(status, body)
-    rows = [("MODEL", "LATEST", "VERSIONS", "STATE", "ALIASES")]
-    for model in body["models"]:
-        name = model["name"]
-        aliases = "-"
-        code, history = _request(url, "GET", f"/v1/admin/models/{name}/versions", token)
-        if code == 200:
-            pairs = sorted(history["aliases"].items())
-            aliases = ", ".join(f"{a}->{v}" for a, v in pairs) or "-"
+    ctx = click.get_current_context()
+    listing = call(ctx, "GET", "/v1/models")
+    rows = []
+    for entry in listing["models"]:
+        # A management call: a wrong or missing token is an error, not a table without aliases.
+        history = call(ctx, "GET", model_path(entry["name"]) + "/versions")
+        entry["aliases"] = history["aliases"]
         versions = ", ".join(
             f"{v['version']}" + ("" if v["state"] == "ready" else f" ({v['state']})")
-            for v in model["versions"]
+            for v in entry["versions"]
         )
-        latest = model.get("latest_version")
-        rows.append((name, str(latest or "-"), versions or "-", model["state"], aliases))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+        aliases = ", ".join(f"{a}->{v}" for a, v in sorted(history["aliases"].items()))
+        rows.append(
+            (
+                entry["name"],
+                entry.get("latest_version"),
+                versions or None,
+                entry["state"],
+                aliases or None,
+            )
+        )
+    emit(
+        listing,
+        wants_json(ctx),
+        lambda: print_table(rows, ["MODEL", "LATEST", "VERSIONS", "STATE", "ALIASES"]),
+    )
 
 
 @click.command("admin-token")
 @click.option(
     "--url",
     envvar="MODELPORT_URL",
-    default=_DEFAULT_URL,
+    default=DEFAULT_URL,
     show_default=True,
     help="The server on this machine [env MODELPORT_URL].",
 )
