@@ -47,7 +47,24 @@ def test_a_model_that_exits_fails_its_request_only(
     assert "KeyboardInterrupt" in server.log()  # the traceback, under the request id
 
 
-def test_an_upload_whose_code_exits_on_import_gets_a_json_answer(
+def test_a_model_file_that_exits_on_import_is_skipped_at_start(
+    start_server: StartServer, tmp_path: Path
+) -> None:
+    models = tmp_path / "models"
+    (models / "exits" / "1").mkdir(parents=True)
+    (models / "exits" / "1" / "model.py").write_text("import sys\nsys.exit(0)\n")
+    (models / "echo" / "1").mkdir(parents=True)
+    (models / "echo" / "1" / "model.py").write_text(EXITER)
+    server = start_server([str(models)])
+    server.wait_ready()  # it once stopped the server, exit status 0
+    with httpx.Client(base_url=server.url, timeout=20) as http:
+        assert http.post("/v1/models/echo:predict", json={"instances": [[2]]}).is_success
+        broken = http.post("/v1/models/exits:predict", json={"instances": [[2]]})
+        assert broken.status_code == 503, broken.text
+        assert "SystemExit" in broken.json()["message"]
+
+
+def test_an_upload_whose_code_exits_on_import_is_refused(
     start_server: StartServer, tmp_path: Path
 ) -> None:
     (tmp_path / "models").mkdir()
@@ -59,7 +76,7 @@ def test_an_upload_whose_code_exits_on_import_gets_a_json_answer(
             files={"file": ("model.py", b"import sys\nsys.exit(0)\n")},
         )
         # Code files are taken only with --allow-pickle-uploads; this one runs on import.
-        assert answer.status_code == 500, answer.text
-        assert answer.headers["content-type"] == "application/json"
-        assert "error" in answer.json()
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["error"] == "model_load_failed"
+        assert "SystemExit" in answer.json()["message"]
         assert http.get("/health/ready").status_code == 200

@@ -74,8 +74,14 @@ def import_code_file(path: Path, module_name: str | None = None) -> ModuleType:
             spec.loader.exec_module(module)
         except BaseException as exc:
             del sys.modules[module_name]
-            if not isinstance(exc, Exception):
-                raise  # KeyboardInterrupt, SystemExit from user code: not ours to swallow
+            # A real Ctrl-C reaches the main thread only: there it stops the command. A
+            # model file calling sys.exit() (or raising KeyboardInterrupt in a loading
+            # thread) is a broken model, skipped like any other, not a server stopping.
+            real_interrupt = isinstance(exc, KeyboardInterrupt) and (
+                threading.current_thread() is threading.main_thread()
+            )
+            if not isinstance(exc, Exception | SystemExit | KeyboardInterrupt) or real_interrupt:
+                raise
             raise ModelLoadError(
                 f"{path.name} failed to import{_where(exc, path)}: {type(exc).__name__}: {exc}"
             ) from exc
