@@ -1,6 +1,7 @@
-"""A model whose own code calls ``sys.exit()`` or raises ``KeyboardInterrupt``: the
-request gets a JSON 500 with its request id and the server keeps serving, batching on and
-off (with batching on, a KeyboardInterrupt from a predict once stopped the server)."""
+"""A model whose own code calls ``sys.exit()`` or raises ``KeyboardInterrupt``: in its
+predict, the request gets a JSON 500 with its request id and the server keeps serving,
+batching on and off (with batching on, a KeyboardInterrupt once stopped the server); on
+import, the model fails to load like any broken model (it once stopped the server)."""
 
 from __future__ import annotations
 
