@@ -21,6 +21,7 @@ from .conftest import MODELPORT, Server, StartServer
 pytestmark = pytest.mark.e2e
 
 ROWS = {"instances": [[5.1, 3.5, 1.4, 0.2]]}
+V2_INPUT = {"name": "input-0", "datatype": "FP64", "shape": [1, 4], "data": [5.1, 3.5, 1.4, 0.2]}
 #: Versions of the model "planted": 1 answers "a"; 2 disagrees on a fifth of the inputs
 #: (x below 0.2); 3 raises and 4 sleeps past the 1 s timeout for any x above 0.
 PLANTED = [
@@ -214,6 +215,15 @@ def test_a_90_10_split_sends_about_a_tenth_to_the_candidate_and_a_key_sticks(
                 for _ in range(20)
             }
             assert len(by_parameter) == 1, (key, by_parameter)
+            over_v2 = {
+                http.post(
+                    "/v2/models/iris-lr/infer",
+                    json={"inputs": [V2_INPUT]},
+                    headers={"X-Modelport-Route-Key": key},
+                ).json()["model_version"]
+                for _ in range(10)
+            }
+            assert len(over_v2) == 1, (key, over_v2)
         # A version named in the request is that version, whatever the split.
         assert (
             http.post("/v1/models/iris-lr/versions/2:predict", json=ROWS).json()["model_version"]

@@ -185,7 +185,7 @@ class FastLane:
             None if json_size is None else json_size.decode("latin-1"),
             None if encoding is None else encoding.decode("latin-1"),
             self.limit,
-            Caller("v2-rest", raw_id.decode("latin-1"), client_address(scope)),
+            Caller("v2-rest", raw_id.decode("latin-1"), client_address(scope), _route_key(scope)),
         )
         if answer.json_size is None:
             return answer.content, _with_cache([_JSON], answer.cache)
@@ -217,8 +217,8 @@ def _headers(scope: Scope) -> tuple[bytes | None, ...]:
 
 
 def _route_key(scope: Scope) -> str | None:
-    """The X-Modelport-Route-Key header (read here, not in ``_headers``: only the native
-    predict takes it)."""
+    """The X-Modelport-Route-Key header (read here, not in ``_headers``: only the predict
+    paths take it)."""
     headers: list[tuple[bytes, bytes]] = scope["headers"]
     for key, value in headers:
         if key == _ROUTE_KEY:

@@ -27,6 +27,7 @@ from modelport.accesswriter import AccessWriter
 from modelport.api.auth import bearer_token
 from modelport.api.errors import grpc_status, public_message
 from modelport.api.grpc_standard import add_standard_services
+from modelport.api.middleware import ROUTE_KEY_HEADER
 from modelport.api.proto import grpc_predict_v2_pb2 as pb
 from modelport.api.proto import grpc_predict_v2_pb2_grpc as pb_grpc
 from modelport.config import Settings
@@ -174,6 +175,7 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
                 "v2-grpc",
                 accesslog.current_id() or _request_id(context, request.id),
                 _peer_host(context.peer()),
+                _metadata(context, ROUTE_KEY_HEADER),
             ),
         )
         if outcome.cache is not None:
@@ -255,6 +257,12 @@ def _request_id(context: Any, given: str) -> str:
     if isinstance(value, str) and 0 < len(value) <= 128:
         return value
     return given or uuid.uuid4().hex
+
+
+def _metadata(context: Any, key: str) -> str | None:
+    """One text value of the call's metadata (None when absent)."""
+    value = dict(context.invocation_metadata() or ()).get(key)
+    return value if isinstance(value, str) else None
 
 
 def _peer_host(peer: str | None) -> str | None:

@@ -19,7 +19,12 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from modelport.api.auth import require_admin
-from modelport.api.middleware import CACHE_HEADER, client_address, request_id_of
+from modelport.api.middleware import (
+    CACHE_HEADER,
+    ROUTE_KEY_HEADER,
+    client_address,
+    request_id_of,
+)
 from modelport.api.responses import OrjsonResponse
 from modelport.api.schemas import V2_ERRORS, V2_INFER_REQUEST_BODY, V2InferResponse
 from modelport.api.state import inference_of, manager_of, registry_of, settings_of
@@ -144,7 +149,12 @@ async def _infer(request: Request, name: str, version: str | None) -> Response:
         headers.get(HEADER_LENGTH),
         headers.get("content-encoding"),
         settings_of(request).max_body_size,
-        dataplane.Caller("v2-rest", request_id_of(request.scope), client_address(request.scope)),
+        dataplane.Caller(
+            "v2-rest",
+            request_id_of(request.scope),
+            client_address(request.scope),
+            headers.get(ROUTE_KEY_HEADER),
+        ),
     )
     cached = {CACHE_HEADER: answer.cache} if answer.cache is not None else {}
     if answer.json_size is None:

@@ -73,6 +73,8 @@ class Caller:
     protocol: str
     request_id: str | None = None
     client: str | None = None
+    #: Keeps the caller on one side of a traffic split (the route-key header or metadata).
+    route_key: str | None = None
 
 
 def server_metadata() -> V2ServerMetadata:
@@ -164,6 +166,7 @@ async def infer(
             who.protocol,
             who.request_id,
             who.client,
+            who.route_key,
         )
     )
     tensors_out: list[OutputTensor] = []
