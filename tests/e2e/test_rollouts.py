@@ -384,3 +384,17 @@ def compare_report(
         if done(report) or time.monotonic() > deadline:
             return report
         time.sleep(0.2)
+
+
+def test_an_alias_or_version_in_a_split_cannot_be_removed(
+    server: Server, trained_models: Path
+) -> None:
+    once(server)
+    two_versions(server, trained_models)
+    assert cli(server, "traffic", "iris-lr", "production=90", "2=10").returncode == 0
+    admin = f"{server.url}/v1/admin/models/iris-lr"
+    for path in ("/aliases/production", "/versions/2"):
+        refused = httpx.delete(admin + path, headers=server.admin, timeout=30)
+        assert refused.status_code == 409, refused.text
+        assert "is in its traffic split" in refused.json()["message"]
+    assert cli(server, "traffic", "iris-lr", "off").returncode == 0

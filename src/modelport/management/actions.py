@@ -209,6 +209,7 @@ class ModelManager:
                 f"model '{name}' is an MLflow model folder served as version 1; remove the "
                 "folder instead"
             )
+        self.rollouts.refuse_in_use(name, version=version)
         await self.database.run(store.delete_version, name, version)
         async with self._lock:
             await asyncio.to_thread(remove_folder, folder)
@@ -252,6 +253,7 @@ class ModelManager:
     async def delete_alias(self, name: str, alias: str, actor: Actor) -> AliasDeleted:
         name = self._name(name)
         await self.database.ready()
+        self.rollouts.refuse_in_use(name, alias=alias)
         if not await self.database.run(store.delete_alias, name, alias):
             raise InvalidRequestError(f"model '{name}' has no alias '{alias}'")
         await self.catalog.load_aliases(name)

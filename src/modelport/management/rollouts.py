@@ -8,7 +8,7 @@ from typing import Any
 from modelport.contracts import ModelRollout
 from modelport.db import store
 from modelport.db.database import Database
-from modelport.errors import InvalidRequestError, VersionNotFoundError
+from modelport.errors import ConflictError, InvalidRequestError, VersionNotFoundError
 from modelport.management.audit import Actor, AuditTrail
 from modelport.registry import ModelRegistry
 from modelport.repository.scan import validate_model_name
@@ -63,6 +63,28 @@ class RolloutActions:
         detail = {"shadow": target, "sample_rate": sample_rate if target else None}
         await self.audit.record(actor, "shadow.set", name, detail)
         return self.describe(name)
+
+    def refuse_in_use(
+        self, name: str, version: int | None = None, alias: str | None = None
+    ) -> None:
+        """409 when the model's split or shadow names this version (by number or through an
+        alias) or this alias: removing it would fail the requests sent there."""
+        rollout = self.registry.rollout(name)
+        aliases = self.registry.aliases(name)
+        uses = [(target, f"its traffic split ({percent}%)") for target, percent in rollout.traffic]
+        if rollout.shadow is not None:
+            uses.append((rollout.shadow, "its shadow"))
+        for target, where in uses:
+            named = target == alias or (
+                version is not None
+                and (target == str(version) or (alias is None and aliases.get(target) == version))
+            )
+            if named:
+                what = f"alias '{alias}'" if alias is not None else f"version {version}"
+                raise ConflictError(
+                    f"{what} of model '{name}' is in {where} as '{target}': change that first "
+                    f"(modelport traffic {name} ... / modelport shadow {name} off)"
+                )
 
     def describe(self, name: str) -> ModelRollout:
         model = self.registry.get(name)
