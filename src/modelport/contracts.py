@@ -25,6 +25,8 @@ __all__ = [
     "ModelRollout",
     "ModelStateChange",
     "ModelSummary",
+    "MonitorFeature",
+    "MonitorReport",
     "Ready",
     "ReloadAnswer",
     "ShadowTarget",
@@ -277,6 +279,55 @@ class LiveNumbers(TypedDict):
     latency_buckets: list[list[float | None]]
     batch_rows: dict[str, float]
     cache: dict[str, float]
+
+
+MonitorStatus = Literal["ok", "warn", "alert"]
+
+
+class MonitorFeature(TypedDict):
+    """One feature (or the output) in a monitor report: its main score (PSI), its status
+    (the worst of its checks), the checks of its kind, and both histograms."""
+
+    feature: NotRequired[str]
+    kind: Literal["numeric", "categorical"]
+    score: float
+    status: MonitorStatus
+    psi: float
+    missing_rate: float
+    #: numeric: Kolmogorov-Smirnov distance and p-value, share outside the reference range.
+    ks: NotRequired[float]
+    ks_p_value: NotRequired[float]
+    out_of_range_rate: NotRequired[float]
+    mean: NotRequired[float | None]
+    reference_mean: NotRequired[float]
+    reference_std: NotRequired[float]
+    #: categorical: chi-square against the reference shares, categories never seen.
+    chi_square: NotRequired[float]
+    chi_square_p_value: NotRequired[float]
+    unseen_rate: NotRequired[float]
+    unseen: NotRequired[list[str]]
+    #: the output of a classifier: how far the class shares moved (0 to 1).
+    output_shift: NotRequired[float]
+    #: numeric: inner bin edges; categorical: categories; with reference and live shares.
+    histogram: dict[str, list[Any]]
+
+
+class MonitorReport(TypedDict):
+    """GET /v1/models/{name}/monitor: a version's newest logged rows against its reference,
+    the most drifted features first."""
+
+    model: str
+    version: int
+    enabled: bool
+    computed_at: str
+    interval_seconds: float
+    status: MonitorStatus
+    #: {"source": "reference.csv" | "first logged predictions", "rows": n[, "needed"]}.
+    reference: dict[str, Any] | None
+    #: {"rows", "size", "enough_rows", "min_rows", "first_id", "last_id", "since", "until"}.
+    window: dict[str, Any] | None
+    features: list[MonitorFeature]
+    output: MonitorFeature | None
 
 
 class AuditEntry(TypedDict):

@@ -164,6 +164,7 @@ def load_version(name: str, source: VersionSource, config: ModelConfig, root: Pa
         stamp=stamp,
         cache=config.cache,
         log=config.log,
+        monitor=config.monitor,
         fingerprint=_fingerprint(sha256, config, source),
         warnings=runtime.hints.warnings,
     )

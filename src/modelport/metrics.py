@@ -35,6 +35,7 @@ from prometheus_client.openmetrics.exposition import generate_latest as generate
 
 from modelport import __version__
 from modelport.metrics_compat import TritonSeries
+from modelport.metrics_monitor import MonitorGauges
 from modelport.metrics_pending import Folder, Pending, observe_many
 from modelport.process_metrics import WorkerProcesses
 from modelport.served import ServedModel
@@ -205,6 +206,8 @@ class Metrics:
             self.log_rows.labels(outcome)
         #: Other servers' names for the same numbers (metrics_compat), or None.
         self.triton = TritonSeries(own) if "triton" in compat else None
+        #: Drift scores and statuses, set by the monitor (modelport.monitor.worker).
+        self.monitor = MonitorGauges(own)
         self.kserve = (
             Histogram(
                 "request_predict_seconds",

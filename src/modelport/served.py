@@ -10,6 +10,7 @@ from typing import Literal
 from modelport.contracts import VersionMetadata, VersionSummary
 from modelport.repository import BatchingConfig
 from modelport.repository.model_yaml import LogConfig
+from modelport.repository.monitor_config import MonitorConfig
 from modelport.runtimes.base import Runtime
 from modelport.signature import Signature
 
@@ -47,6 +48,8 @@ class ModelVersion:
     #: model.yaml's cache switch and log block (unset: the server settings decide).
     cache: bool | None = None
     log: LogConfig = field(default_factory=LogConfig)
+    #: model.yaml's monitor block: thresholds, window, interval, webhook.
+    monitor: MonitorConfig = field(default_factory=MonitorConfig)
     #: Digest of everything an answer depends on (artifact, model.yaml, code files):
     #: response-cache keys carry it, so a changed version never meets an old entry.
     fingerprint: str = ""

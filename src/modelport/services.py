@@ -27,6 +27,8 @@ from modelport.management.catalog import Catalog
 from modelport.management.following import Follower
 from modelport.management.startup import load_at_start
 from modelport.metrics import Metrics
+from modelport.monitor.service import MonitorService
+from modelport.monitor.worker import MonitorWorker, lock_path
 from modelport.predlog import PredictionLog
 from modelport.registry import ModelRegistry
 from modelport.repository.watch import RepositoryWatcher, snapshot_repository
@@ -67,6 +69,10 @@ class Services:
     #: The custom routes, read and imported at build time, so the app's route table is
     #: complete before it serves (they change at the next start, not on a model reload).
     route_table: RouteTable
+    #: Drift and data-quality reports (GET /v1/models/{name}/monitor).
+    monitor: MonitorService
+    #: Computes them in the background in one process of the server (gauges, webhook).
+    monitor_worker: MonitorWorker
 
     async def start(self, background: list[asyncio.Task[Any]]) -> None:
         """Load the models, then follow other processes' changes and (optionally) the
@@ -86,6 +92,9 @@ class Services:
         if settings.watch:
             log.info("watching %s for new and changed models", settings.model_dir)
             background.append(asyncio.create_task(self.watcher.run(), name="modelport-watch"))
+        background.append(
+            asyncio.create_task(self.monitor_worker.run(), name="modelport-monitor")
+        )
 
     def describe(self) -> str:
         """What this process serves and uses, in one block for the start-up log (no
@@ -155,6 +164,8 @@ def build_services(settings: Settings, tracing: Tracing | None = None) -> Servic
     follower = Follower(registry, catalog, audit, lock)
     feed = ChangeFeed(database, follower.follow, settings.sync_interval, doorbell)
     watcher = RepositoryWatcher(settings.model_dir, follower.files_changed, settings.watch_interval)
+    monitor = MonitorService(registry, database)
+    election = lock_path(settings.model_dir, str(database.engine.url))
     return Services(
         settings=settings,
         database=database,
@@ -174,6 +185,8 @@ def build_services(settings: Settings, tracing: Tracing | None = None) -> Servic
         access_log=_access_writer(settings),
         store=make_store(settings.redis_url),
         route_table=load_routes(settings.model_dir),
+        monitor=monitor,
+        monitor_worker=MonitorWorker(monitor, registry, metrics, election),
     )
 
 

@@ -272,6 +272,8 @@ def _cases(client: AppClient, upload: bytes) -> list[Case]:
         ("get", "/v1/admin/status", "/v1/admin/status", {}, 401),
         ("get", "/v1/models/{name}/live", "/v1/models/iris-lr/live", {}, 200),
         ("get", "/v1/models/{name}/live", "/v1/models/nope/live", {}, 404),
+        ("get", "/v1/models/{name}/monitor", "/v1/models/iris-lr/monitor", {}, 200),
+        ("get", "/v1/models/{name}/monitor", "/v1/models/nope/monitor", {}, 404),
         (
             "get",
             "/v1/admin/audit",

@@ -360,6 +360,7 @@ EXPECTED_REST: dict[tuple[str, str], str] = {
     ("GET", "/v1/models/{name}"): "api",
     ("GET", "/v1/models/{name}/versions/{version}"): "api",
     ("GET", "/v1/models/{name}/live"): "api",
+    ("GET", "/v1/models/{name}/monitor"): "api",
     ("POST", "/v1/models/{name}:predict"): "api",
     ("POST", "/v1/models/{name}/versions/{version}:predict"): "api",
     ("GET", "/ping"): "api",

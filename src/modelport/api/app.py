@@ -17,7 +17,18 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from modelport import __version__
 from modelport.access import Access, access_for
-from modelport.api import admin, health, live, mlflow, native, predictions, rollouts, status, v2
+from modelport.api import (
+    admin,
+    health,
+    live,
+    mlflow,
+    monitor,
+    native,
+    predictions,
+    rollouts,
+    status,
+    v2,
+)
 from modelport.api.auth import AccessMiddleware
 from modelport.api.cors import CorsMiddleware
 from modelport.api.custom_routes import install_custom_routes
@@ -189,6 +200,7 @@ ROUTERS = (
     v2.router,
     admin.router,
     rollouts.router,
+    monitor.router,
     status.router,
     predictions.router,
 )

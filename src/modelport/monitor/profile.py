@@ -117,17 +117,22 @@ def profile_column(column: pd.Series, numeric: bool | None = None) -> ColumnProf
 
 
 def build_profile(
-    frame: pd.DataFrame, features: list[str], source: str, output: pd.Series | None = None
+    frame: pd.DataFrame,
+    features: list[str],
+    source: str,
+    output: pd.Series | None = None,
+    output_numeric: bool | None = None,
 ) -> Profile:
     """Profile ``features`` of ``frame`` (a missing column counts as all missing) and the
-    output, taken from ``output`` or from the frame's OUTPUT column."""
+    output, taken from ``output`` or from the frame's OUTPUT column (class labels are
+    categories: ``output_numeric=False``)."""
     profiles: dict[str, ColumnProfile] = {}
     for name in features:
         column = frame[name] if name in frame else pd.Series([None] * len(frame), dtype=object)
         profiles[name] = profile_column(column)
     if output is None and OUTPUT in frame and OUTPUT not in features:
         output = frame[OUTPUT]
-    out = None if output is None else profile_column(output)
+    out = None if output is None else profile_column(output, output_numeric)
     return Profile(profiles, out, len(frame), source, list(features))
 
 

@@ -51,7 +51,10 @@ class MonitorConfig(BaseModel):
         "of the version become its reference.",
     )
     min_rows: int = Field(
-        default=100, ge=1, description="Fewer live rows than this: every status stays ok."
+        default=500,
+        ge=1,
+        description="Fewer live rows than this: every status stays ok (too few to tell "
+        "drift from chance).",
     )
     webhook: str | None = Field(
         default=None,
