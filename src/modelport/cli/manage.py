@@ -165,7 +165,13 @@ def reload_command(name: str | None) -> None:
 
 @click.command("audit")
 @click.argument("name", required=False)
-@click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 1000),
+    default=50,
+    show_default=True,
+    help="At most this many entries (1 to 1000).",
+)
 @client_options
 def audit_command(name: str | None, limit: int) -> None:
     """The audit log, newest first: who did what, when, and how it went (of model NAME)."""
