@@ -1,8 +1,8 @@
 """Operator commands: ``modelport upload``, ``modelport models`` and ``modelport tokens``.
 
-``upload`` and ``models`` talk HTTP to a running server (standard library only, so the
-core installs nothing more); ``tokens`` works on the database directly, since creating
-the first token cannot need a token.
+``upload`` and ``models`` talk HTTP to a running server through the shared client
+(``cli/client.py``: --url, --token, --json, exit codes); ``tokens`` works on the
+database directly, since creating the first token cannot need a token.
 """
 
 from __future__ import annotations
@@ -37,31 +37,6 @@ from modelport.config import ConfigError, load_settings
 __all__ = ["admin_token_command", "models_command", "tokens", "upload_command"]
 
 _CHUNK = 1 << 20
-# The names the rollout commands import (cli/rollout.py); new code uses cli/client.py.
-_answer = read_answer
-_connection = connection
-_resolve_token = resolve_token
-
-
-def _url_option(func: Any) -> Any:
-    func = click.option(
-        "--token",
-        envvar="MODELPORT_ADMIN_TOKEN",
-        default=None,
-        help="Admin bearer token [env MODELPORT_ADMIN_TOKEN; default: the one a server on "
-        "this machine saved for you at start].",
-    )(func)
-    return click.option(
-        "--url",
-        envvar="MODELPORT_URL",
-        default=DEFAULT_URL,
-        show_default=True,
-        help="The server [env MODELPORT_URL].",
-    )(func)
-
-
-def _fail(status: int, body: Any) -> None:
-    raise refused(status, body)
 
 
 @click.command("upload")
@@ -134,7 +109,7 @@ def upload_command(
     finally:
         conn.close()
     if status != 201:
-        _fail(status, body)
+        raise refused(status, body)
     emit(
         body,
         wants_json(ctx),
@@ -215,7 +190,7 @@ def admin_token_command(url: str) -> None:
     For curl: -H "Authorization: Bearer $(modelport admin-token)". Only the user who
     started the server can read it; a server started with an admin_token saves none.
     """
-    token = _resolve_token(url, None)
+    token = resolve_token(url, None)
     if token is None:
         raise click.ClickException(
             f"no saved admin token for {url}: is a server running there, started by you "
