@@ -13,8 +13,8 @@ class Threshold(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    warn: float = Field(ge=0)
-    alert: float = Field(ge=0)
+    warn: float = Field(ge=0, description="At or above this value the score warns.")
+    alert: float = Field(ge=0, description="At or above this value the score alerts.")
 
     @model_validator(mode="after")
     def _ordered(self) -> Threshold:
@@ -61,9 +61,39 @@ class MonitorConfig(BaseModel):
         pattern=r"^https?://",
         description="URL that receives a POSTed JSON report whenever a status changes.",
     )
-    psi: Threshold = Field(default_factory=lambda: _limits(0.1, 0.25))
-    ks: Threshold = Field(default_factory=lambda: _limits(0.1, 0.2))
-    output_shift: Threshold = Field(default_factory=lambda: _limits(0.1, 0.2))
-    missing: Threshold = Field(default_factory=lambda: _limits(0.05, 0.2))
-    out_of_range: Threshold = Field(default_factory=lambda: _limits(0.05, 0.2))
-    unseen: Threshold = Field(default_factory=lambda: _limits(0.001, 0.05))
+    psi: Threshold = Field(
+        default_factory=lambda: _limits(0.1, 0.25),
+        description=(
+            "Population stability index of a feature's binned (or category) shares "
+            "against the reference: warn / alert at these values."
+        ),
+    )
+    ks: Threshold = Field(
+        default_factory=lambda: _limits(0.1, 0.2),
+        description=(
+            "Kolmogorov-Smirnov distance of a numeric feature (largest gap between "
+            "the live and reference CDFs, 0 to 1)."
+        ),
+    )
+    output_shift: Threshold = Field(
+        default_factory=lambda: _limits(0.1, 0.2),
+        description=(
+            "How far a classifier's class shares moved (half the sum of the share changes, 0 to 1)."
+        ),
+    )
+    missing: Threshold = Field(
+        default_factory=lambda: _limits(0.05, 0.2),
+        description="Rise in the share of missing values over the reference's share.",
+    )
+    out_of_range: Threshold = Field(
+        default_factory=lambda: _limits(0.05, 0.2),
+        description=(
+            "Share of a numeric feature's live values outside the reference's minimum and maximum."
+        ),
+    )
+    unseen: Threshold = Field(
+        default_factory=lambda: _limits(0.001, 0.05),
+        description=(
+            "Share of a categorical feature's live values in categories the reference never had."
+        ),
+    )
