@@ -76,6 +76,9 @@ def test_versions_lists_each_version_with_its_aliases(server: Server) -> None:
     assert run(server, "versions").exit_code == 2
     assert run(server, "alias", "set", "iris-lr", "production").exit_code == 2
     assert run(server, "status", "--url", "ftp://somewhere").exit_code == 2
+    assert run(server, "upload", __file__).exit_code == 2  # no --model
+    assert run(server, "upload", "no-such-file.onnx", "--model", "x").exit_code == 2
+    assert run(server, "rollback").exit_code == 2
 
 
 def test_upload_alias_rollback_and_delete(server: Server, tmp_path: Path) -> None:
