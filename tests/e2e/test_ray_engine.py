@@ -58,6 +58,7 @@ def test_without_the_ray_extra_it_says_what_to_install(trained_models: Path) -> 
         (["--replicas", "0"], "replicas: Input should be greater than or equal to 1"),
         (["--autoscale", "3,1"], "--autoscale 3,1: MIN is above MAX"),
         (["--ray-address", "127.0.0.1:1"], "--ray-address 127.0.0.1:1: nothing answers there"),
+        (["--workers", "2"], "--workers is for --engine uvicorn; with --engine ray, give"),
     ],
 )
 def test_bad_ray_settings_stop_before_anything_starts(
@@ -66,6 +67,12 @@ def test_bad_ray_settings_stop_before_anything_starts(
     done = run_cli(str(trained_models), "--engine", "ray", *flags)
     assert done.returncode == 2, done.stderr
     assert message in done.stderr
+
+
+def test_ray_settings_without_the_ray_engine_are_refused(trained_models: Path) -> None:
+    done = run_cli(str(trained_models), "--replicas", "3", "--ray-address", "127.0.0.1:6379")
+    assert done.returncode == 2
+    assert "--replicas, --ray-address need --engine ray" in done.stderr
 
 
 def test_a_relative_model_folder_cannot_reach_a_remote_cluster(trained_models: Path) -> None:

@@ -111,6 +111,9 @@ def serve(model_dir: Path | None, **flags: Any) -> None:
     except ConfigError as exc:
         raise click.UsageError(exc.message) from exc
     _check_model_dir(settings, given=model_dir is not None)
+    from modelport.cli.ray_engine import check_engine_settings
+
+    check_engine_settings(settings)
     _check_database_url(settings)
     settings = _open_database(settings)
     log_config = _log_config(settings.log_level, settings.log_format)

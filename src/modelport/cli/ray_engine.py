@@ -33,7 +33,7 @@ import click
 from modelport.access import is_loopback
 from modelport.config import Settings, settings_to_env
 
-__all__ = ["check_ray_settings", "serve_on_ray"]
+__all__ = ["check_engine_settings", "check_ray_settings", "serve_on_ray"]
 
 APP_NAME = "modelport"
 REPLICA_HEADER = b"x-modelport-replica"
@@ -41,6 +41,27 @@ REPLICA_HEADER = b"x-modelport-replica"
 _MAX_ONGOING = 512
 #: How long an unreachable --ray-address may take to refuse a connection.
 _CONNECT_TIMEOUT_S = 3.0
+
+
+def check_engine_settings(settings: Settings) -> None:
+    """Settings of one engine given to the other are a mistake, not something to ignore."""
+    if settings.engine == "ray":
+        if settings.workers != 1:
+            raise click.UsageError(
+                "--workers is for --engine uvicorn; with --engine ray, give --replicas"
+            )
+        return
+    given = [
+        flag
+        for flag, value in (
+            ("--replicas", settings.replicas != 1),
+            ("--autoscale", settings.autoscale is not None),
+            ("--ray-address", settings.ray_address is not None),
+        )
+        if value
+    ]
+    if given:
+        raise click.UsageError(f"{', '.join(given)} need --engine ray")
 
 
 def check_ray_settings(settings: Settings, given_model_dir: Path | None) -> tuple[int, int] | None:
@@ -127,7 +148,8 @@ def serve_on_ray(settings: Settings, given_model_dir: Path | None) -> None:
         count = settings.replicas if scale is None else f"{scale[0]} to {scale[1]}"
         click.echo(
             f"modelport on Ray Serve: {count} replica(s) at http://{settings.host}:"
-            f"{settings.port} (Ctrl-C or SIGTERM stops them)",
+            f"{settings.port} (Ctrl-C or SIGTERM stops them); V2 gRPC is served by "
+            "--engine uvicorn only",
             err=True,
         )
         stop.wait()
