@@ -61,7 +61,8 @@ def check_engine_settings(settings: Settings) -> None:
         if value
     ]
     if given:
-        raise click.UsageError(f"{', '.join(given)} need --engine ray")
+        verb = "needs" if len(given) == 1 else "need"
+        raise click.UsageError(f"{', '.join(given)} {verb} --engine ray")
 
 
 def check_ray_settings(settings: Settings, given_model_dir: Path | None) -> tuple[int, int] | None:
