@@ -97,7 +97,7 @@ class InferenceService:
         self.batching = batching
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="modelport-infer")
         #: Copies of requests for a model's shadow version, answered off the request path.
-        self.shadow = ShadowRunner(log, timeout_s)
+        self.shadow = ShadowRunner(registry, log, timeout_s)
         #: The threads each model holds: one model's hung calls leave one to the others.
         self._slots = CallSlots(threads)
         self._queues: dict[tuple[str, int, int], BatchQueue[ModelVersion]] = {}
@@ -151,8 +151,14 @@ class InferenceService:
             finally:
                 if times is not None:
                     self._trace(served, times)
-            if request.version is None:
-                self._copy_to_shadow(served, request)
+            if request.version is None:  # a copy for the model's shadow, if it has one
+                self.shadow.offer(
+                    served,
+                    request.payload,
+                    request.probabilities,
+                    request.request_id,
+                    request.client,
+                )
         except Exception as exc:
             if self.metrics is not None:
                 code = exc.code if isinstance(exc, ModelportError) else "internal_error"
@@ -173,25 +179,6 @@ class InferenceService:
                 None if self.tracing is None else self._trace_id(),
             )
         return result
-
-    def _copy_to_shadow(self, served: ModelVersion, request: PredictRequest) -> None:
-        """A copy of an answered request for the model's shadow version, if it has one."""
-        rollout = self.registry.rollout(served.name)
-        if rollout.shadow is None:
-            return
-        try:
-            shadow = self.registry.resolve(served.name, rollout.shadow)
-        except ModelportError:
-            return  # the shadow's alias or version is gone: nothing to compare with
-        if shadow.version != served.version:
-            self.shadow.offer(
-                shadow,
-                request.payload,
-                request.probabilities,
-                request.request_id,
-                request.client,
-                rollout.shadow_sample_rate,
-            )
 
     def _trace_id(self) -> str | None:
         info = accesslog.current()

@@ -24,6 +24,7 @@ from modelport.inputs import to_batch
 from modelport.outputs import ModelOutputs, run_model
 from modelport.payloads import Payload, Rows, count_rows
 from modelport.predlog import PredictionLog
+from modelport.registry import ModelRegistry
 from modelport.served import ModelVersion
 from modelport.types import Batch
 
@@ -49,7 +50,10 @@ class _Copy:
 class ShadowRunner:
     """Answers copies of requests with a shadow version, one at a time, on its own thread."""
 
-    def __init__(self, log_to: PredictionLog | None, timeout_s: float) -> None:
+    def __init__(
+        self, registry: ModelRegistry, log_to: PredictionLog | None, timeout_s: float
+    ) -> None:
+        self.registry = registry
         self.log_to = log_to
         self.timeout_s = timeout_s
         self._waiting: deque[_Copy] = deque()
@@ -64,15 +68,25 @@ class ShadowRunner:
 
     def offer(
         self,
-        version: ModelVersion,
+        served: ModelVersion,
         payload: Payload,
         probabilities: bool,
         request_id: str | None,
         client: str | None,
-        sample_rate: float,
     ) -> None:
-        """Queue a copy for the shadow ``version`` (never blocks, never raises)."""
-        if self.log_to is None or (sample_rate < 1.0 and random.random() >= sample_rate):  # noqa: S311
+        """Queue a copy of a request ``served`` answered for the model's shadow version, if
+        it has one (never blocks, never raises)."""
+        rollout = self.registry.rollout(served.name)
+        if rollout.shadow is None or self.log_to is None:
+            return
+        rate = rollout.shadow_sample_rate
+        if rate < 1.0 and random.random() >= rate:  # noqa: S311  sampling, not a secret
+            return
+        try:
+            version = self.registry.resolve(served.name, rollout.shadow)
+        except ModelportError:
+            return  # the shadow's alias or version is gone: nothing to compare with
+        if version.version == served.version:
             return
         if len(self._waiting) >= QUEUE_SIZE:
             self.dropped += 1
