@@ -20,7 +20,7 @@ from click.testing import CliRunner, Result
 from modelport.cli import main
 from services import free_port
 
-from .conftest import MODELPORT, SRC, Server
+from .conftest import MODELPORT, SRC, Server, StartServer
 
 pytestmark = pytest.mark.e2e
 
@@ -191,6 +191,20 @@ def test_reload_audit_and_status(server: Server) -> None:
     shown = as_json(run(server, "status", "--json"))
     assert shown["database"] == {"backend": "sqlite", "ready": True, "error": None}
     assert {"iris-lr", "iris-dt"} <= {m["name"] for m in shown["models"]}
+
+
+def test_status_says_when_the_database_does_not_answer(
+    start_server: StartServer, model_dir: Path
+) -> None:
+    url = f"postgresql://127.0.0.1:{free_port()}/gone"
+    server = start_server(
+        [str(model_dir), "--admin-token", TOKEN, "--database-url", url, "--database-optional"]
+    )
+    server.wait_ready()
+    status = run(server, "status")
+    assert status.exit_code == 0, status.output
+    assert "database: postgresql, not answering (the database is unavailable" in status.stdout
+    assert as_json(run(server, "status", "--json"))["database"]["ready"] is False
 
 
 def test_models_is_a_table_and_a_wrong_token_is_an_error(server: Server) -> None:

@@ -18,7 +18,7 @@ from modelport import __version__
 from modelport.api.admin import ADMIN_ERRORS
 from modelport.api.auth import require_admin
 from modelport.api.responses import OrjsonResponse
-from modelport.api.state import database_of, registry_of, settings_of
+from modelport.api.state import database_of, manager_of, registry_of, settings_of
 from modelport.errors import ModelportError
 
 __all__ = ["router"]
@@ -67,7 +67,8 @@ async def server_status(request: Request) -> Response:
     database = database_of(request)
     error = None
     try:
-        await database.ready()  # migrates once; says whether the database answers now
+        # A real read (the newest audit entry), so a database gone since start shows.
+        await manager_of(request).audit_entries(None, 1)
     except ModelportError as exc:
         error = exc.message
     models: list[ModelStatus] = []
