@@ -107,7 +107,10 @@ def is_numeric(column: pd.Series) -> bool:
         return True
     if column.dtype.kind in "biuf":
         return bool(column.dtype.kind != "b")
-    return bool(pd.to_numeric(present, errors="coerce").notna().all())
+    try:
+        return bool(pd.to_numeric(present, errors="coerce").notna().all())
+    except (TypeError, ValueError):  # nested values (a row of lists): not numbers
+        return False
 
 
 def profile_column(column: pd.Series, numeric: bool | None = None) -> ColumnProfile:
