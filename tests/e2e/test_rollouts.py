@@ -311,13 +311,18 @@ def converged_after(url: str, answer: Callable[[], object], expected: object) ->
     return last_wrong - since
 
 
-def test_a_shadow_is_compared_with_the_served_answers(server: Server) -> None:
+def answer_with_version_1(server: Server) -> None:
+    """All of "planted"'s default traffic to version 1 (its newest, 4, sleeps)."""
     httpx.put(
         f"{server.url}/v1/admin/models/planted/traffic",
         json={"traffic": {"1": 100}},
         headers=server.admin,
         timeout=30,
     ).raise_for_status()
+
+
+def test_a_shadow_is_compared_with_the_served_answers(server: Server) -> None:
+    answer_with_version_1(server)
     shadow = cli(server, "shadow", "planted", "2")
     assert shadow.returncode == 0, shadow.stderr
     assert "planted: shadow 2 (version 2), 100% of requests" in shadow.stdout
@@ -339,12 +344,7 @@ def test_a_shadow_is_compared_with_the_served_answers(server: Server) -> None:
 @pytest.mark.parametrize("bad", ["3", "4"], ids=["raises", "sleeps-past-the-timeout"])
 def test_a_failing_shadow_changes_no_answer(server: Server, bad: str) -> None:
     once(server)
-    httpx.put(
-        f"{server.url}/v1/admin/models/planted/traffic",
-        json={"traffic": {"1": 100}},
-        headers=server.admin,
-        timeout=30,
-    ).raise_for_status()
+    answer_with_version_1(server)
     failures = compare_report(server)["shadow_failures"]
     assert cli(server, "shadow", "planted", bad).returncode == 0
     with httpx.Client(base_url=server.url, timeout=30) as http:
