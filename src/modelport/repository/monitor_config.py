@@ -3,6 +3,8 @@ compared with its reference, and the thresholds that make a score warn or alert.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = ["MonitorConfig", "Threshold"]
@@ -23,8 +25,12 @@ class Threshold(BaseModel):
         return self
 
 
-def _limits(warn: float, alert: float) -> Threshold:
-    return Threshold(warn=warn, alert=alert)
+def _limits(warn: float, alert: float, text: str) -> Any:
+    """A threshold field with its defaults and its description (for the reference page)."""
+    return Field(
+        default_factory=lambda: Threshold(warn=warn, alert=alert),
+        description=f"{text} Default: warn {warn}, alert {alert}.",
+    )
 
 
 class MonitorConfig(BaseModel):
@@ -61,39 +67,22 @@ class MonitorConfig(BaseModel):
         pattern=r"^https?://",
         description="URL that receives a POSTed JSON report whenever a status changes.",
     )
-    psi: Threshold = Field(
-        default_factory=lambda: _limits(0.1, 0.25),
-        description=(
-            "Population stability index of a feature's binned (or category) shares "
-            "against the reference: warn / alert at these values."
-        ),
+    # Each: the defaults for warn and alert, and what the score measures.
+    psi: Threshold = _limits(
+        0.1, 0.25, "Population stability index of a feature's bin (or category) shares."
     )
-    ks: Threshold = Field(
-        default_factory=lambda: _limits(0.1, 0.2),
-        description=(
-            "Kolmogorov-Smirnov distance of a numeric feature (largest gap between "
-            "the live and reference CDFs, 0 to 1)."
-        ),
+    ks: Threshold = _limits(
+        0.1, 0.2, "Kolmogorov-Smirnov distance of a numeric feature's live and reference CDFs."
     )
-    output_shift: Threshold = Field(
-        default_factory=lambda: _limits(0.1, 0.2),
-        description=(
-            "How far a classifier's class shares moved (half the sum of the share changes, 0 to 1)."
-        ),
+    output_shift: Threshold = _limits(
+        0.1, 0.2, "How far a classifier's class shares moved: half the sum of the changes."
     )
-    missing: Threshold = Field(
-        default_factory=lambda: _limits(0.05, 0.2),
-        description="Rise in the share of missing values over the reference's share.",
+    missing: Threshold = _limits(
+        0.05, 0.2, "Rise in the share of missing values over the reference's share."
     )
-    out_of_range: Threshold = Field(
-        default_factory=lambda: _limits(0.05, 0.2),
-        description=(
-            "Share of a numeric feature's live values outside the reference's minimum and maximum."
-        ),
+    out_of_range: Threshold = _limits(
+        0.05, 0.2, "Share of numeric live values outside the reference's minimum and maximum."
     )
-    unseen: Threshold = Field(
-        default_factory=lambda: _limits(0.001, 0.05),
-        description=(
-            "Share of a categorical feature's live values in categories the reference never had."
-        ),
+    unseen: Threshold = _limits(
+        0.001, 0.05, "Share of categorical live values in categories the reference never had."
     )
