@@ -13,9 +13,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import numpy as np
 import pytest
 import yaml
 from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
+from sklearn.datasets import load_iris
 
 from modelport.train_examples import train_examples
 
@@ -80,6 +82,11 @@ def ui_models(trained_models: Path, tmp_path_factory: pytest.TempPathFactory) ->
         {**original, "description": f"iris, described as {HOSTILE}",
          "labels": [HOSTILE, "<b>versicolor</b>", "virginica"]},
     )  # fmt: skip
+    # iris-drift: iris-lr with a reference sample (the iris table itself) beside it.
+    copy_model(trained_models / "iris-lr", folder / "iris-drift", original)
+    iris = load_iris(as_frame=True).frame.drop(columns="target")
+    iris.columns = [c.replace(" (cm)", "").replace(" ", "_") for c in iris.columns]
+    iris.to_csv(folder / "iris-drift" / "1" / "reference.csv", index=False)
     return folder
 
 
@@ -330,3 +337,23 @@ def test_the_distributions_of_what_the_model_saw_and_said(ui_server: Server, pag
         page.wait_for_timeout(200)
     assert "setosa" in predictions.inner_text() and "virginica" in predictions.inner_text()
     assert page.locator("#distributions figure[data-feature='petal_length'] .fill").count() == 10
+
+
+def test_the_drift_card_shows_each_feature_against_its_reference(
+    ui_server: Server, page: Page
+) -> None:
+    """600 rows with petal_length 3 cm longer: that feature alerts and comes first, each
+    feature shows its live and reference bars."""
+    iris = load_iris().data
+    rows = [[a, b, c + 3.0, d] for a, b, c, d in iris[np.arange(600) % len(iris)]]
+    answer = page.request.post(
+        f"{ui_server.url}/v1/models/iris-drift:predict", data={"instances": rows}
+    )
+    assert answer.ok
+    page.goto(f"{ui_server.url}/ui#/models/iris-drift")
+    first = page.locator("#drift figure").first
+    expect(first).to_have_attribute("data-feature", "petal_length", timeout=20_000)
+    expect(first).to_have_attribute("data-status", "alert")
+    expect(page.locator("#drift-status")).to_have_text("alert")
+    expect(page.locator("#drift figure")).to_have_count(4)
+    assert page.locator("#drift figure[data-feature='petal_length'] .fill.reference").count() > 1

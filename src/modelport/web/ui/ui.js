@@ -5,6 +5,7 @@
 import { NeedsToken, TOKEN_KEY, api, el, size, stateBadge } from "./common.js";
 import { batchSection } from "./batch.js";
 import { distributionSection } from "./distributions.js";
+import { driftSection } from "./drift.js";
 import { liveSection } from "./live.js";
 import { manageSection } from "./manage.js";
 
@@ -310,7 +311,7 @@ async function modelPage(name) {
   };
   form.addEventListener("input", showCode);
   showCode();
-  show(...header, el("section", { class: "card", "aria-labelledby": "try-title" }, el("h2", { id: "try-title" }, "Try it"), form, result), liveSection(name), distributionSection(name, features), batchSection(name, features, wantsProbabilities), code, manageSection(name, () => {}));
+  show(...header, el("section", { class: "card", "aria-labelledby": "try-title" }, el("h2", { id: "try-title" }, "Try it"), form, result), liveSection(name), driftSection(name), distributionSection(name, features), batchSection(name, features, wantsProbabilities), code, manageSection(name, () => {}));
 }
 
 // -- routing --------------------------------------------------------------------------------
