@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -350,6 +351,12 @@ def test_the_drift_card_shows_each_feature_against_its_reference(
         f"{ui_server.url}/v1/models/iris-drift:predict", data={"instances": rows}
     )
     assert answer.ok
+    monitor = f"{ui_server.url}/v1/models/iris-drift/monitor"
+    deadline = time.monotonic() + 20
+    # The log is written in the background: open the page once the rows are in it.
+    while page.request.get(monitor).json()["window"]["rows"] < 600:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
     page.goto(f"{ui_server.url}/ui#/models/iris-drift")
     first = page.locator("#drift figure").first
     expect(first).to_have_attribute("data-feature", "petal_length", timeout=20_000)
