@@ -92,9 +92,7 @@ class Services:
         if settings.watch:
             log.info("watching %s for new and changed models", settings.model_dir)
             background.append(asyncio.create_task(self.watcher.run(), name="modelport-watch"))
-        background.append(
-            asyncio.create_task(self.monitor_worker.run(), name="modelport-monitor")
-        )
+        background.append(asyncio.create_task(self.monitor_worker.run(), name="modelport-monitor"))
 
     def describe(self) -> str:
         """What this process serves and uses, in one block for the start-up log (no
