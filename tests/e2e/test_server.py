@@ -187,7 +187,7 @@ def test_served_from_a_copied_bare_file(
     server = start_server([str(models)])
     server.wait_ready()
     names = [m["name"] for m in httpx.get(f"{server.url}/v1/models").json()["models"]]
-    assert names == ["dt_iris.model"]
+    assert names == ["dt_iris"]  # named without its ending
 
 
 def test_pid_file_for_process_managers(
