@@ -115,7 +115,8 @@ def monitored(
             files=[
                 ("file", ("model.joblib", artifact.getvalue())),
                 ("model_yaml", ("model.yaml", model_yaml.encode())),
-                ("files", ("reference.csv", reference.to_csv(index=False).encode())),
+                # The part `modelport upload --reference FILE` sends.
+                ("reference", ("sample.csv", reference.to_csv(index=False).encode())),
             ],
             timeout=60,
         )
@@ -231,3 +232,17 @@ def test_in_distribution_then_shifted(
     assert len(to_alert) == 1, receiver.documents
     assert all(document["model"] == "drift" for document in receiver.documents)
     assert "monitor: model drift version 1 feature x: " in server.log()
+
+
+def test_a_reference_that_is_not_csv_or_parquet_is_refused(
+    monitored: tuple[Server, Receiver, np.random.Generator],
+) -> None:
+    server = monitored[0]
+    answer = httpx.post(
+        f"{server.url}/v1/admin/models/other/versions",
+        headers=server.admin,
+        files=[("file", ("model.joblib", b"x")), ("reference", ("sample.txt", b"a,b\n1,2\n"))],
+        timeout=30,
+    )
+    assert answer.status_code == 400
+    assert answer.json()["message"].startswith("'reference' must be a .csv or .parquet file")

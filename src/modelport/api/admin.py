@@ -59,6 +59,9 @@ ADMIN_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 #: Largest model.yaml or extra code file accepted in a multipart upload.
 _SMALL_PART = 1024 * 1024
+#: Largest reference sample (a 'reference' part): drift monitoring's baseline.
+_REFERENCE_PART = 32 * 1024 * 1024
+_REFERENCE_SUFFIXES = (".csv", ".parquet")
 _MAX_EXTRA_FILES = 16
 
 
@@ -82,6 +85,12 @@ _MAX_EXTRA_FILES = 16
                         "properties": {
                             "file": {"type": "string", "format": "binary"},
                             "model_yaml": {"type": "string", "format": "binary"},
+                            "reference": {
+                                "type": "string",
+                                "format": "binary",
+                                "description": "A reference sample (.csv or .parquet) for "
+                                "drift monitoring, stored as reference.csv/.parquet",
+                            },
                             "files": {
                                 "type": "array",
                                 "items": {"type": "string", "format": "binary"},
@@ -133,7 +142,7 @@ async def _stream_to(request: Request, path: Path) -> None:
 
 
 async def _from_multipart(request: Request, name: str, staged: Path, alias: str | None) -> Upload:
-    form = await request.form(max_files=_MAX_EXTRA_FILES + 2, max_fields=8)
+    form = await request.form(max_files=_MAX_EXTRA_FILES + 3, max_fields=8)
     try:
         artifact = form.get("file")
         if not isinstance(artifact, UploadFile) or not artifact.filename:
@@ -149,10 +158,17 @@ async def _from_multipart(request: Request, name: str, staged: Path, alias: str 
             if data is None:  # not for a file part; said for the type checker's sake
                 raise InvalidRequestError("each 'files' part must be a file with a name")
             extra[validate_file_name(part.filename)] = data
-        unknown = sorted(set(form.keys()) - {"file", "model_yaml", "files"})
+        reference = form.get("reference")
+        if reference is not None:
+            stored, data = await _reference_part(reference)
+            if stored in extra:
+                raise InvalidRequestError(f"file '{stored}' is given twice")
+            extra[stored] = data
+        unknown = sorted(set(form.keys()) - {"file", "model_yaml", "files", "reference"})
         if unknown:
             raise InvalidRequestError(
-                f"unknown parts {unknown}; an upload has 'file', 'model_yaml' and 'files'"
+                f"unknown parts {unknown}; an upload has 'file', 'model_yaml', 'files' and "
+                "'reference'"
             )
         return Upload(name, filename, staged, model_yaml, extra, alias)
     finally:
@@ -171,6 +187,20 @@ async def _small_part(part: Any, what: str) -> bytes | None:
     if len(data) > _SMALL_PART:
         raise InvalidRequestError(f"'{what}' is larger than {_SMALL_PART} bytes")
     return bytes(data)
+
+
+async def _reference_part(part: Any) -> tuple[str, bytes]:
+    """(file name in the version folder, bytes) of a 'reference' part."""
+    suffix = Path(part.filename or "").suffix.lower() if isinstance(part, UploadFile) else ""
+    if suffix not in _REFERENCE_SUFFIXES:
+        raise InvalidRequestError(
+            "'reference' must be a .csv or .parquet file of sample rows (columns named "
+            "after the model's features)"
+        )
+    data = await part.read(_REFERENCE_PART + 1)
+    if len(data) > _REFERENCE_PART:
+        raise InvalidRequestError(f"'reference' is larger than {_REFERENCE_PART} bytes")
+    return f"reference{suffix}", bytes(data)
 
 
 @router.get(
