@@ -23,7 +23,7 @@ from modelport.monitor.scores import (
     status_of,
     worst,
 )
-from modelport.repository.monitor_config import MonitorConfig
+from modelport.repository.monitor_config import MonitorConfig, Threshold
 
 __all__ = ["column_report", "evaluate"]
 
@@ -31,6 +31,27 @@ __all__ = ["column_report", "evaluate"]
 def _round(value: float) -> float:
     # Six places: the JSON and the gauges show the same number, without float noise.
     return round(float(value), 6)
+
+
+def _judged(
+    kind: str,
+    drift: float,
+    missing: float,
+    reference_missing: float,
+    config: MonitorConfig,
+    checks: list[tuple[float, Threshold]],
+) -> dict[str, Any]:
+    """What every column reports: its PSI (the score), missing rate, and the worst status
+    of PSI, the rise in missing values and the kind's own ``checks``."""
+    judged = [(drift, config.psi), (max(0.0, missing - reference_missing), config.missing)]
+    statuses: list[Status] = [status_of(v, t.warn, t.alert) for v, t in judged + checks]
+    return {
+        "kind": kind,
+        "score": _round(drift),
+        "status": worst(statuses),
+        "psi": _round(drift),
+        "missing_rate": _round(missing),
+    }
 
 
 def _numeric_report(
@@ -42,21 +63,11 @@ def _numeric_report(
     drift = psi(ref.shares, bin_shares(present, ref.edges))
     distance, p_value = ks(ref.values, present)
     outside = float(np.mean((present < ref.low) | (present > ref.high))) if present.size else 0.0
-    missing_up = max(0.0, missing - ref.missing)
-    statuses: list[Status] = [
-        status_of(drift, config.psi.warn, config.psi.alert),
-        status_of(distance, config.ks.warn, config.ks.alert),
-        status_of(missing_up, config.missing.warn, config.missing.alert),
-        status_of(outside, config.out_of_range.warn, config.out_of_range.alert),
-    ]
+    checks = [(distance, config.ks), (outside, config.out_of_range)]
     return {
-        "kind": "numeric",
-        "score": _round(drift),
-        "status": worst(statuses),
-        "psi": _round(drift),
+        **_judged("numeric", drift, missing, ref.missing, config, checks),
         "ks": _round(distance),
         "ks_p_value": _round(p_value),
-        "missing_rate": _round(missing),
         "out_of_range_rate": _round(outside),
         "mean": _round(present.mean()) if present.size else None,
         "reference_mean": _round(ref.mean),
@@ -82,19 +93,12 @@ def _categorical_report(
     statistic, p_value = chi_square(ref.shares, counts)
     unseen = sorted(name for name in counts if name not in ref.shares)
     unseen_rate = sum(counts[n] for n in unseen) / total if present.size else 0.0
-    statuses: list[Status] = [
-        status_of(drift, config.psi.warn, config.psi.alert),
-        status_of(max(0.0, missing - ref.missing), config.missing.warn, config.missing.alert),
-        status_of(unseen_rate, config.unseen.warn, config.unseen.alert),
-    ]
     return {
-        "kind": "categorical",
-        "score": _round(drift),
-        "status": worst(statuses),
-        "psi": _round(drift),
+        **_judged(
+            "categorical", drift, missing, ref.missing, config, [(unseen_rate, config.unseen)]
+        ),
         "chi_square": _round(statistic),
         "chi_square_p_value": _round(p_value),
-        "missing_rate": _round(missing),
         "unseen_rate": _round(unseen_rate),
         "unseen": unseen[:20],
         "histogram": {
