@@ -32,7 +32,9 @@ def trained_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def model_dir(trained_models: Path, tmp_path: Path) -> Path:
     """A private, modifiable copy of the example models for one test."""
     target = tmp_path / "models"
-    shutil.copytree(trained_models, target)
+    # Not the database another process may have left in the shared folder: a private
+    # copy starts with no history (its rows would be another test's).
+    shutil.copytree(trained_models, target, ignore=shutil.ignore_patterns(".modelport"))
     return target
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from modelport.errors import InvalidRequestError, MissingDependencyError
+from modelport.monitor.files import REFERENCE_FILES, find_reference
 
 __all__ = [
     "OUTPUT",
@@ -23,7 +24,6 @@ __all__ = [
 ]
 
 #: The reference sample's file names, looked for in this order beside the artifact.
-REFERENCE_FILES = ("reference.csv", "reference.parquet")
 #: The reference column (and profile entry) that holds the model's output, if any.
 OUTPUT = "prediction"
 #: Bins of a numeric feature: cut at its reference deciles.
@@ -137,14 +137,6 @@ def build_profile(
         output = frame[OUTPUT]
     out = None if output is None else profile_column(output, output_numeric)
     return Profile(profiles, out, len(frame), source, list(features))
-
-
-def find_reference(folder: Path) -> Path | None:
-    """The reference sample in a version folder, if there is one."""
-    for name in REFERENCE_FILES:
-        if (folder / name).is_file():
-            return folder / name
-    return None
 
 
 def read_reference(path: Path) -> pd.DataFrame:

@@ -9,19 +9,34 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from modelport.db.database import Database
-from modelport.monitor.profile import OUTPUT, Profile, build_profile, find_reference, read_reference
-from modelport.monitor.report import evaluate
-from modelport.monitor.window import read_window, to_frame
+from modelport.errors import MissingDependencyError
+from modelport.monitor.files import find_reference
+from modelport.monitor.window import read_window
 from modelport.registry import ModelRegistry
 from modelport.repository.monitor_config import MonitorConfig
 from modelport.served import ModelVersion
 
-__all__ = ["MonitorService"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from modelport.monitor.profile import Profile
+
+__all__ = ["MonitorService", "require_analysis"]
+
+
+def require_analysis() -> None:
+    """The analysis needs pandas and SciPy, which a server of the core install lacks: they
+    are imported when the first report is asked for, never at start (a server that never
+    monitors pays nothing for them)."""
+    for module in ("pandas", "scipy"):
+        try:
+            __import__(module)
+        except ImportError as exc:
+            raise MissingDependencyError(module, "monitor", "drift monitoring") from exc
+
 
 #: How long one process reuses a report before it reads the log again (at most).
 REUSE_SECONDS = 1.0
@@ -34,6 +49,8 @@ class _Cached:
 
 
 def _features(served: ModelVersion, reference: pd.DataFrame | None) -> list[str]:
+    from modelport.monitor.profile import OUTPUT
+
     signature = served.signature
     if signature is not None and signature.features:
         return [feature.name for feature in signature.features]
@@ -97,6 +114,10 @@ class MonitorService:
                 "features": [],
                 "output": None,
             }
+        require_analysis()
+        from modelport.monitor.report import evaluate
+        from modelport.monitor.window import to_frame
+
         await self._database.ready()
         logged = await self._database.run(
             read_window, served.name, served.version, config.window, newest=True
@@ -136,6 +157,9 @@ class MonitorService:
         path = find_reference(folder) if folder is not None else None
         if path is None:
             return None
+        require_analysis()
+        from modelport.monitor.profile import build_profile, read_reference
+
         reference = read_reference(path)
         return build_profile(
             reference,
@@ -156,6 +180,14 @@ class MonitorService:
         logged = await self._database.run(
             read_window, served.name, served.version, config.reference_rows, newest=False
         )
+        # Until N rows are logged the reference would keep moving: no profile yet (and
+        # no pandas needed to say so).
+        if len(logged) < config.reference_rows:
+            return None
+        require_analysis()
+        from modelport.monitor.profile import build_profile
+        from modelport.monitor.window import to_frame
+
         features = _features(served, None)
         frame, outputs, _ = to_frame(
             [(r[0], r[1]) for r in logged], features, config.reference_rows

@@ -4,13 +4,15 @@ or its first ones (the reference, when no sample came with the version), as a Da
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from sqlalchemy import Engine, select
 
 from modelport.db.models import prediction_log
 from modelport.db.tx import guarded, reading
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["read_window", "to_frame"]
 
@@ -35,6 +37,8 @@ def to_frame(
     Rows are lists in feature order or records; a prediction whose input was kept only
     as a hash (or cut) adds nothing.
     """
+    import pandas as pd  # only when a report is made (see service.require_analysis)
+
     rows: list[Any] = []
     predictions: list[Any] = []
     used = 0

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
-from modelport.errors import ModelportError
+from modelport.errors import MissingDependencyError, ModelportError
 from modelport.metrics import Metrics
 from modelport.monitor.service import MonitorService
 from modelport.monitor.webhook import post_with_retries
@@ -82,9 +82,12 @@ class MonitorWorker:
         self._due: dict[tuple[str, int], float] = {}
         self._last: dict[tuple[str, int], dict[str, tuple[str, float]]] = {}
         self._deliveries: set[asyncio.Task[bool]] = set()
+        #: The analysis's libraries are missing, and the log has said so once.
+        self._said_missing = False
 
     async def run(self) -> None:
-        """Forever: take the lock if free, then monitor the models that are due."""
+        """Forever: take the lock if free, then monitor the models that are due (never,
+        said once, when the analysis's libraries are not installed)."""
         try:
             while True:
                 pause = MAX_PAUSE
@@ -123,6 +126,10 @@ class MonitorWorker:
             if self._due.get(key, 0.0) <= now:
                 try:
                     await self.check(version)
+                except MissingDependencyError as exc:
+                    if not self._said_missing:
+                        log.warning("monitor: %s", exc.message)
+                        self._said_missing = True
                 except Exception:  # one model's trouble must not stop the others'
                     log.exception("monitor: %s version %d failed", *key)
                 self._due[key] = time.monotonic() + version.monitor.interval
