@@ -74,8 +74,11 @@ types: $(STAMP)
 # Suites with their own targets (each needs something `make test` should not wait for:
 # PyPI and extra environments, a container engine, a cluster). CI runs each target.
 OWN_TARGET_MARKERS := compat fuzz
+# Two test processes, a module each at a time (its servers and fixtures stay together):
+# most of the suite's time is spent waiting on the servers it starts.
+TEST_PROCESSES ?= 2
 unit: $(STAMP)
-	$(BIN)/pytest -q -m "not ($(subst $(space), or ,$(strip $(OWN_TARGET_MARKERS))))"
+	$(BIN)/pytest -q -n $(TEST_PROCESSES) --dist loadfile -m "not ($(subst $(space), or ,$(strip $(OWN_TARGET_MARKERS))))"
 
 # The long fuzzing run: schemathesis over every operation of a real server's OpenAPI
 # document and hypothesis over every payload decoder, with many more examples than the

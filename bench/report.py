@@ -321,6 +321,27 @@ def _targets(results: dict[str, Any]) -> list[str]:
             "x",
         ),
         check(
+            "monitoring on (the default) vs off, iris-lr c=64 (at most 3%)",
+            ratio(mp, rps("modelport-nomonitor", "lr-1", 64)),
+            0.97,
+            True,
+            "x",
+        ),
+        check(
+            "a shadow that raises vs none, iris-lr c=64 req/s",
+            ratio(rps("modelport-shadow-raises", "lr-1", 64), mp),
+            0.95,
+            True,
+            "x",
+        ),
+        check(
+            "a shadow that sleeps 2 s vs none, iris-lr c=64 req/s",
+            ratio(rps("modelport-shadow-sleeps", "lr-1", 64), mp),
+            0.95,
+            True,
+            "x",
+        ),
+        check(
             "metrics alone vs both off, iris-lr c=64",
             ratio(rps("modelport-nolog", "lr-1", 64), rps("modelport-bare", "lr-1", 64)),
             0.95,

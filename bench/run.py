@@ -267,6 +267,8 @@ def start_checked(
             log(f"{spec.key}: left out: {problem}")
             fleet.stop(spec.key)
             continue
+        if spec.after_start is not None:
+            spec.after_start(server.base_url)
         log(f"{spec.key}: ready on port {server.port}, answers checked")
         started[spec.key] = server
     return started

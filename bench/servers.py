@@ -6,6 +6,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +55,8 @@ class ServerSpec:
     workloads: frozenset[str]
     launch: Callable[[Context, Path, int], Launch]  # (context, model folder, port)
     venv: Path
+    #: Called with the server's base URL once it answers (e.g. to set a shadow version).
+    after_start: Callable[[str], None] | None = None
 
 
 def _clean_env(**extra: str) -> dict[str, str]:
@@ -73,6 +78,68 @@ def _without_numpy_linear(ctx: Context, models: Path, port: int) -> Path:
     shutil.copytree(models, copy)
     spec = copy / "iris-lr" / "model.yaml"
     spec.write_text(spec.read_text() + "numpy_linear: false\n")
+    return copy
+
+
+#: The admin token of the servers that need a management call before they are measured.
+SHADOW_TOKEN = "bench-admin-token-for-the-shadow-runs"  # noqa: S105 (loopback bench servers)
+#: iris-lr's version 2 in the shadow runs: a model whose every call fails, or hangs.
+_SHADOW_CODE = {
+    # Zeros (the load's warm-up call) pass, so that the version loads; every real row fails.
+    "raises": "def predict(sepal_length: float, sepal_width: float, petal_length: float,"
+    " petal_width: float) -> str:\n    if sepal_length > 0:\n"
+    "        raise RuntimeError('a broken candidate')\n    return 'setosa'\n",
+    "sleeps": "import time\n\n\ndef predict(sepal_length: float, sepal_width: float,"
+    " petal_length: float, petal_width: float) -> str:\n    if sepal_length > 0:\n"
+    "        time.sleep(2)\n    return 'setosa'\n",
+}
+
+
+def _with_bad_shadow(kind: str) -> Callable[[Context, Path, int], Path]:
+    """A copy of ``models`` where iris-lr version 1 answers by default (model.yaml
+    ``default: 1``) and version 2 is a function model that raises or sleeps 2 s."""
+
+    def prepare(ctx: Context, models: Path, port: int) -> Path:
+        copy = ctx.workdir / f"models-shadow-{kind}-{port}"
+        shutil.copytree(models, copy)
+        spec = copy / "iris-lr" / "model.yaml"
+        spec.write_text(spec.read_text() + "default: 1\n")
+        (copy / "iris-lr" / "2").mkdir()
+        (copy / "iris-lr" / "2" / "model.py").write_text(_SHADOW_CODE[kind])
+        # Its own model.yaml, so that iris-lr's (class labels for the pickle) does not apply.
+        (copy / "iris-lr" / "2" / "model.yaml").write_text(f"description: a shadow that {kind}\n")
+        return copy
+
+    return prepare
+
+
+def _shadow_version_2(base_url: str) -> None:
+    """Every answer of iris-lr copied to its version 2, off the request path."""
+    request = urllib.request.Request(
+        f"{base_url}/v1/admin/models/iris-lr/shadow",
+        data=json.dumps({"version": "2"}).encode(),
+        method="PUT",
+        headers={"Authorization": f"Bearer {SHADOW_TOKEN}", "Content-Type": "application/json"},
+    )
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                answer.read()
+                return
+        except urllib.error.HTTPError as exc:
+            # 503 while the server still settles (its database, the version's load).
+            if exc.code != 503 or time.monotonic() > deadline:
+                raise RuntimeError(f"setting the shadow: {exc.code} {exc.read()!r}") from exc
+            time.sleep(0.5)
+
+
+def _without_monitoring(ctx: Context, models: Path, port: int) -> Path:
+    """A copy of ``models`` whose models say ``monitor: false`` in their model.yaml."""
+    copy = ctx.workdir / f"models-nomonitor-{port}"
+    shutil.copytree(models, copy)
+    for spec in copy.glob("*/model.yaml"):
+        spec.write_text(spec.read_text() + "monitor: false\n")
     return copy
 
 
@@ -204,6 +271,35 @@ SERVERS: list[ServerSpec] = [
         frozenset({"lr-1"}),
         _modelport("--no-access-log"),
         MODELPORT_VENV,
+    ),
+    # Drift monitoring (on by default) works in the background, off the request path.
+    ServerSpec(
+        "modelport-nomonitor",
+        "modelport, monitoring off",
+        "native",
+        frozenset({"lr-1"}),
+        _modelport(models=_without_monitoring),
+        MODELPORT_VENV,
+    ),
+    # A shadow version that fails every call, or sleeps 2 s in it, must change neither
+    # the answers nor their latency: compare with the defaults.
+    ServerSpec(
+        "modelport-shadow-raises",
+        "modelport, a shadow that raises",
+        "native",
+        frozenset({"lr-1"}),
+        _modelport("--admin-token", SHADOW_TOKEN, models=_with_bad_shadow("raises")),
+        MODELPORT_VENV,
+        _shadow_version_2,
+    ),
+    ServerSpec(
+        "modelport-shadow-sleeps",
+        "modelport, a shadow that sleeps 2 s",
+        "native",
+        frozenset({"lr-1"}),
+        _modelport("--admin-token", SHADOW_TOKEN, models=_with_bad_shadow("sleeps")),
+        MODELPORT_VENV,
+        _shadow_version_2,
     ),
     # iris-lr through scikit-learn itself, not modelport's NumPy path for linear models.
     ServerSpec(
