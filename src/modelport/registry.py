@@ -78,7 +78,10 @@ class ModelRegistry:
         return self._models.get(self.canonical(name))
 
     def get(self, name: str) -> ServedModel:
-        model = self._models.get(self.canonical(name))
+        # One lookup on a prediction's path; the other names only when it misses.
+        model = self._models.get(name)
+        if model is None and self._also_known_as:
+            model = self._models.get(self._also_known_as.get(name, name))
         if model is None:
             if not self.startup_complete:
                 raise ModelNotReadyError(
