@@ -65,6 +65,22 @@ class Settings(BaseSettings):
         le=64,
         description="Server processes sharing the port; each loads every model.",
     )
+    max_requests: int = Field(
+        default=0,
+        ge=0,
+        le=1_000_000_000,
+        description="Replace a worker with a fresh one once it has answered this many HTTP "
+        "requests, plus a random 0-10% drawn by each worker so that workers started together "
+        "are not replaced together. The fresh worker serves before the old one finishes the "
+        "requests it has and exits, so none is dropped; with --workers 1 too. 0: never.",
+    )
+    max_worker_memory_mb: int = Field(
+        default=0,
+        ge=0,
+        le=100_000_000,
+        description="Replace a worker the same way once its resident memory passes this many "
+        "MiB (looked at every second), e.g. when a model's code leaks memory. 0: no limit.",
+    )
     engine: Literal["uvicorn", "ray"] = Field(
         default="uvicorn",
         description="What runs the server: uvicorn (this machine, --workers) or ray (Ray "
@@ -410,6 +426,17 @@ class Settings(BaseSettings):
         ge=64,
         description="Largest response in bytes that is cached; larger ones are not.",
     )
+
+    @property
+    def recycles_workers(self) -> bool:
+        """Whether workers are replaced after max_requests or past max_worker_memory_mb."""
+        return self.max_requests > 0 or self.max_worker_memory_mb > 0
+
+    @property
+    def shares_port(self) -> bool:
+        """Whether several worker processes may serve the port at once: --workers above 1,
+        or recycling, whose fresh worker starts serving before the old one leaves."""
+        return self.workers > 1 or self.recycles_workers
 
     @field_validator("model_dir", "data_dir")
     @classmethod

@@ -38,6 +38,7 @@ from modelport.api.fastlane import FastLane, is_fast_lane_request
 from modelport.api.metrics import metrics_router
 from modelport.api.metrics_port import MetricsPort
 from modelport.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from modelport.api.recycling import Recycler
 from modelport.api.responses import OrjsonResponse
 from modelport.api.ui import install_ui
 from modelport.config import Settings, load_settings
@@ -54,7 +55,9 @@ def create_app(settings: Settings) -> ModelportApp:
     return ModelportApp(build_services(settings))
 
 
-def _lifespan(services: Services) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+def _lifespan(
+    services: Services, recycler: Recycler | None
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     settings = services.settings
 
     @contextlib.asynccontextmanager
@@ -62,7 +65,8 @@ def _lifespan(services: Services) -> Callable[[FastAPI], AbstractAsyncContextMan
         # One process: load in the background, so /health/live answers at once while big
         # models load and /health/ready says 503 until every model has been tried.
         # Several workers share one port, and a worker that answered before loading would
-        # turn clients away while its siblings are ready: each loads before it accepts.
+        # turn clients away while its siblings are ready: each loads before it accepts
+        # (so does a recycled worker's successor, even of --workers 1).
         background: list[asyncio.Task[Any]] = []
         loading = asyncio.create_task(services.start(background), name="modelport-load-models")
         # Garbage-collector pauses were the p99 tail in the benchmark. Each request makes a
@@ -72,8 +76,12 @@ def _lifespan(services: Services) -> Callable[[FastAPI], AbstractAsyncContextMan
         gc.set_threshold(100_000, 50, 100)
         loading.add_done_callback(lambda _: gc.freeze())
         services.prediction_log.start()
-        if settings.workers > 1:
+        if settings.shares_port:
             await loading
+        if recycler is not None:
+            background.append(
+                asyncio.create_task(recycler.watch_memory(), name="modelport-memory-watch")
+            )
         grpc_server = await _start_grpc(services)
         metrics_port = None
         if services.metrics is not None and settings.metrics_port:
@@ -101,11 +109,13 @@ class ModelportApp(FastAPI):
 
     def __init__(self, services: Services) -> None:
         settings = services.settings
+        #: Counts requests and watches memory when workers are recycled (else None).
+        self.recycler = Recycler.from_environment(settings)
         super().__init__(
             title="modelport",
             version=__version__,
             description="Trained machine-learning models behind a fast, safe, standard HTTP API.",
-            lifespan=_lifespan(services),
+            lifespan=_lifespan(services, self.recycler),
             docs_url=None,
             redoc_url=None,
             default_response_class=OrjsonResponse,
@@ -185,6 +195,8 @@ class ModelportApp(FastAPI):
         return schema
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.recycler is not None and scope["type"] == "http":
+            send = self.recycler.on_request(send)
         if is_fast_lane_request(scope):
             await self.fast_lane(scope, receive, send)
             return

@@ -6,9 +6,9 @@ lifespan), on the same registry and inference service as HTTP. Tensors arrive as
 the request used raw inputs (as tritonclient does), typed ``contents`` otherwise. Errors
 become status codes through api/errors.py: INVALID_ARGUMENT, NOT_FOUND, UNAVAILABLE...
 
-With ``--workers N`` every worker process binds the port with SO_REUSEPORT and the kernel
-spreads connections over them; with one worker the port is bound exclusively, so a port
-already in use is reported instead of silently shared.
+With ``--workers N``, or when workers are recycled, every worker process binds the port
+with SO_REUSEPORT and the kernel spreads connections over them; with one worker the port
+is bound exclusively, so a port already in use is reported instead of silently shared.
 """
 
 from __future__ import annotations
@@ -287,7 +287,7 @@ async def start_grpc_server(
 ) -> Any | None:
     """Start serving on ``settings.grpc_port``; None (logged) when the port cannot be bound."""
     options = [
-        ("grpc.so_reuseport", 1 if settings.workers > 1 else 0),
+        ("grpc.so_reuseport", 1 if settings.shares_port else 0),
         ("grpc.max_receive_message_length", settings.max_body_size),
     ]
     server = grpc.aio.server(options=options)

@@ -114,6 +114,9 @@ def serve(model_dir: Path | None, **flags: Any) -> None:
     from modelport.cli.ray_engine import check_engine_settings
 
     check_engine_settings(settings)
+    from modelport.cli.recycle import check_recycle_settings
+
+    check_recycle_settings(settings)
     _check_database_url(settings)
     settings = _open_database(settings)
     log_config = _log_config(settings.log_level, settings.log_format)
@@ -137,7 +140,8 @@ def serve(model_dir: Path | None, **flags: Any) -> None:
 
             serve_on_ray(settings, model_dir)
             return
-        if settings.workers == 1:
+        # Recycling needs the supervisor, even for one worker (see cli/recycle.py).
+        if settings.workers == 1 and not settings.recycles_workers:
             with _collector_paused():
                 from modelport.api import create_app
 
@@ -146,13 +150,14 @@ def serve(model_dir: Path | None, **flags: Any) -> None:
             return
         # Worker processes rebuild the very same Settings from the environment.
         os.environ.update(settings_to_env(settings))
+        factory = "modelport.api.app:create_app_from_env"
         with _shared_metrics(settings):
-            uvicorn.run(
-                "modelport.api.app:create_app_from_env",
-                factory=True,
-                workers=settings.workers,
-                **common,
-            )
+            if settings.recycles_workers:
+                from modelport.cli.recycle import serve_recycling
+
+                serve_recycling(factory, settings, common)
+                return
+            uvicorn.run(factory, factory=True, workers=settings.workers, **common)
 
 
 @contextlib.contextmanager

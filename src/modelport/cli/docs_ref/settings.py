@@ -27,6 +27,8 @@ SETTING_GROUPS: list[tuple[str, list[str]]] = [
             "host",
             "port",
             "workers",
+            "max_requests",
+            "max_worker_memory_mb",
             "engine",
             "replicas",
             "autoscale",
