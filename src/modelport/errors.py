@@ -17,6 +17,7 @@ HTTP responses ``{"error": code, "message": message}``::
     ├── ModelNotReadyError (503 model_not_ready)
     ├── DatabaseUnavailableError (503 database_unavailable)
     ├── PredictionTimeoutError (504 timeout)
+    ├── StorageFullError (507 insufficient_storage)
     ├── ModelLoadError (500 model_load_failed)
     │   └── UploadRejectedError (422 model_load_failed: an upload that did not load)
     └── MissingDependencyError (500 missing_dependency)
@@ -50,6 +51,7 @@ __all__ = [
     "PayloadTooLargeError",
     "PredictionTimeoutError",
     "QueueFullError",
+    "StorageFullError",
     "UnauthorizedError",
     "UploadRejectedError",
     "VersionNotFoundError",
@@ -230,6 +232,25 @@ class PredictionTimeoutError(ModelportError):
 
     status_code = 504
     code = "timeout"
+
+
+class StorageFullError(ModelportError):
+    """The disk (or the user's quota) is full: nothing was written; free space and retry.
+
+    The message names the path, which is the operator's to see; the client is told
+    only what to do.
+    """
+
+    status_code = 507
+    code = "insufficient_storage"
+
+    def __init__(self, what: str, where: str) -> None:
+        super().__init__(
+            f"no space left on the device holding {where} while writing {what}; nothing "
+            "was kept: free some space and try again",
+            f"the server has no space left to store {what}; nothing was kept: try again "
+            "once space is freed (the server log says where)",
+        )
 
 
 class ModelLoadError(ModelportError):

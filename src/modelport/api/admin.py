@@ -40,6 +40,7 @@ from modelport.errors import InvalidRequestError
 from modelport.management.files import UPLOADS_DIR
 from modelport.management.uploads import Upload
 from modelport.repository.scan import validate_file_name, validate_model_name
+from modelport.repository.writer import disk_full_is_an_error
 
 __all__ = ["ADMIN_ERRORS", "json_object", "router"]
 
@@ -113,7 +114,8 @@ async def upload_version(
     validate_model_name(name)  # before a byte is stored
     manager_of(request).refuse_single_file("upload")
     uploads = settings_of(request).model_dir / UPLOADS_DIR
-    uploads.mkdir(parents=True, exist_ok=True)
+    with disk_full_is_an_error("the upload", uploads):
+        uploads.mkdir(parents=True, exist_ok=True)
     staged = uploads / f"{name}-{secrets.token_hex(8)}.part"
     try:
         content_type = request.headers.get("content-type", "")
@@ -136,9 +138,20 @@ async def upload_version(
 
 
 async def _stream_to(request: Request, path: Path) -> None:
-    with path.open("wb") as handle:
-        async for chunk in request.stream():
-            handle.write(chunk)
+    failed: OSError | None = None
+    with disk_full_is_an_error("the upload", path.parent):
+        with path.open("wb") as handle:
+            async for chunk in request.stream():
+                if failed is not None:
+                    # The rest of the body (bounded by the upload limit) is read and let go,
+                    # so the client, still sending, gets the answer, not a broken pipe.
+                    continue
+                try:
+                    handle.write(chunk)
+                except OSError as exc:  # a full disk, above all
+                    failed = exc
+        if failed is not None:
+            raise failed
 
 
 async def _from_multipart(request: Request, name: str, staged: Path, alias: str | None) -> Upload:
@@ -176,7 +189,7 @@ async def _from_multipart(request: Request, name: str, staged: Path, alias: str 
 
 
 def _copy_to(source: Any, path: Path) -> None:
-    with path.open("wb") as handle:
+    with disk_full_is_an_error("the upload", path.parent), path.open("wb") as handle:
         shutil.copyfileobj(source, handle, 1 << 20)
 
 

@@ -4,16 +4,32 @@ rename it into place, so a scan or a watcher never sees half a version."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from modelport.errors import ConflictError
+from modelport.errors import ConflictError, StorageFullError
 from modelport.repository.scan import validate_model_name
 
-__all__ = ["new_version_folder", "write_file_atomically"]
+__all__ = ["disk_full_is_an_error", "new_version_folder", "write_file_atomically"]
+
+#: A full disk, or a full quota: the same for whoever is writing.
+_NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+@contextlib.contextmanager
+def disk_full_is_an_error(what: str, where: Path) -> Iterator[None]:
+    """Turn a full disk met in the block into StorageFullError (507), naming ``what``
+    was being written; any other OSError goes on as it is."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in _NO_SPACE:
+            raise StorageFullError(what, str(where)) from exc
+        raise
 
 
 @contextlib.contextmanager
@@ -25,18 +41,26 @@ def new_version_folder(model_dir: Path, name: str, version: int) -> Iterator[Pat
     validate_model_name(name)
     model_folder = model_dir / name
     created = not model_folder.exists()
-    model_folder.mkdir(parents=True, exist_ok=True)
+    what = f"model '{name}' version {version}"
+    with disk_full_is_an_error(what, model_dir):
+        model_folder.mkdir(parents=True, exist_ok=True)
     final = model_folder / str(version)
     if final.exists():
         raise ConflictError(f"model '{name}' version {version} already exists")
-    staging = Path(tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=model_folder))
+    try:
+        with disk_full_is_an_error(what, model_dir):
+            staging = Path(tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=model_folder))
+    except BaseException:
+        _remove_if_new(model_folder, created)
+        raise
     try:
         staging.chmod(0o755)  # mkdtemp makes it private; a version is readable like any file
-        yield staging
-        for path in staging.rglob("*"):
-            if path.is_file():
-                with path.open("rb") as handle:
-                    os.fsync(handle.fileno())
+        with disk_full_is_an_error(what, model_dir):
+            yield staging
+            for path in staging.rglob("*"):
+                if path.is_file():
+                    with path.open("rb") as handle:
+                        os.fsync(handle.fileno())
         # rename() refuses a non-empty target but would replace an empty folder, and the
         # standard library has no no-replace rename: check, then rename. Writers of one
         # model are serialised by the caller, so the window between the two is not raced.
@@ -45,23 +69,34 @@ def new_version_folder(model_dir: Path, name: str, version: int) -> Iterator[Pat
         try:
             staging.rename(final)
         except OSError as exc:
+            if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                # Not a race with another writer (a full disk, a read-only mount): saying
+                # "conflict" would send the client retrying what cannot succeed.
+                with disk_full_is_an_error(what, model_dir):
+                    raise
             raise ConflictError(
                 f"model '{name}' version {version} appeared while it was being written"
             ) from exc
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
-        if created:  # a failed first version must not leave an empty, failing model behind
-            with contextlib.suppress(OSError):
-                model_folder.rmdir()
+        _remove_if_new(model_folder, created)
         raise
+
+
+def _remove_if_new(model_folder: Path, created: bool) -> None:
+    # A failed first version must not leave an empty, failing model behind.
+    if created:
+        with contextlib.suppress(OSError):
+            model_folder.rmdir()
 
 
 def write_file_atomically(path: Path, data: bytes) -> None:
     """Replace ``path`` with ``data`` in one rename; readers see the old or the new file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, staging = tempfile.mkstemp(prefix=f".tmp-{path.name}-", dir=path.parent)
+    with disk_full_is_an_error(path.name, path.parent):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, staging = tempfile.mkstemp(prefix=f".tmp-{path.name}-", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as handle:
+        with disk_full_is_an_error(path.name, path.parent), os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())

@@ -34,6 +34,7 @@ from modelport.management.files import UPLOADS_DIR
 from modelport.management.uploads import Upload
 from modelport.payloads import Columns, Payload, Records, Rows, Split, Tensors
 from modelport.repository.scan import validate_file_name, validate_model_name
+from modelport.repository.writer import disk_full_is_an_error
 
 __all__ = ["Prediction", "ServerHandle", "to_payload"]
 
@@ -144,8 +145,9 @@ class ServerHandle:
         validate_file_name(filename)
         uploads = self._manager.model_dir / UPLOADS_DIR
         staged = uploads / f"{model}-{secrets.token_hex(8)}.part"
-        await asyncio.to_thread(_write, staged, data)
         try:
+            # In the try: a full disk can leave part of the file behind.
+            await asyncio.to_thread(_write, staged, data)
             return await self._manager.upload(Upload(model, filename, staged), actor)
         finally:
             with contextlib.suppress(FileNotFoundError):
@@ -203,5 +205,6 @@ def to_payload(inputs: Any) -> Payload:
 
 
 def _write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
+    with disk_full_is_an_error("the upload", path.parent):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
