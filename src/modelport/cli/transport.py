@@ -48,6 +48,9 @@ _BODY: Final = 2  # headers complete; the body is coming, or is in and the app h
 _IDLE: Final = 3  # the response is out; keep-alive, waiting for the next request
 #: How often a busy or paused connection is looked at again, in seconds.
 _RECHECK: Final = 1.0
+#: On shutdown, how long a connection whose request has not fully arrived may take to
+#: send it, in seconds.
+_SHUTDOWN_GRACE: Final = 1.0
 
 
 class DeadlineProtocol(HttpToolsProtocol):
@@ -70,6 +73,8 @@ class DeadlineProtocol(HttpToolsProtocol):
         #: Loop time the current phase began or last made progress.
         self._since = 0.0
         self._watchdog: asyncio.TimerHandle | None = None
+        #: Shutting down: the request on its way is the connection's last.
+        self._last_request = False
 
     # Connection events
 
@@ -81,6 +86,26 @@ class DeadlineProtocol(HttpToolsProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._stop_watching()
         super().connection_lost(exc)
+
+    def shutdown(self) -> None:
+        """A graceful shutdown (SIGTERM, a recycled worker) closes every connection
+        without a request in progress at once. That is right for one idle after an answer,
+        but one that was just accepted, or whose request has begun arriving, carries a
+        request its client has already sent: closed now, the client would see a reset.
+        Such a connection gets its request answered, with ``Connection: close``, or is
+        closed if nothing more arrives within a second."""
+        waiting = self._phase == _WAITING or (
+            self._phase == _HEADERS and (self.cycle is None or self.cycle.response_complete)
+        )
+        if not waiting or self.transport.is_closing():
+            super().shutdown()
+            return
+        self._last_request = True
+        self.loop.call_later(_SHUTDOWN_GRACE, self._close_unless_asked)
+
+    def _close_unless_asked(self) -> None:
+        if self._phase in (_WAITING, _HEADERS) and not self.transport.is_closing():
+            super().shutdown()
 
     def handle_websocket_upgrade(self) -> None:
         # The connection now belongs to the WebSocket protocol and its own timeouts.
@@ -100,6 +125,8 @@ class DeadlineProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         _base.on_headers_complete(self)
+        if self._last_request and self.cycle is not None:
+            self.cycle.keep_alive = False
         self._phase = _BODY
         self._since = self.loop.time()
 
