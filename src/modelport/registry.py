@@ -34,6 +34,8 @@ __all__ = ["LATEST", "ModelRegistry", "ModelVersion", "ReloadReport", "ServedMod
 log = logging.getLogger(__name__)
 
 _NO_ROLLOUT = Rollout()
+#: Said after a failure that did not replace what serves.
+_STILL_SERVING = "the files loaded before keep serving until this is fixed"
 #: name -> what happened: "loaded", "unchanged", "dropped", or the failure reason.
 ReloadReport = dict[str, str]
 
@@ -284,16 +286,9 @@ class ModelRegistry:
         ]
         if fresh.error is not None and (old is None or old.error != fresh.error):
             problems.insert(0, fresh.error)
-        served = old is not None and old.newest_ready() is not None
-        if old is not None:
-            kept = {
-                number: version
-                for number, version in old.versions.items()
-                if version.ready and number in fresh.versions and not fresh.versions[number].ready
-            }
-            if kept:
-                fresh = replace(fresh, versions={**fresh.versions, **kept})
-        if (fresh.newest_ready() is not None or not served) and old != fresh:
+        if old is not None and old.newest_ready() is not None:
+            fresh = _keep_serving(old, fresh)
+        if old != fresh:
             self.put(fresh)
         if problems:
             return "; ".join(problems)
@@ -336,3 +331,34 @@ class ModelRegistry:
         self._changed(model.name)
         log.info("model '%s' unloaded", model.name)
         return model
+
+
+def _keep_serving(old: ServedModel, fresh: ServedModel) -> ServedModel:
+    """``fresh``, but a ready version of ``old`` stays wherever its files now fail, and
+    when nothing of ``fresh`` is ready (a broken model.yaml) ``old`` stays whole. Either
+    way the model's ``error`` says what failed, so its metadata shows it while it serves."""
+    if fresh.newest_ready() is None:
+        return replace(
+            old,
+            error=f"{fresh.failure_reason()}; {_STILL_SERVING}",
+            public_error=f"{fresh.failure_reason(public=True)}; {_STILL_SERVING}",
+        )
+    kept = {
+        number: version
+        for number, version in old.versions.items()
+        if version.ready and number in fresh.versions and not fresh.versions[number].ready
+    }
+    if not kept:
+        return fresh
+    failed = [fresh.versions[number] for number in sorted(kept)]
+    errors = [f"version {v.version}: {v.error}" for v in failed]
+    public = [f"version {v.version}: {v.public_error}" for v in failed]
+    if fresh.error is not None:
+        errors.insert(0, fresh.error)
+        public.insert(0, str(fresh.public_error))
+    return replace(
+        fresh,
+        versions={**fresh.versions, **kept},
+        error=f"{'; '.join(errors)}; {_STILL_SERVING}",
+        public_error=f"{'; '.join(public)}; {_STILL_SERVING}",
+    )

@@ -39,7 +39,9 @@ def _model_info(model: ServedModel) -> ModelSummary:
         "ready": newest is not None,
         "description": model.description,
         "latest_version": newest.version if newest else None,
-        "error": None if newest else model.failure_reason(public=True),
+        # A served model has an error too when its files changed and failed to load:
+        # what was loaded before keeps serving, and this says why nothing new is.
+        "error": model.public_error if newest else model.failure_reason(public=True),
         "versions": [model.versions[v].summary() for v in sorted(model.versions)],
     }
 
