@@ -75,6 +75,7 @@ _MAX_EXTRA_FILES = 16
         201: {"model": UploadedVersion},
         **ADMIN_ERRORS,
         422: {"description": "The file did not load or warm up"},
+        507: {"model": ErrorBody, "description": "No space left to store it; nothing kept"},
     },
     openapi_extra={
         "requestBody": {
