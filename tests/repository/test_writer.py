@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from modelport.errors import ConflictError, InvalidRequestError
+from modelport.errors import ConflictError, InvalidRequestError, StorageFullError
 from modelport.repository import new_version_folder, scan_repository, write_file_atomically
+from modelport.repository.writer import disk_full_is_an_error
 from modelport.runtimes.base import artifact_suffixes
 
 
@@ -212,3 +213,29 @@ def test_failed_write_leaves_the_old_file_and_no_temporary(tmp_path: Path) -> No
 
     assert target.read_bytes() == b"old\n"
     assert every_path(tmp_path) == [target]
+
+
+# -- a full disk --------------------------------------------------------------------------
+
+
+def _write_to_a_full_disk() -> None:
+    # /dev/full answers every write with ENOSPC, as a full filesystem does.
+    with open("/dev/full", "wb") as full:
+        full.write(b"x" * 65536)
+        full.flush()
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_a_full_disk_is_a_507_and_leaves_nothing(tmp_path: Path) -> None:
+    with pytest.raises(StorageFullError) as caught, new_version_folder(tmp_path, "iris", 1):
+        _write_to_a_full_disk()
+    assert caught.value.status_code == 507
+    assert caught.value.code == "insufficient_storage"
+    assert "model 'iris' version 1" in caught.value.message
+    assert str(tmp_path) not in caught.value.public  # the path is the operator's
+    assert every_path(tmp_path) == []
+
+
+def test_other_os_errors_are_not_called_a_full_disk(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError), disk_full_is_an_error("a file", tmp_path):
+        (tmp_path / "missing" / "file").write_bytes(b"x")
