@@ -16,26 +16,27 @@ import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
 
 from modelport import accesslog
-from modelport.batching import BatchPolicy, BatchQueue, OnCall
+from modelport.batching import BatchPolicy, BatchQueue
 from modelport.cache import ServingCache
 from modelport.config import Settings
-from modelport.errors import (
-    InvalidInputError,
-    InvalidRequestError,
-    ModelNotReadyError,
-    ModelportError,
-    PredictionTimeoutError,
-)
+from modelport.errors import ModelportError
 from modelport.inputs import to_batch
 from modelport.metrics import Metrics
-from modelport.outputs import ModelOutputs, run_model
+from modelport.modelcall import (
+    no_probabilities,
+    not_ready,
+    observer,
+    run_model_call,
+    timed_model_call,
+    timed_out,
+)
+from modelport.outputs import ModelOutputs
 from modelport.payloads import Payload, Rows, count_rows
 from modelport.predlog import PredictionLog
 from modelport.registry import ModelRegistry, ModelVersion
-from modelport.shadow import ShadowRunner
+from modelport.shadow import Activity, ShadowRunner
 from modelport.slots import CallSlots
 from modelport.tracing import StepTimes, Tracing
 from modelport.types import Batch
@@ -97,7 +98,8 @@ class InferenceService:
         self.batching = batching
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="modelport-infer")
         #: Copies of requests for a model's shadow version, answered off the request path.
-        self.shadow = ShadowRunner(registry, log, timeout_s)
+        self.activity = Activity()
+        self.shadow = ShadowRunner(registry, log, timeout_s, self.activity)
         #: The threads each model holds: one model's hung calls leave one to the others.
         self._slots = CallSlots(threads)
         self._queues: dict[tuple[str, int, int], BatchQueue[ModelVersion]] = {}
@@ -110,6 +112,7 @@ class InferenceService:
             # Read when the metrics are folded, not set at every enqueue: the gauge is a
             # sample either way, and this keeps two calls a request off the hot path.
             metrics.watch_queue_depths(self.queue_depths)
+            metrics.shadow.watch(lambda: self.shadow.outcomes)
 
     @classmethod
     def from_settings(
@@ -139,6 +142,9 @@ class InferenceService:
 
     async def predict(self, request: PredictRequest) -> PredictResult:
         started = time.perf_counter()
+        activity = self.activity
+        activity.started += 1
+        activity.in_flight += 1
         served: ModelVersion | None = None
         try:
             served = self.registry.resolve(request.model, request.version, request.route_key)
@@ -169,6 +175,9 @@ class InferenceService:
                     name, number, request.protocol, code, time.perf_counter() - started
                 )
             raise
+        finally:
+            # BaseException too (a cancelled request): the shadow's idea of spare time.
+            activity.in_flight -= 1
         if self.metrics is not None:
             self.metrics.request(
                 served.name,
@@ -199,9 +208,9 @@ class InferenceService:
         times: StepTimes | None = None,
     ) -> PredictResult:
         if served.signature is None:  # a ready version always has one
-            raise _not_ready(served)
+            raise not_ready(served)
         if request.probabilities and not served.signature.has_proba:
-            raise _no_probabilities(served)
+            raise no_probabilities(served)
         cache = self.cache
         batch: Batch | None = None
         key: str | None = None
@@ -286,13 +295,13 @@ class InferenceService:
             slots, pool, probabilities = self._slots, self._pool, request.probabilities
             if self.metrics is None and times is None:
                 call, work = slots.submit(
-                    served.name, pool, _run_model_call, served, batch, rows, probabilities
+                    served.name, pool, run_model_call, served, batch, rows, probabilities
                 )
             else:
                 call, work = slots.submit(
                     served.name,
                     pool,
-                    _timed_model_call,
+                    timed_model_call,
                     *(served, batch, rows, probabilities, time.monotonic(), self.metrics, times),
                 )
         # One timer that cancels the call's future, not asyncio.timeout: that wraps the
@@ -306,7 +315,7 @@ class InferenceService:
                 raise  # this task was cancelled (the client left, or shutdown)
             # The model call cannot be killed (it is a thread); it finishes in the
             # background and its result is dropped. Other requests keep being served.
-            raise _timed_out(served, self.timeout_s) from None
+            raise timed_out(served, self.timeout_s) from None
         finally:
             deadline.cancel()
             if work is not None:
@@ -319,7 +328,7 @@ class InferenceService:
             async with asyncio.timeout_at(start + self.timeout_s):
                 await self._slots.take(served.name)
         except TimeoutError:
-            raise _timed_out(served, self.timeout_s) from None
+            raise timed_out(served, self.timeout_s) from None
 
     def _queue_for(self, served: ModelVersion, rows: int) -> BatchQueue[ModelVersion] | None:
         policy = self._policy_for(served)
@@ -337,10 +346,10 @@ class InferenceService:
             queue = BatchQueue(
                 f"model '{served.name}' version {served.version}",
                 policy,
-                _run_model_call,
+                run_model_call,
                 self._pool,
                 on_idle=lambda idle: self._forget(key, idle),
-                on_call=_observer(metrics) if observed else None,
+                on_call=observer(metrics) if observed else None,
                 slots=(self._slots, served.name),
             )
             self._queues[key] = queue
@@ -372,74 +381,3 @@ class InferenceService:
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
         self.shadow.close()
-
-
-def _timed_out(served: ModelVersion, timeout_s: float) -> PredictionTimeoutError:
-    log.warning(
-        "model '%s' version %d ran past %.1fs; answered 504", served.name, served.version, timeout_s
-    )
-    return PredictionTimeoutError(
-        f"model '{served.name}' version {served.version} did not answer within "
-        f"{timeout_s:g} s (setting request_timeout)"
-    )
-
-
-def _run_model_call(
-    served: ModelVersion, batch: Batch, rows: int, probabilities: bool
-) -> ModelOutputs:
-    """Blocking: one model call, in an inference thread."""
-    if served.runtime is None or served.signature is None:  # unloaded under the call
-        raise _not_ready(served)
-    try:
-        return run_model(served.runtime, served.signature, batch, rows, probabilities)
-    except ModelportError:
-        raise
-    except (ValueError, TypeError) as exc:
-        # Our validation passed, so this is the model refusing the values themselves
-        # (an unseen category, a dtype it cannot take): the caller's to fix, not a 500.
-        raise InvalidInputError(f"the model rejected the input: {exc}") from exc
-
-
-def _timed_model_call(
-    served: ModelVersion,
-    batch: Batch,
-    rows: int,
-    probabilities: bool,
-    submitted: float,
-    metrics: Metrics | None,
-    times: StepTimes | None,
-) -> ModelOutputs:
-    """Blocking: one unbatched model call, its wait for a thread and its time recorded."""
-    started = time.monotonic()
-    try:
-        return _run_model_call(served, batch, rows, probabilities)
-    finally:
-        _observer(metrics)(served, rows, [started - submitted], time.monotonic() - started, [times])
-
-
-def _observer(metrics: Metrics | None) -> OnCall[ModelVersion]:
-    """What runs after each model call: its metrics, and each request's trace times."""
-
-    def observe(
-        served: ModelVersion, rows: int, waits: list[float], seconds: float, tags: list[Any]
-    ) -> None:
-        if metrics is not None:
-            metrics.model_call(served.name, served.version, rows, waits, seconds)
-        for wait, tag in zip(waits, tags, strict=True):
-            if tag is not None:
-                tag.called(wait, seconds)
-
-    return observe
-
-
-def _not_ready(served: ModelVersion) -> ModelNotReadyError:
-    return ModelNotReadyError(
-        f"model '{served.name}' version {served.version} is not loaded ({served.state})"
-    )
-
-
-def _no_probabilities(served: ModelVersion) -> InvalidRequestError:
-    return InvalidRequestError(
-        f"model '{served.name}' has no class probabilities (a regressor, or a model "
-        "without predict_proba): leave out probabilities=true"
-    )

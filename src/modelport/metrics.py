@@ -37,6 +37,7 @@ from modelport import __version__
 from modelport.metrics_compat import TritonSeries
 from modelport.metrics_monitor import MonitorGauges
 from modelport.metrics_pending import Folder, Pending, observe_many
+from modelport.metrics_shadow import ShadowSeries
 from modelport.process_metrics import WorkerProcesses
 from modelport.served import ServedModel
 
@@ -206,6 +207,8 @@ class Metrics:
             self.log_rows.labels(outcome)
         #: Other servers' names for the same numbers (metrics_compat), or None.
         self.triton = TritonSeries(own) if "triton" in compat else None
+        #: What became of the copies of requests offered to shadow versions (shadow.py).
+        self.shadow = ShadowSeries(own)
         #: Drift scores and statuses, set by the monitor (modelport.monitor.worker).
         self.monitor = MonitorGauges(own)
         self.kserve = (
@@ -291,6 +294,7 @@ class Metrics:
             self._fold_requests(self._requests.drain())
             self._fold_calls(self._calls.drain())
             self._fold_depths()
+            self.shadow.fold()
 
     def _fold_depths(self) -> None:
         if self._depth_source is None:

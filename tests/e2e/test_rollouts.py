@@ -8,11 +8,13 @@ import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from databases import empty_database
 
@@ -355,6 +357,53 @@ def test_a_failing_shadow_changes_no_answer(server: Server, bad: str) -> None:
     # The shadow did run, and failed: its rows say so.
     report = compare_report(server, lambda report: report["shadow_failures"] > failures)
     assert report["shadow_failures"] > failures
+    assert cli(server, "shadow", "planted", "off").returncode == 0
+
+
+def shadow_copies(server: Server) -> dict[str, float]:
+    """``modelport_shadow_copies_total`` of "planted", by outcome, from a scrape."""
+    scraped = httpx.get(f"{server.url}/metrics", timeout=30).text
+    found: dict[str, float] = {}
+    for family in text_string_to_metric_families(scraped):
+        for sample in family.samples:
+            if sample.name == "modelport_shadow_copies_total" and (
+                sample.labels["model"] == "planted"
+            ):
+                found[sample.labels["outcome"]] = sample.value
+    return found
+
+
+def test_under_load_shadow_copies_are_dropped_and_every_copy_is_counted(
+    server: Server,
+) -> None:
+    """Eight clients at once leave the shadow no spare time: their copies are dropped,
+    none slows an answer, and answered + failed + dropped is every request sent."""
+    once(server)
+    answer_with_version_1(server)
+    assert cli(server, "shadow", "planted", "2").returncode == 0
+    before = shadow_copies(server)
+
+    def client(worker: int) -> list[int]:
+        with httpx.Client(base_url=server.url, timeout=30) as http:
+            return [
+                http.post(
+                    "/v1/models/planted:predict", json={"instances": [[(worker + i) % 10 / 10]]}
+                ).status_code
+                for i in range(50)
+            ]
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = [code for codes in pool.map(client, range(8)) for code in codes]
+    assert statuses == [200] * 400
+    deadline = time.monotonic() + 15
+    while True:  # the copies that waited for spare time are answered once the load stops
+        after = shadow_copies(server)
+        counted = sum(after.get(k, 0) - before.get(k, 0) for k in ("answered", "failed", "dropped"))
+        if counted >= 400 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert counted == 400, (before, after)
+    assert after["dropped"] > before.get("dropped", 0), after
     assert cli(server, "shadow", "planted", "off").returncode == 0
 
 

@@ -139,7 +139,11 @@ def prometheus_rows() -> list[str]:
     """One table row per modelport collector, read from the collectors themselves."""
     metrics = Metrics()
     rows = []
-    for collector in vars(metrics).values():
+    # The collectors themselves, and those of the groups that hold several (the
+    # monitor's gauges, the shadow's counter).
+    groups = [metrics.monitor, metrics.shadow]
+    collectors = [*vars(metrics).values(), *(c for group in groups for c in vars(group).values())]
+    for collector in collectors:
         if not isinstance(collector, Counter | Gauge | Histogram):
             continue
         name = collector._name  # prometheus-client keeps no public accessor for these
