@@ -28,6 +28,8 @@ ALLOWED = {
     ("api/custom_routes.py", "endpoint.__name__"),
     # uvicorn's own request cycle, told that its client went away.
     ("cli/transport.py", "cycle.disconnected"),
+    # ...and told to close the connection after its answer (the server is shutting down).
+    ("cli/transport.py", "self.cycle.keep_alive"),
     # The database driver's connection (SQLite: autocommit, so BEGIN is ours).
     ("db/engine.py", "dbapi_connection.isolation_level"),
     # The interpreter's flag, set around importing a model's code and set back.

@@ -143,8 +143,7 @@ class InferenceService:
     async def predict(self, request: PredictRequest) -> PredictResult:
         started = time.perf_counter()
         activity = self.activity
-        activity.started += 1
-        activity.in_flight += 1
+        activity.arrived()
         served: ModelVersion | None = None
         try:
             served = self.registry.resolve(request.model, request.version, request.route_key)
@@ -177,7 +176,7 @@ class InferenceService:
             raise
         finally:
             # BaseException too (a cancelled request): the shadow's idea of spare time.
-            activity.in_flight -= 1
+            activity.answered()
         if self.metrics is not None:
             self.metrics.request(
                 served.name,
@@ -210,7 +209,7 @@ class InferenceService:
         if served.signature is None:  # a ready version always has one
             raise not_ready(served)
         if request.probabilities and not served.signature.has_proba:
-            raise no_probabilities(served)
+            raise no_probabilities(served, request.protocol)
         cache = self.cache
         batch: Batch | None = None
         key: str | None = None

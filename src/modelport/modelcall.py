@@ -101,8 +101,14 @@ def not_ready(served: ModelVersion) -> ModelNotReadyError:
     )
 
 
-def no_probabilities(served: ModelVersion) -> InvalidRequestError:
+def no_probabilities(served: ModelVersion, protocol: str) -> InvalidRequestError:
+    # V2 clients ask for outputs by name; the others ask with a flag.
+    fix = (
+        "ask for the output 'predict' only"
+        if protocol.startswith("v2")
+        else "leave out probabilities=true"
+    )
     return InvalidRequestError(
-        f"model '{served.name}' has no class probabilities (a regressor, or a model "
-        "without predict_proba): leave out probabilities=true"
+        f"model '{served.name}' version {served.version} has no class probabilities (a "
+        f"regressor, or a model without predict_proba): {fix}"
     )

@@ -60,6 +60,13 @@ class Activity:
     in_flight: int = 0
     started: int = 0
 
+    def arrived(self) -> None:
+        self.started += 1
+        self.in_flight += 1
+
+    def answered(self) -> None:
+        self.in_flight -= 1
+
 
 @dataclass(frozen=True, slots=True)
 class _Copy:

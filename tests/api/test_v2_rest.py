@@ -349,3 +349,26 @@ def test_decompressed_size_is_limited(make_client: MakeClient, iris_models: Path
         "/v2/models/iris-lr/infer", content=bomb, headers={"Content-Encoding": "gzip"}
     )
     assert_v2_error(response, 413, "larger than the limit of 4096 bytes")
+
+
+def test_predict_proba_of_a_regressor_is_refused_by_the_version_that_would_answer(
+    make_client: MakeClient, tmp_path: Path
+) -> None:
+    """The check is made on the version the request resolves to, once, in the core: a V2
+    client is told to ask for 'predict', a native one to leave out the flag."""
+    folder = tmp_path / "models" / "double" / "1"
+    folder.mkdir(parents=True)
+    (folder / "model.py").write_text("def predict(x: float) -> float:\n    return 2 * x\n")
+    client = make_client(tmp_path / "models")
+    row = {"name": "x", "datatype": "FP64", "shape": [1], "data": [1.5]}
+    v2 = client.post(
+        "/v2/models/double/infer",
+        json={"inputs": [row], "outputs": [{"name": "predict_proba"}]},
+    )
+    assert_v2_error(v2, 400, "version 1 has no class probabilities")
+    assert "ask for the output 'predict' only" in v2.json()["error"]
+    native = client.post(
+        "/v1/models/double:predict?probabilities=true", json={"instances": [[1.5]]}
+    )
+    assert native.status_code == 400, native.text
+    assert "leave out probabilities=true" in native.json()["message"]

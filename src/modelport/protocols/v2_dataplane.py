@@ -149,13 +149,9 @@ async def infer(
         raise InvalidRequestError(f"unknown output(s) {unknown}; this server gives {list(OUTPUTS)}")
     if len(set(wanted)) != len(wanted):
         raise InvalidRequestError(f"an output is asked for twice: {wanted}")
+    # Whether the version has predict_proba is checked by the core, on the version that
+    # answers (under a traffic split, resolving here could pick the other one).
     proba = "predict_proba" in wanted
-    if proba:
-        served = service.registry.resolve(name, _version(version))
-        if served.signature is None or not served.signature.has_proba:
-            raise InvalidRequestError(
-                f"model '{name}' has no predict_proba; ask for the output 'predict'"
-            )
     who = caller or Caller("v2")
     result = await service.predict(
         PredictRequest(
