@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -53,3 +55,16 @@ def test_serve_with_a_database_url_it_cannot_use_stops_with_one_line(tmp_path: P
     assert result.exit_code == 2
     assert "unsupported database 'foo'" in result.output
     assert "Traceback" not in result.output
+
+
+def test_the_command_starts_without_the_serving_stack() -> None:
+    """`modelport --help` and the operator commands load neither NumPy nor the database
+    layer (a second's wait before every command, and before a newcomer's first)."""
+    code = (
+        "import sys, modelport.cli; heavy = ('numpy', 'sqlalchemy', 'fastapi', 'sklearn'); "
+        "print(sorted(m for m in heavy if m in sys.modules))"
+    )
+    shown = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert shown.stdout.strip() == "[]", shown.stdout

@@ -25,12 +25,14 @@ import hmac
 import ipaddress
 import logging
 import re
+from typing import TYPE_CHECKING
 
 from modelport.config import Settings
-from modelport.db import store
-from modelport.db.database import Database
 from modelport.errors import ForbiddenError, InvalidRequestError, UnauthorizedError
-from modelport.management.audit import Actor
+
+if TYPE_CHECKING:
+    from modelport.db.database import Database
+    from modelport.management.audit import Actor
 
 __all__ = [
     "ADMIN_PREFIXES",
@@ -121,6 +123,10 @@ async def authorize_admin(
     settings: Settings, database: Database, token: str | None, address: str | None
 ) -> Actor:
     """The actor behind a management request; UnauthorizedError / ForbiddenError if none."""
+    # Here, not at the top: the CLI imports this module, and needs neither.
+    from modelport.db import store
+    from modelport.management.audit import Actor
+
     if token is None:
         raise UnauthorizedError(
             "the management API needs a token: send 'Authorization: Bearer <token>' (the "

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias
 
-import numpy.typing as npt
 from pydantic import AfterValidator
 
 __all__ = ["Batch", "FeatureType", "JSONValue", "NDArray", "VersionChoice", "version_choice_error"]
 
-NDArray: TypeAlias = npt.NDArray[Any]
+if TYPE_CHECKING:
+    import numpy.typing as npt
+
+    NDArray: TypeAlias = npt.NDArray[Any]
+else:
+    # At run time the alias only names annotations (strings in every module): NumPy is
+    # not imported for it, so commands that need no model (modelport --help, the
+    # operator commands) start without it.
+    NDArray = Any
 #: What a runtime receives: a 2-D NumPy array, or a pandas DataFrame when the model was
 #: fitted with named columns or takes non-numeric features.
 Batch: TypeAlias = "NDArray | Any"

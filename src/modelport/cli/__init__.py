@@ -26,7 +26,6 @@ from pydantic.fields import FieldInfo
 from uvicorn.config import LOGGING_CONFIG
 
 from modelport import __version__
-from modelport.access import admin_mode
 from modelport.cli.transport import server_options
 from modelport.config import ConfigError, Settings, load_settings, settings_to_env
 from modelport.errors import ModelportError
@@ -308,6 +307,8 @@ def _say(settings: Settings, text: str) -> None:
 def _with_admin_token(settings: Settings) -> tuple[Settings, bool]:
     """The settings with an admin token: the operator's, or a new one (then True)."""
     if settings.admin_token is not None:
+        from modelport.access import admin_mode
+
         _say(settings, admin_mode(settings, generated=False))
         return settings, False
     # No address is trusted, so a server without a token makes one (as Jupyter does).
@@ -324,6 +325,8 @@ def _saved_token(settings: Settings, generated: bool) -> Iterator[None]:
     if token is None:  # _with_admin_token made one: nothing to save otherwise
         yield
         return
+    from modelport.access import admin_mode
+
     _say(settings, admin_mode(settings, generated=True))
     saved = save_token(settings.port, token)
     if saved is not None:
