@@ -10,7 +10,7 @@ space := $(empty) $(empty)
 .PHONY: serve test check lint format types unit bench clean
 
 # Every runtime extra (XGBoost comes as the dev group's CPU-only wheel) and the docs.
-DEV_EXTRAS := sklearn,pandas,lightgbm,onnx,skops,grpc,mysql,postgres,redis,schema,parquet,mlflow,otel,docs
+DEV_EXTRAS := sklearn,pandas,lightgbm,onnx,skops,grpc,mysql,postgres,redis,schema,parquet,mlflow,otel,s3,docs
 # This venv also gets Ray Serve, for the --engine ray tests (the other Pythons' runs
 # leave the end-to-end tests out, so they do without it).
 MAIN_EXTRAS := $(DEV_EXTRAS),ray
