@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     model_dir: Path = Field(
         default=Path("models"),
         description="Folder holding the model repository (one folder or bare file per model).",
+    )
+    model_store: str | None = Field(
+        default=None,
+        description="Object store holding the model repository (s3://bucket/prefix), set "
+        "by giving MODEL_DIR as such a URL; model_dir is then this process's local copy "
+        "(data_dir/store, or ~/.cache/modelport/stores). Needs database_url.",
     )
     config: Path | None = Field(
         default=None,
@@ -438,6 +444,21 @@ class Settings(BaseSettings):
         or recycling, whose fresh worker starts serving before the old one leaves."""
         return self.workers > 1 or self.recycles_workers
 
+    @model_validator(mode="before")
+    @classmethod
+    def _store_url(cls, data: Any) -> Any:
+        # A MODEL_DIR such as s3://bucket/models names an object store: it becomes
+        # model_store, and model_dir the local folder that mirrors it (a Path would
+        # fold the URL's "//").
+        if not isinstance(data, dict):
+            return data
+        given = data.get("model_dir")
+        if isinstance(given, str) and "://" in given and not given.startswith("file://"):
+            data = dict(data)
+            data["model_store"] = given
+            data["model_dir"] = _mirror_folder(given, data.get("data_dir"))
+        return data
+
     @field_validator("model_dir", "data_dir")
     @classmethod
     def _absolute_dirs(cls, value: Path | None) -> Path | None:
@@ -456,6 +477,19 @@ class Settings(BaseSettings):
         from modelport.config_file import TomlFileSource  # it needs ConfigError from here
 
         return (init_settings, env_settings, TomlFileSource(settings_cls))
+
+
+def _mirror_folder(url: str, data_dir: Any) -> Path:
+    """Where a process keeps its copy of an object store's models: one folder per URL,
+    under data_dir when given, else the user's cache folder."""
+    import hashlib
+    import os
+
+    digest = hashlib.sha256(url.encode()).hexdigest()[:16]
+    if data_dir:
+        return Path(data_dir).expanduser() / "store" / digest
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "modelport" / "stores" / digest
 
 
 def _split_commas(value: Any) -> Any:

@@ -31,6 +31,7 @@ from modelport.monitor.service import MonitorService
 from modelport.monitor.worker import MonitorWorker, lock_path
 from modelport.predlog import PredictionLog
 from modelport.registry import ModelRegistry
+from modelport.repository.objectstore import ModelStore
 from modelport.repository.watch import RepositoryWatcher, snapshot_repository
 from modelport.routes import RouteTable, load_routes
 from modelport.sync import ChangeFeed, Doorbell
@@ -86,7 +87,7 @@ class Services:
         if settings.watch:
             snapshot = await asyncio.to_thread(snapshot_repository, settings.model_dir)
             self.watcher.start_from(snapshot)
-        await load_at_start(self.database, self.registry, self.catalog)
+        await load_at_start(self.database, self.registry, self.catalog, self.manager.mirror)
         log.info("%s", self.describe())
         background.append(asyncio.create_task(self.feed.run(), name="modelport-change-feed"))
         if settings.watch:
@@ -158,8 +159,14 @@ def build_services(settings: Settings, tracing: Tracing | None = None) -> Servic
     catalog = Catalog(database, registry, settings.model_dir)
     audit = AuditTrail(database, on_change=doorbell.ring, metrics=metrics)
     lock = asyncio.Lock()  # one change at a time in this process, from any source
-    manager = ModelManager(settings, registry, database, catalog, audit, lock)
-    follower = Follower(registry, catalog, audit, lock)
+    # An object-store model_dir: this process's copy of it (repository/objectstore.py).
+    mirror = (
+        ModelStore.open(settings.model_store, settings.model_dir)
+        if settings.model_store is not None
+        else None
+    )
+    manager = ModelManager(settings, registry, database, catalog, audit, lock, mirror)
+    follower = Follower(registry, catalog, audit, lock, mirror)
     feed = ChangeFeed(database, follower.follow, settings.sync_interval, doorbell)
     watcher = RepositoryWatcher(settings.model_dir, follower.files_changed, settings.watch_interval)
     monitor = MonitorService(registry, database)

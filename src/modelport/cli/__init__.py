@@ -92,24 +92,37 @@ def _log_config(level: str, log_format: str = "text") -> dict[str, Any]:
 
 
 @main.command()
-@click.argument("model_dir", required=False, type=click.Path(path_type=Path))
+@click.argument("model_dir", required=False)
 @_setting_options
-def serve(model_dir: Path | None, **flags: Any) -> None:
+def serve(model_dir: str | None, **flags: Any) -> None:
     """Serve every model under MODEL_DIR (default ./models) over HTTP.
 
     MODEL_DIR may also be one model file (modelport serve model.pkl): it is served as
     the model named after its stem; or one MLflow model folder (the one holding an
     MLmodel file), served as the model named after the folder. A MODEL_DIR that does
-    not exist stops the command (exit code 2) unless --watch is given.
+    not exist stops the command (exit code 2) unless --watch is given. MODEL_DIR may
+    be an object store too (s3://bucket/prefix, with the s3 extra and --database-url).
 
     Settings come from these flags, then MODELPORT_* environment variables, then
     modelport.toml (--config), then the defaults shown.
     """
+    from modelport.repository.objectstore import is_store_url
+
+    # An object store's URL stays a string (a Path would fold its "//").
+    given = None if model_dir is None else Path(model_dir)
     try:
-        settings = load_settings(model_dir=model_dir, **flags)
+        settings = load_settings(
+            model_dir=model_dir if model_dir and is_store_url(model_dir) else given, **flags
+        )
     except ConfigError as exc:
         raise click.UsageError(exc.message) from exc
-    _check_model_dir(settings, given=model_dir is not None)
+    if settings.model_store is not None:
+        given = None
+        from modelport.cli.objectstore import check_model_store
+
+        check_model_store(settings)
+    else:
+        _check_model_dir(settings, given=model_dir is not None)
     from modelport.cli.ray_engine import check_engine_settings
 
     check_engine_settings(settings)
@@ -137,7 +150,7 @@ def serve(model_dir: Path | None, **flags: Any) -> None:
         if settings.engine == "ray":
             from modelport.cli.ray_engine import serve_on_ray
 
-            serve_on_ray(settings, model_dir)
+            serve_on_ray(settings, given)
             return
         # Recycling needs the supervisor, even for one worker (see cli/recycle.py).
         if settings.workers == 1 and not settings.recycles_workers:

@@ -39,6 +39,7 @@ from modelport.management.rollouts import RolloutActions
 from modelport.management.uploads import Upload, check_upload, write_version
 from modelport.registry import ModelRegistry, ReloadReport
 from modelport.repository.mlmodel import is_mlflow_folder
+from modelport.repository.objectstore import ModelStore
 from modelport.repository.scan import validate_model_name
 
 __all__ = ["ModelManager"]
@@ -58,6 +59,7 @@ class ModelManager:
         catalog: Catalog,
         audit: AuditTrail,
         lock: asyncio.Lock,
+        mirror: ModelStore | None = None,
     ) -> None:
         self.settings = settings
         self.registry = registry
@@ -70,6 +72,9 @@ class ModelManager:
         self._lock = lock
         #: Traffic split and shadow version.
         self.rollouts = RolloutActions(registry, database, audit)
+        #: The object store model_dir copies, if it is one: what this process writes is
+        #: stored there before other processes learn of it (repository/objectstore.py).
+        self.mirror = mirror
 
     async def upload(self, upload: Upload, actor: Actor) -> UploadedVersion:
         """Store an artifact as the model's next version, load and warm it up, then serve it.
@@ -103,6 +108,16 @@ class ModelManager:
         )
         try:
             await asyncio.to_thread(write_version, self.model_dir, upload, number)
+            if self.mirror is not None:
+                try:
+                    await asyncio.to_thread(self.mirror.push, f"{name}/{number}")
+                except ModelportError:
+                    # Not (wholly) in the store: gone here and, as far as the store
+                    # lets us, there too, so that no process loads half a version.
+                    await asyncio.to_thread(remove_folder, model_path / str(number))
+                    with contextlib.suppress(ModelportError):
+                        await asyncio.to_thread(self.mirror.remove, f"{name}/{number}")
+                    raise
         except BaseException as exc:
             reason = f"upload could not be written: {exc}"
             with contextlib.suppress(ModelportError):
@@ -210,6 +225,8 @@ class ModelManager:
                 "folder instead"
             )
         self.rollouts.refuse_in_use(name, version=version)
+        if self.mirror is not None:
+            await asyncio.to_thread(self.mirror.remove, f"{name}/{version}")
         await self.database.run(store.delete_version, name, version)
         async with self._lock:
             await asyncio.to_thread(remove_folder, folder)
@@ -265,8 +282,10 @@ class ModelManager:
         if name is not None:
             name = self._name(name)
             names = {name}
-            if not (self.model_dir / name).exists():
-                self.registry.get(name)  # 404 unless it is loaded (then it is dropped)
+        if self.mirror is not None:  # a reload looks at the store again
+            await asyncio.to_thread(self.mirror.pull, None if name is None else names)
+        if name is not None and not (self.model_dir / name).exists():
+            self.registry.get(name)  # 404 unless it is loaded (then it is dropped)
         async with self._lock:
             report = await self.registry.reload(None if name is None else names)
         for changed in report:

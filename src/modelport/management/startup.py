@@ -14,6 +14,7 @@ from modelport.errors import DatabaseUnavailableError
 from modelport.management.catalog import Catalog
 from modelport.management.files import STALE_PENDING, sweep_leftovers
 from modelport.registry import ModelRegistry
+from modelport.repository.objectstore import ModelStore
 from modelport.rollout import policy_hint
 
 __all__ = ["load_at_start"]
@@ -21,8 +22,13 @@ __all__ = ["load_at_start"]
 log = logging.getLogger(__name__)
 
 
-async def load_at_start(database: Database, registry: ModelRegistry, catalog: Catalog) -> None:
-    """Migrate, load aliases, load every model, then record what is on disk."""
+async def load_at_start(
+    database: Database, registry: ModelRegistry, catalog: Catalog, mirror: ModelStore | None
+) -> None:
+    """Migrate, load aliases, load every model, then record what is on disk; with an
+    object store, its models are fetched into the local copy first."""
+    if mirror is not None:
+        await asyncio.to_thread(mirror.pull)
     with contextlib.suppress(DatabaseUnavailableError):
         await database.ready()
     if database.is_ready:
