@@ -15,6 +15,7 @@ import hashlib
 import logging
 import os
 import re
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -144,7 +145,15 @@ def load_version(name: str, source: VersionSource, config: ModelConfig, root: Pa
         _warm_up(runtime, signature, config)
     except ModelportError as exc:
         return _failed(name, source, exc.message, stamp, root)
-    except Exception as exc:  # a broken artifact may raise anything while unpickling
+    except (Exception, SystemExit, KeyboardInterrupt) as exc:
+        # A broken artifact may raise anything while unpickling: sys.exit() or
+        # KeyboardInterrupt too, from its own code. Outside the main thread (where a real
+        # Ctrl-C never arrives) that is a version that fails, not a server stopping: it
+        # once escaped a load asked for through gRPC and stopped the server.
+        if isinstance(exc, KeyboardInterrupt) and threading.current_thread() is (
+            threading.main_thread()
+        ):
+            raise
         log.exception("model '%s' version %d: unexpected load failure", name, source.version)
         return _failed(name, source, f"{type(exc).__name__}: {exc}", stamp, root)
     elapsed = round(time.monotonic() - started, 4)

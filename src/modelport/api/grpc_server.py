@@ -91,7 +91,10 @@ def _rpc(method: _Method) -> _Method:
             message = public_message(exc, f"gRPC {method.__name__}")
             status = grpc_status(exc)
             await context.abort(getattr(grpc.StatusCode, status), message)
-        except Exception:
+        except (Exception, SystemExit, KeyboardInterrupt):
+            # SystemExit and KeyboardInterrupt too, as over HTTP: in an RPC they come from a
+            # model's code (the server takes its own signals in handlers), and escaping here
+            # they stopped the whole server; any other BaseException (a cancellation) goes on.
             status = "INTERNAL"
             log.exception("unhandled error in gRPC %s", method.__name__)
             await context.abort(grpc.StatusCode.INTERNAL, "internal server error (see the log)")
