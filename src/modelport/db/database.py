@@ -43,7 +43,9 @@ class Database:
     def from_settings(cls, settings: Settings) -> Database:
         """``database_url``, else SQLite in ``data_dir``, else in the model folder's
         ``.modelport`` (the embedded default; see location.py)."""
-        return cls(make_engine(locate_database(settings).url))
+        # A statement waits for another connection's lock at most request_timeout: a
+        # request behind it is a 503 within that, not a hang (the log's writes retry).
+        return cls(make_engine(locate_database(settings).url, lock_wait_s=settings.request_timeout))
 
     @property
     def is_ready(self) -> bool:

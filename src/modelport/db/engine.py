@@ -5,6 +5,7 @@ Per-backend settings live here so the rest of ``modelport.db`` is backend-agnost
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import time
 from pathlib import Path
@@ -73,12 +74,19 @@ def normalize_url(url: str | URL) -> URL:
     return parsed
 
 
-def make_engine(url: str | URL, **overrides: Any) -> Engine:
-    """An Engine for ``url`` with server-friendly pool settings; ``overrides`` win."""
+def make_engine(url: str | URL, *, lock_wait_s: float | None = None, **overrides: Any) -> Engine:
+    """An Engine for ``url`` with server-friendly pool settings; ``overrides`` win.
+
+    ``lock_wait_s`` bounds how long one statement waits for a lock another connection
+    holds (SQLite's busy timeout, MariaDB/MySQL's lock wait timeouts, PostgreSQL's
+    lock_timeout): the server passes its request_timeout, so that a management request
+    behind a held lock is a 503 within it instead of a hang.
+    """
     parsed = normalize_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
-        return _sqlite_engine(parsed, overrides)
+        busy_s = SQLITE_BUSY_TIMEOUT_S if lock_wait_s is None else lock_wait_s
+        return _sqlite_engine(parsed, overrides, min(float(SQLITE_BUSY_TIMEOUT_S), busy_s))
     _, module, extra = _DRIVERS[backend]
     options: dict[str, Any] = {
         "pool_size": 5,
@@ -92,9 +100,17 @@ def make_engine(url: str | URL, **overrides: Any) -> Engine:
         "pool_use_lifo": True,
         "connect_args": {"connect_timeout": CONNECT_TIMEOUT_S},
     }
+    wait_s = None if lock_wait_s is None else max(1, int(lock_wait_s + 0.999))
     if backend == "postgresql":
         options["connect_args"]["application_name"] = "modelport"  # shows in pg_stat_activity
+        if wait_s is not None:
+            options["connect_args"]["options"] = f"-c lock_timeout={wait_s * 1000}"
     else:
+        if wait_s is not None:
+            # lock_wait_timeout covers LOCK TABLES and metadata locks, innodb_ one row locks.
+            options["connect_args"]["init_command"] = (
+                f"SET SESSION lock_wait_timeout={wait_s}, innodb_lock_wait_timeout={wait_s}"
+            )
         # PostgreSQL's default; InnoDB's REPEATABLE READ adds gap locks (and deadlocks)
         # that the store's unique-key-and-retry pattern does not need.
         options["isolation_level"] = "READ COMMITTED"
@@ -105,7 +121,7 @@ def make_engine(url: str | URL, **overrides: Any) -> Engine:
         raise MissingDependencyError(module, extra) from exc
 
 
-def _sqlite_engine(url: URL, overrides: dict[str, Any]) -> Engine:
+def _sqlite_engine(url: URL, overrides: dict[str, Any], busy_s: float) -> Engine:
     database = url.database or ""
     if database in ("", ":memory:") or "mode=memory" in str(url):
         # SQLAlchemy gives each thread its own in-memory database: the server's threads
@@ -115,10 +131,10 @@ def _sqlite_engine(url: URL, overrides: dict[str, Any]) -> Engine:
         )
     if not database.startswith("file:"):
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    options: dict[str, Any] = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_S}}
+    options: dict[str, Any] = {"connect_args": {"timeout": busy_s}}
     _merge(options, overrides)
     engine = create_engine(url, **options)
-    event.listen(engine, "connect", _sqlite_on_connect)
+    event.listen(engine, "connect", functools.partial(_sqlite_on_connect, busy_s=busy_s))
     event.listen(engine, "begin", _sqlite_on_begin)
     return engine
 
@@ -132,13 +148,15 @@ def _merge(options: dict[str, Any], overrides: dict[str, Any]) -> None:
             options[key] = value
 
 
-def _sqlite_on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+def _sqlite_on_connect(
+    dbapi_connection: sqlite3.Connection, _record: Any, *, busy_s: float
+) -> None:
     # Take BEGIN away from the sqlite3 module (it skips it before SELECT and DDL, see
     # SQLAlchemy's "sqlite_transactions" docs); _sqlite_on_begin emits it instead.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     try:
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_s * 1000)}")
         # WAL: readers never block the writer and vice versa, across processes too.
         _enter_wal(cursor)
         cursor.execute("PRAGMA synchronous=NORMAL")  # durable enough with WAL, much faster

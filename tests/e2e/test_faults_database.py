@@ -1,0 +1,164 @@
+"""A slow database: another connection holds a lock on the prediction log's table for
+several seconds while predictions keep coming (SQLite: an open ``BEGIN EXCLUSIVE`` on the
+server's own database file). No prediction fails, none waits for the lock (the log is
+written off the request path), every prediction is a row once the lock is gone or counted
+as dropped, and a management action asked for meanwhile either waits and succeeds or is a
+JSON 503, within the request timeout, never a 500."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from .conftest import Server, StartServer
+
+pytestmark = pytest.mark.e2e
+
+ADMIN = "admin-token-for-database-faults"
+SETOSA = [5.1, 3.5, 1.4, 0.2]
+#: How long the test holds the lock: several times the log's flush interval.
+HOLD_S = 4.0
+REQUEST_TIMEOUT_S = 3.0
+
+
+class Traffic:
+    """Steady single-row predictions, one at a time: (request id, status, seconds, sent at)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.sent: list[tuple[str, int, float, float]] = []
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        with httpx.Client(base_url=self.url, timeout=30) as http:
+            index = 0
+            while not self.stop.is_set():
+                request_id = f"t-{index}"
+                started = time.monotonic()
+                try:
+                    status = http.post(
+                        "/v1/models/iris-lr:predict",
+                        json={"instances": [SETOSA]},
+                        headers={"x-request-id": request_id},
+                    ).status_code
+                except httpx.TransportError:
+                    status = 0
+                self.sent.append((request_id, status, time.monotonic() - started, started))
+                index += 1
+                time.sleep(0.005)
+
+    def between(self, start: float, end: float) -> list[float]:
+        return [took for _, _, took, at in self.sent if start <= at <= end]
+
+
+def stats(http: httpx.Client) -> dict[str, Any]:
+    answer = http.get("/v1/admin/stats")
+    assert answer.status_code == 200, answer.text
+    result: dict[str, Any] = answer.json()["prediction_log"]
+    return result
+
+
+def logged_ids(database: Path) -> list[str]:
+    with sqlite3.connect(database, timeout=30) as connection:
+        rows = connection.execute(
+            "SELECT request_id FROM prediction_log WHERE request_id LIKE 't-%'"
+        ).fetchall()
+    connection.close()
+    return [row[0] for row in rows]
+
+
+@pytest.fixture
+def server(start_server: StartServer, trained_models: Path, tmp_path: Path) -> Server:
+    models = tmp_path / "models"
+    shutil.copytree(trained_models / "iris-lr", models / "iris-lr")
+    started = start_server(
+        [
+            str(models),
+            *("--admin-token", ADMIN, "--log-flush-interval", "0.2"),
+            *("--request-timeout", str(REQUEST_TIMEOUT_S)),
+        ]
+    )
+    started.wait_ready()
+    return started
+
+
+def test_a_held_lock_on_the_log_fails_no_prediction_and_loses_no_row(
+    server: Server, tmp_path: Path
+) -> None:
+    database = tmp_path / "models" / ".modelport" / "modelport.db"
+    assert database.exists()
+    admin = httpx.Client(base_url=server.url, timeout=30, headers=server.admin)
+    traffic = Traffic(server.url)
+    sender = threading.Thread(target=traffic.run, name="traffic")
+    sender.start()
+    actions: list[tuple[str, int, float, str]] = []
+    try:
+        while len(traffic.sent) < 50:
+            time.sleep(0.05)
+        before = time.monotonic()
+        locker = sqlite3.connect(database, timeout=0, isolation_level=None)
+        locker.execute("BEGIN EXCLUSIVE")  # nobody else reads or writes the file now
+        locked = time.monotonic()
+        try:
+            # Management actions while the lock is held: a write and a read.
+            for what, method, path, body in (
+                ("alias", "PUT", "/v1/admin/models/iris-lr/aliases/prod", {"version": 1}),
+                ("audit", "GET", "/v1/admin/audit", None),
+            ):
+                started = time.monotonic()
+                answer = admin.request(method, path, json=body)
+                took = time.monotonic() - started
+                actions.append((what, answer.status_code, took, answer.text[:200]))
+            time.sleep(max(0.0, HOLD_S - (time.monotonic() - locked)))
+            during = stats(admin)
+        finally:
+            locker.execute("ROLLBACK")
+            locker.close()
+        released = time.monotonic()
+        deadline = released + 30
+        while (final := stats(admin))["buffered"] and time.monotonic() < deadline:
+            time.sleep(0.1)
+        recovered = time.monotonic() - released
+        time.sleep(0.3)
+    finally:
+        traffic.stop.set()
+        sender.join(timeout=60)
+    deadline = time.monotonic() + 30
+    while (final := stats(admin))["buffered"] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    admin.close()
+
+    failed = [entry for entry in traffic.sent if entry[1] != 200]
+    ids = logged_ids(database)
+    lost = len(traffic.sent) - len(set(ids)) - final["dropped"]
+    held = traffic.between(locked, released)
+    usual = traffic.between(before - 5, locked)
+    print(
+        f"\nlock held {released - locked:.1f} s: {len(traffic.sent)} predictions, "
+        f"{len(failed)} failed; {len(held)} during the lock, slowest {max(held):.3f} s "
+        f"(before it {max(usual):.3f} s); rows {len(ids)}, dropped {final['dropped']}, "
+        f"lost {lost}; log written again {recovered:.2f} s after the release; "
+        f"buffered during the lock {during['buffered']}, database_up {during['database_up']}"
+    )
+    for what, status, took, text in actions:
+        print(f"  {what} during the lock: {status} in {took:.2f} s: {text}")
+    assert failed == [], failed[:5]
+    assert len(held) >= 20, "too few predictions during the lock to say anything"
+    # Not held by the lock: no prediction waited anywhere near it.
+    assert max(held) < 1.0, sorted(held)[-5:]
+    assert during["buffered"] > 0, during  # the rows waited, the answers did not
+    assert lost == 0 and len(ids) == len(set(ids)), (len(ids), final)
+    assert recovered < 10
+    for what, status, took, text in actions:
+        assert status in (200, 503), (what, status, text)
+        assert took < REQUEST_TIMEOUT_S + 1.5, (what, took)
+        if status == 503:
+            assert text.startswith("{") and '"error"' in text, text
+    assert "Traceback" not in server.log() or "Internal" not in server.log()
