@@ -161,6 +161,20 @@ bench-profile: bench-setup
 bench-coldstart: bench-setup
 	$(BIN)/python bench/coldstart.py --out bench/results/$$(date -u +%Y-%m-%dT%H-%M-%SZ)-coldstart $(BENCH_ARGS)
 
+# Soak: 10 minutes of mixed load (native, V2 REST, MLflow, a custom route, V2 gRPC) at 64
+# connections while a version is uploaded and an alias moved every 30 s and the folder
+# reloaded every minute; prints errors, p99 per 30-s slice, RSS and fds, log rows.
+# make soak SOAK_MINUTES=2 for a short run. Overload (4x the sustainable rate, open loop):
+# make soak-overload, the same as make soak SOAK_ARGS=--overload. bench/soak.py --help.
+.PHONY: soak soak-overload
+SOAK_MINUTES ?= 10
+SOAK_ARGS ?=
+soak: $(STAMP)
+	$(BIN)/python bench/soak.py --minutes $(SOAK_MINUTES) $(SOAK_ARGS)
+
+soak-overload: $(STAMP)
+	$(BIN)/python bench/soak.py --overload $(SOAK_ARGS)
+
 # Documentation site (docs/ and mkdocs.yml, MkDocs + Material, built offline into
 # build/site). --strict fails on a broken link or anchor and on a page missing from the nav.
 # The reference pages generated from the code (settings, CLI, model.yaml keys, metrics,
