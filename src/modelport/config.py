@@ -203,6 +203,13 @@ class Settings(BaseSettings):
         ge=1,
         description="Requests waiting per model version before new ones get 429.",
     )
+    max_concurrent_requests: int = Field(
+        default=512,
+        ge=0,
+        description="Most requests one worker handles at once; past it a request gets 429 "
+        "queue_full with Retry-After at once instead of waiting behind the others (health, "
+        "metrics and the management API are exempt). 0: no limit.",
+    )
 
     data_dir: Path | None = Field(
         default=None,

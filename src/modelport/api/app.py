@@ -29,6 +29,7 @@ from modelport.api import (
     status,
     v2,
 )
+from modelport.api.admission import Admission
 from modelport.api.auth import AccessMiddleware
 from modelport.api.cors import CorsMiddleware
 from modelport.api.custom_routes import install_custom_routes
@@ -154,6 +155,8 @@ class ModelportApp(FastAPI):
             # Errors answered before routing (413, 401) take a custom route's shape too.
             return error_response(exc, path, custom.shape_for(path))
 
+        #: The most requests this worker handles at once (429 past it, at once).
+        self.admission = Admission(settings.max_concurrent_requests, reject)
         # Added last = outermost: every response, 413s included, carries the request id.
         self.add_middleware(AccessMiddleware, settings=settings, reject=reject)
         self.add_middleware(
@@ -197,6 +200,10 @@ class ModelportApp(FastAPI):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.recycler is not None and scope["type"] == "http":
             send = self.recycler.on_request(send)
+        # Outside everything else, so that a refused request costs next to nothing.
+        await self.admission(self._dispatch, scope, receive, send)
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         if is_fast_lane_request(scope):
             await self.fast_lane(scope, receive, send)
             return

@@ -1,0 +1,57 @@
+"""Admission: the most requests one worker handles at once (``max_concurrent_requests``).
+
+Past the limit a request is answered at once with 429 ``queue_full`` and ``Retry-After``,
+before any of its body is read, so that under overload the requests already admitted keep
+their latency and the rest learn fast that they should come back. Without it requests pile
+up as coroutines waiting for the inference threads, each waiting longer than the last, and
+every answer is late. Health checks, metrics and the management API are never counted nor
+refused: an orchestrator must see a busy server as alive, and an operator must reach it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from modelport.errors import ModelportError, QueueFullError
+
+__all__ = ["EXEMPT_PREFIXES", "Admission"]
+
+#: Paths never refused: liveness and readiness, metrics, the management API.
+EXEMPT_PREFIXES = ("/health/", "/v2/health/", "/metrics", "/v1/admin/", "/ping")
+#: Seconds a refused client is told to wait: requests here last milliseconds.
+RETRY_AFTER_S = 1
+
+
+class Admission:
+    """Counts the requests in flight in this worker (one event loop: no lock needed)."""
+
+    def __init__(self, limit: int, reject: Callable[[ModelportError, str], Response]) -> None:
+        self.limit = limit
+        self.in_flight = 0
+        self._reject = reject
+
+    def exempt(self, path: str) -> bool:
+        return path.startswith(EXEMPT_PREFIXES)
+
+    async def __call__(self, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run ``app`` for this request, or answer 429 when the worker is full."""
+        path = str(scope.get("path", ""))
+        if self.limit <= 0 or scope["type"] != "http" or self.exempt(path):
+            await app(scope, receive, send)
+            return
+        if self.in_flight >= self.limit:
+            error = QueueFullError(
+                f"the server is handling {self.limit} requests already (setting "
+                "max_concurrent_requests); retry shortly",
+                retry_after_s=RETRY_AFTER_S,
+            )
+            await self._reject(error, path)(scope, receive, send)
+            return
+        self.in_flight += 1
+        try:
+            await app(scope, receive, send)
+        finally:
+            self.in_flight -= 1
