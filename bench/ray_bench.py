@@ -12,7 +12,6 @@ Writes bench/results/<stamp>-ray.md and .json.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import signal
@@ -23,14 +22,16 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from loadgen import Sample, run_wrk
 
 ROOT = Path(__file__).resolve().parent.parent
+# The network-namespace helpers, shared with the Ray test.
+sys.path.insert(0, str(ROOT / "tools"))
+from netns import namespace, stop_all  # noqa: E402
+
 BIN = ROOT / ".venv" / "bin"
 PORT = 8000
 ROW = b'{"instances": [[5.1, 3.5, 1.4, 0.2]]}'
@@ -62,34 +63,6 @@ READY_TIMEOUT_S = 180
 
 def log(text: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {text}", flush=True)
-
-
-@contextlib.contextmanager
-def namespace() -> Iterator[str]:
-    name = f"mp-bench-{uuid.uuid4().hex[:8]}"
-    subprocess.run(["ip", "netns", "add", name], check=True)
-    try:
-        subprocess.run(["ip", "netns", "exec", name, "ip", "link", "set", "lo", "up"], check=True)
-        yield name
-    finally:
-        stop_all(name)
-        subprocess.run(["ip", "netns", "del", name], check=False)
-
-
-def pids(name: str) -> list[int]:
-    out = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True).stdout
-    return [int(pid) for pid in out.split()]
-
-
-def stop_all(name: str) -> None:
-    """Every process in the namespace: SIGTERM, then SIGKILL what is left after 10 s."""
-    for signum in (signal.SIGTERM, signal.SIGKILL):
-        for pid in pids(name):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signum)
-        deadline = time.monotonic() + 10
-        while pids(name) and time.monotonic() < deadline:
-            time.sleep(0.25)
 
 
 def ready(name: str) -> bool:
@@ -204,7 +177,7 @@ def main() -> None:
         order = [s for s in SERVERS if s[0] in only]
         if any(k == "workers-2" for k, *_ in order) and len(order) > 1:
             order.append(order[0])  # the baseline again, after the others
-        with namespace() as name:
+        with namespace("mp-bench") as name:
             for key, _, flags, env in order:
                 try:
                     for c, samples in measure(name, key, flags, env, args).items():
