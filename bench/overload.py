@@ -43,8 +43,11 @@ SHED = {429, 503}
 async def open_loop(base: str, rate: float, seconds: float, phase: str) -> list[dict[str, Any]]:
     """Send ``rate`` requests/s for ``seconds`` on a fixed schedule; one record per request."""
     records: list[dict[str, Any]] = []
-    limits = httpx.Limits(max_connections=4000, max_keepalive_connections=4000)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+    # Below the server's max_connections (1000), so that what is measured is modelport's
+    # answer, not uvicorn's connection bound; a request waiting for a free connection
+    # longer than the timeout counts as failed (status 0).
+    limits = httpx.Limits(max_connections=900, max_keepalive_connections=900)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=10) as client:
 
         async def one(sent: float) -> None:
             status, retry = 0, None

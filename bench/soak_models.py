@@ -53,8 +53,9 @@ def score(request: RouteRequest, server: ServerHandle) -> dict:
 """
 
 
-def write_models(target: Path, slow_burn_ms: float) -> Path:
-    """Write the model folder into ``target`` and return it."""
+def write_models(target: Path, slow_burn_ms: float, monitor: bool = True) -> Path:
+    """Write the model folder into ``target`` and return it (``monitor=False``: each
+    model.yaml says ``monitor: false``, to tell the drift monitor's memory apart)."""
     for name, code in (
         ("fn-a", function_code(1)),
         ("fn-b", _FN_B),
@@ -62,6 +63,8 @@ def write_models(target: Path, slow_burn_ms: float) -> Path:
     ):
         (target / name / "1").mkdir(parents=True)
         (target / name / "1" / "model.py").write_text(code)
+        if not monitor:
+            (target / name / "model.yaml").write_text("monitor: false\n")
     (target / "routes.yaml").write_text(_ROUTES_YAML)
     (target / "routes.py").write_text(_ROUTES_PY)
     return target
