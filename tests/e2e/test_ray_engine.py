@@ -10,15 +10,13 @@ Ray's fixed ports cannot collide with the services outside it.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
+import secrets
 import shutil
 import signal
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -26,16 +24,31 @@ from typing import Any
 import httpx
 import pytest
 
+# The network-namespace helpers, shared with make bench-ray.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
+import netns
+
 pytestmark = pytest.mark.e2e
 
 BIN = Path(sys.executable).parent
 ADMIN = "admin-secret-for-ray-tests"
 ROW = {"instances": [[5.1, 3.5, 1.4, 0.2]]}
 NAMES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
-CLONE_NEWNET = 0x40000000
 HEAD_PORT = 6379  # inside the namespace: no Redis there
-#: Every Ray command of the test in one mode: the head's token (in ~/.ray) is asked for.
-RAY_ENV = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_USAGE_STATS_ENABLED": "0"}
+#: The S3-compatible server of the object-store variant, inside the namespace.
+S3_PORT = 9000
+S3_ENDPOINT = f"http://127.0.0.1:{S3_PORT}"
+#: Every Ray command of the test in one mode, with one token of its own (none is read
+#: from or left in ~/.ray); the nodes hold the store's credentials, as a cluster's
+#: nodes would (modelport passes replicas the endpoint, never a secret).
+RAY_ENV = {
+    **os.environ,
+    "RAY_AUTH_MODE": "token",
+    "RAY_AUTH_TOKEN": secrets.token_hex(32),
+    "RAY_USAGE_STATS_ENABLED": "0",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+}
 PORT = 8000
 
 
@@ -92,54 +105,17 @@ def test_a_relative_model_folder_cannot_reach_a_remote_cluster(trained_models: P
 # -- a two-node cluster ----------------------------------------------------------------
 
 
-def _in_namespace(name: str) -> None:
-    """Move this thread into network namespace ``name`` (its sockets stay there)."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    fd = os.open(f"/run/netns/{name}", os.O_RDONLY)
-    try:
-        if libc.setns(fd, CLONE_NEWNET) != 0:
-            raise OSError(ctypes.get_errno(), f"setns into {name}")
-    finally:
-        os.close(fd)
-
-
-@contextlib.contextmanager
-def namespace() -> Iterator[str]:
-    if os.geteuid() != 0 or shutil.which("ip") is None:
-        pytest.fail("the Ray test needs root and iproute2 (ip netns), as CI has")
-    name = f"mp-ray-{uuid.uuid4().hex[:8]}"
-    subprocess.run(["ip", "netns", "add", name], check=True)
-    try:
-        subprocess.run(["ip", "netns", "exec", name, "ip", "link", "set", "lo", "up"], check=True)
-        yield name
-    finally:
-        _stop_all(name)
-        subprocess.run(["ip", "netns", "del", name], check=False)
-
-
-def _pids(name: str) -> list[int]:
-    out = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True).stdout
-    return [int(pid) for pid in out.split()]
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return ""
-
-
 class Cluster:
     """Clients inside the namespace: a pool of threads that entered it."""
 
     def __init__(self, name: str) -> None:
         self.name = name
         self.url = f"http://127.0.0.1:{PORT}"
-        self.pool = ThreadPoolExecutor(8, initializer=_in_namespace, initargs=(name,))
+        self.pool = ThreadPoolExecutor(8, initializer=netns.enter, initargs=(name,))
 
     def exec(self, *argv: str | Path | int, **kwargs: Any) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            ["ip", "netns", "exec", self.name, *map(str, argv)],
+            [netns.IP, "netns", "exec", self.name, *map(str, argv)],
             capture_output=True,
             text=True,
             check=False,
@@ -190,103 +166,152 @@ def _replicas_answering(cluster: Cluster, version: int, seconds: float) -> set[s
     return {replica for replica, v in seen.items() if v == version}
 
 
+#: Fills the local S3 server (inside the namespace) with the example models.
+_FILL_BUCKET = """
+import sys, time
+import s3fs
+endpoint, source = sys.argv[1], sys.argv[2]
+fs = s3fs.S3FileSystem(key="testing", secret="testing", endpoint_url=endpoint)
+for _ in range(100):  # the server is starting
+    try:
+        fs.mkdir("modelport-ray")
+        break
+    except OSError:
+        time.sleep(0.1)
+for name in ("iris-lr", "iris-dt"):
+    fs.put(f"{source}/{name}", f"modelport-ray/models/{name}", recursive=True)
+"""
+
+
 @pytest.mark.slow
 def test_two_nodes_two_replicas(trained_models: Path, tmp_path: Path) -> None:
+    """One cluster serves a folder both nodes see, then an s3:// model store (moto's
+    server, inside the namespace too), each through the same checks."""
+    if os.geteuid() != 0 or shutil.which("ip") is None:
+        pytest.fail("the Ray test needs root and iproute2 (ip netns), as CI has")
     models = tmp_path / "models"
     for name in ("iris-lr", "iris-dt"):
         shutil.copytree(trained_models / name, models / name)
-    log = tmp_path / "serve.log"
     ray = BIN / "ray"
-    with namespace() as name:
+    with netns.namespace("mp-ray") as name:
         cluster = Cluster(name)
-        head = cluster.exec(
-            ray, "start", "--head", "--num-cpus", "1", "--port", HEAD_PORT,
-            "--node-ip-address", "127.0.0.1", "--include-dashboard", "false",
-            "--disable-usage-stats",
-        )  # fmt: skip
-        assert head.returncode == 0, head.stderr[-2000:]
-        worker = cluster.exec(
-            ray, "start", "--address", f"127.0.0.1:{HEAD_PORT}", "--num-cpus", "1",
-            "--node-ip-address", "127.0.0.1", "--dashboard-agent-listen-port", "52366",
-            "--disable-usage-stats",
-        )  # fmt: skip
-        assert worker.returncode == 0, worker.stderr[-2000:]
-        with log.open("w") as out:
-            server = subprocess.Popen(
-                ["ip", "netns", "exec", name, BIN / "modelport", "serve", models,
-                 "--engine", "ray", "--replicas", "2", "--ray-address",
-                 f"127.0.0.1:{HEAD_PORT}", "--port", str(PORT), "--admin-token", ADMIN,
-                 "--allow-pickle-uploads", "--sync-interval", "0.5"],
-                stdout=out, stderr=subprocess.STDOUT, text=True, env=RAY_ENV,
-            )  # fmt: skip
+        moto: subprocess.Popen[bytes] | None = None
         try:
-            _wait_ready(cluster, server, log)
+            head = cluster.exec(
+                ray, "start", "--head", "--num-cpus", "1", "--port", HEAD_PORT,
+                "--node-ip-address", "127.0.0.1", "--include-dashboard", "false",
+                "--disable-usage-stats",
+            )  # fmt: skip
+            assert head.returncode == 0, head.stderr[-2000:]
+            worker = cluster.exec(
+                ray, "start", "--address", f"127.0.0.1:{HEAD_PORT}", "--num-cpus", "1",
+                "--node-ip-address", "127.0.0.1", "--dashboard-agent-listen-port", "52366",
+                "--disable-usage-stats",
+            )  # fmt: skip
+            assert worker.returncode == 0, worker.stderr[-2000:]
 
-            # Both replicas answer, every protocol as with uvicorn.
-            assert len(_replicas_answering(cluster, 1, 30)) == 2
-            v2 = cluster.call(
-                "POST",
-                "/v2/models/iris-lr/infer",
-                json={
-                    "inputs": [
-                        {"name": n, "datatype": "FP64", "shape": [1], "data": [v]}
-                        for n, v in zip(NAMES, ROW["instances"][0], strict=True)
-                    ]
-                },
-            )
-            assert v2.status_code == 200, v2.text
-            assert v2.json()["outputs"][0]["data"] == ["setosa"]
-            mlflow = cluster.call(
-                "POST",
-                "/v1/models/iris-lr/invocations",
-                json={"dataframe_split": {"columns": NAMES, "data": ROW["instances"]}},
-            )
-            assert mlflow.json() == {"predictions": ["setosa"]}
+            _serve_and_check(cluster, [models], RAY_ENV, tmp_path / "folder.log", trained_models)
 
-            # An upload through one replica is served by both within 2 s.
-            upload = cluster.call(
-                "POST",
-                "/v1/admin/models/iris-lr/versions",
-                params={"filename": "model.joblib"},
-                content=(trained_models / "iris-dt" / "1" / "model.joblib").read_bytes(),
-                headers={"Authorization": f"Bearer {ADMIN}"},
-            )
-            assert upload.status_code == 201, upload.text
-            uploaded = time.monotonic()
-            assert len(_replicas_answering(cluster, 2, 2.0)) == 2
-            assert time.monotonic() - uploaded < 2.5  # the last round of requests included
-
-            # One replica killed: Ray replaces it, and the service keeps answering.
-            replicas = [p for p in _pids(name) if "ServeReplica:modelport" in _cmdline(p)]
-            assert len(replicas) == 2, [_cmdline(p) for p in _pids(name)]
-            os.kill(replicas[0], signal.SIGKILL)
-            answered = 0
-            deadline = time.monotonic() + 30
-            while answered < 20 and time.monotonic() < deadline:
-                answer = cluster.call("POST", "/v1/models/iris-lr:predict", json=ROW)
-                answered = answered + 1 if answer.status_code == 200 else 0
-            assert answered == 20
-
-            # A clean stop: the deployment goes, the command exits 0.
-            server.send_signal(signal.SIGTERM)
-            assert server.wait(60) == 0, log.read_text()[-3000:]
+            # The same with the models in an S3-compatible store every node reaches.
+            # Stopped with everything else in the namespace.
+            with (tmp_path / "moto.log").open("w") as moto_log:
+                moto = subprocess.Popen(
+                    [netns.IP, "netns", "exec", name, BIN / "moto_server", "-H", "127.0.0.1",
+                     "-p", str(S3_PORT)],
+                    stdout=moto_log, stderr=subprocess.STDOUT,
+                )  # fmt: skip
+            filled = cluster.exec(sys.executable, "-c", _FILL_BUCKET, S3_ENDPOINT, trained_models)
+            assert filled.returncode == 0, filled.stderr[-2000:]
+            store_env = {**RAY_ENV, "AWS_ENDPOINT_URL": S3_ENDPOINT, "AWS_REGION": "us-east-1"}
+            store_args: list[str | Path] = [
+                "s3://modelport-ray/models",
+                "--database-url", f"sqlite:///{tmp_path / 'shared.db'}",
+                "--data-dir", tmp_path / "copies",
+            ]  # fmt: skip
+            _serve_and_check(cluster, store_args, store_env, tmp_path / "s3.log", trained_models)
+            assert [p.name for p in (tmp_path / "copies" / "store").iterdir()]  # a local copy
         finally:
-            if server.poll() is None:
-                server.kill()
             cluster.pool.shutdown()
             # The cluster this test started: every process in its namespace, and no other
             # (`ray stop` would stop every Ray process of this user on the machine).
-            _stop_all(name)
-        assert [_cmdline(p) for p in _pids(name)] == []
+            netns.stop_all(name)
+            if moto is not None:
+                moto.wait(15)
+        assert [netns.cmdline(p) for p in netns.pids(name)] == []
 
 
-def _stop_all(name: str) -> None:
-    """SIGTERM to every process in the namespace; SIGKILL to those left after 10 s (the
-    GCS server does not stop on SIGTERM)."""
-    for signum, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 10.0)):
-        for pid in _pids(name):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signum)
-        deadline = time.monotonic() + wait
-        while _pids(name) and time.monotonic() < deadline:
-            time.sleep(0.25)
+def _serve_and_check(
+    cluster: Cluster,
+    where: list[str | Path],
+    env: dict[str, str],
+    log: Path,
+    trained_models: Path,
+) -> None:
+    """modelport serve on the cluster: both replicas answer every protocol, an upload
+    through one is served by both within 2 s, a killed replica is replaced while the
+    service answers, and SIGTERM stops the command cleanly."""
+    with log.open("w") as out:
+        server = subprocess.Popen(
+            [netns.IP, "netns", "exec", cluster.name, BIN / "modelport", "serve", *where,
+             "--engine", "ray", "--replicas", "2", "--ray-address",
+             f"127.0.0.1:{HEAD_PORT}", "--port", str(PORT), "--admin-token", ADMIN,
+             "--allow-pickle-uploads", "--sync-interval", "0.5"],
+            stdout=out, stderr=subprocess.STDOUT, text=True, env=env,
+        )  # fmt: skip
+    try:
+        _wait_ready(cluster, server, log)
+
+        # Both replicas answer, every protocol as with uvicorn.
+        assert len(_replicas_answering(cluster, 1, 30)) == 2
+        v2 = cluster.call(
+            "POST",
+            "/v2/models/iris-lr/infer",
+            json={
+                "inputs": [
+                    {"name": n, "datatype": "FP64", "shape": [1], "data": [v]}
+                    for n, v in zip(NAMES, ROW["instances"][0], strict=True)
+                ]
+            },
+        )
+        assert v2.status_code == 200, v2.text
+        assert v2.json()["outputs"][0]["data"] == ["setosa"]
+        mlflow = cluster.call(
+            "POST",
+            "/v1/models/iris-lr/invocations",
+            json={"dataframe_split": {"columns": NAMES, "data": ROW["instances"]}},
+        )
+        assert mlflow.json() == {"predictions": ["setosa"]}
+
+        # An upload through one replica is served by both within 2 s.
+        upload = cluster.call(
+            "POST",
+            "/v1/admin/models/iris-lr/versions",
+            params={"filename": "model.joblib"},
+            content=(trained_models / "iris-dt" / "1" / "model.joblib").read_bytes(),
+            headers={"Authorization": f"Bearer {ADMIN}"},
+        )
+        assert upload.status_code == 201, upload.text
+        uploaded = time.monotonic()
+        assert len(_replicas_answering(cluster, 2, 2.0)) == 2
+        assert time.monotonic() - uploaded < 2.5  # the last round of requests included
+
+        # One replica killed: Ray replaces it, and the service keeps answering.
+        replicas = [
+            p for p in netns.pids(cluster.name) if "ServeReplica:modelport" in netns.cmdline(p)
+        ]
+        assert len(replicas) == 2, [netns.cmdline(p) for p in netns.pids(cluster.name)]
+        os.kill(replicas[0], signal.SIGKILL)
+        answered = 0
+        deadline = time.monotonic() + 30
+        while answered < 20 and time.monotonic() < deadline:
+            answer = cluster.call("POST", "/v1/models/iris-lr:predict", json=ROW)
+            answered = answered + 1 if answer.status_code == 200 else 0
+        assert answered == 20
+
+        # A clean stop: the deployment goes, the command exits 0.
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(60) == 0, log.read_text()[-3000:]
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()

@@ -39,6 +39,8 @@ APP_NAME = "modelport"
 REPLICA_HEADER = b"x-modelport-replica"
 #: Requests one replica takes at once (its own queue and batching do the rest).
 _MAX_ONGOING = 512
+#: The object store's non-secret settings a replica gets from the command's environment.
+_STORE_VARIABLES = {"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_REGION", "AWS_DEFAULT_REGION"}
 #: How long an unreachable --ray-address may take to refuse a connection.
 _CONNECT_TIMEOUT_S = 3.0
 
@@ -112,6 +114,12 @@ def serve_on_ray(settings: Settings, given_model_dir: Path | None) -> None:
         ) from exc
     scale = check_ray_settings(settings, given_model_dir)
     env = settings_to_env(_replica_settings(settings))
+    if settings.model_store is not None:
+        # Where the store is and its region, as this command sees them. Not the
+        # credentials: on a cluster they are each node's own (an instance role, or the
+        # variables `ray start` was given), and a local instance inherits this command's
+        # environment anyway.
+        env.update({k: v for k, v in os.environ.items() if k in _STORE_VARIABLES})
     if settings.ray_address is None:
         # The local instance gets Ray Serve's HAProxy ingress unless told otherwise: on
         # the benchmark machine it answered ten times the requests of Ray's Python proxy

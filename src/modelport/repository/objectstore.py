@@ -186,10 +186,15 @@ class ModelStore:
         files = (
             [source] if source.is_file() else sorted(p for p in source.rglob("*") if p.is_file())
         )
+        protocols = self._fs.protocol
+        # Object stores have no folders; a local one (file://, as in the tests) does.
+        folders = "file" in (protocols if isinstance(protocols, tuple) else (protocols,))
         try:
             for file in files:
-                key = file.relative_to(self.local).as_posix()
-                self._fs.put_file(str(file), f"{self._root}/{key}")
+                target = f"{self._root}/{file.relative_to(self.local).as_posix()}"
+                if folders:
+                    self._fs.makedirs(posixpath.dirname(target), exist_ok=True)
+                self._fs.put_file(str(file), target)
         except Exception as exc:
             raise ModelStoreError(
                 f"model store {self.url}: storing {relative} failed: {_one_line(exc)}"
