@@ -17,10 +17,11 @@ def test_serve_help_documents_every_setting() -> None:
     result = CliRunner().invoke(main, ["serve", "--help"])
     assert result.exit_code == 0
     for name in Settings.model_fields:
-        if name != "model_dir":
+        if name not in ("model_dir", "model_store"):  # the argument sets both
             assert f"--{name.replace('_', '-')}" in result.output
             assert f"MODELPORT_{name.upper()}" in result.output
     assert "MODEL_DIR" in result.output
+    assert "s3://bucket/prefix" in result.output
 
 
 def test_serve_rejects_bad_settings_before_starting(tmp_path: Path) -> None:

@@ -33,8 +33,9 @@ from modelport.localtoken import forget_token, new_token, save_token
 
 __all__ = ["main"]
 
-#: Settings fields that are not flags of their own (model_dir is the positional argument).
-_NOT_FLAGS = {"model_dir"}
+#: Settings fields that are not flags of their own (model_dir is the positional argument;
+#: model_store is set by giving it an object store's URL).
+_NOT_FLAGS = {"model_dir", "model_store"}
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -140,6 +140,8 @@ def _serve_flags() -> dict[str, str]:
         elif isinstance(param, click.Option):
             spelled = [*param.opts, *param.secondary_opts]
             flags[param.name] = " / ".join(f"`{opt}`" for opt in spelled)
+    # Set through the argument: an object store's URL as MODEL_DIR.
+    flags["model_store"] = "argument `MODEL_DIR` as `s3://...`"
     return flags
 
 
