@@ -1,7 +1,8 @@
 """Overload: does the server shed load fast when it is sent 4x what it can answer?
 
 wrk (closed loop) cannot push a rate, so this sends an open-loop rate (requests leave on a
-fixed schedule whatever the answers) from asyncio + httpx, at a model that burns a fixed
+fixed schedule whatever the answers) from asyncio
+(raw HTTP/1.1, a connection per request), at a model that burns a fixed
 amount of CPU per call (``--burn-ms``, 10 ms by default) so that the sustainable rate is
 low enough for one Python process to send 4x of it. Phases, one server, same run:
 
@@ -20,6 +21,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import json
 import tempfile
 import threading
 import time
@@ -28,10 +31,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 from loadgen import run_wrk
 from machine import loadavg
+from procs import HOST
 from soak import log, start_server
 from soak_models import ROW, SLOW_MODEL, write_models
 
@@ -40,36 +43,53 @@ BODY = {"instances": [ROW]}
 SHED = {429, 503}
 
 
-async def open_loop(base: str, rate: float, seconds: float, phase: str) -> list[dict[str, Any]]:
+async def _post(port: int, request: bytes) -> tuple[int, str | None]:
+    """One request on its own connection (Connection: close): (status, Retry-After).
+    Raw asyncio streams: an HTTP client's connection pool costs too much CPU per request
+    at a few hundred outstanding requests, and the generator would fall behind."""
+    reader, writer = await asyncio.open_connection(HOST, port)
+    try:
+        writer.write(request)
+        await writer.drain()
+        head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+        await reader.read()  # the body, until the server closes
+    finally:
+        writer.close()
+    retry = next(
+        (ln.split(":", 1)[1].strip() for ln in head if ln.lower().startswith("retry-after:")),
+        None,
+    )
+    return int(head[0].split()[1]), retry
+
+
+async def open_loop(port: int, rate: float, seconds: float, phase: str) -> list[dict[str, Any]]:
     """Send ``rate`` requests/s for ``seconds`` on a fixed schedule; one record per request."""
     records: list[dict[str, Any]] = []
-    # Below the server's max_connections (1000), so that what is measured is modelport's
-    # answer, not uvicorn's connection bound; a request waiting for a free connection
-    # longer than the timeout counts as failed (status 0).
-    limits = httpx.Limits(max_connections=900, max_keepalive_connections=900)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=10) as client:
+    body = json.dumps(BODY).encode()
+    request = (
+        f"POST {PATH} HTTP/1.1\r\nHost: {HOST}:{port}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    ).encode() + body
 
-        async def one(sent: float) -> None:
-            status, retry = 0, None
-            try:
-                answer = await client.post(PATH, json=BODY)
-                status, retry = answer.status_code, answer.headers.get("retry-after")
-            except httpx.HTTPError:
-                pass
-            records.append(
-                {"phase": phase, "sent": sent, "ms": (time.monotonic() - sent) * 1000,
-                 "status": status, "retry_after": retry}
-            )  # fmt: skip
+    async def one(sent: float) -> None:
+        status, retry = 0, None
+        # No answer (refused, reset, 30 s gone, garbled): status 0.
+        with contextlib.suppress(TimeoutError, OSError, asyncio.IncompleteReadError, ValueError):
+            status, retry = await asyncio.wait_for(_post(port, request), timeout=30)
+        records.append(
+            {"phase": phase, "sent": sent, "ms": (time.monotonic() - sent) * 1000,
+             "status": status, "retry_after": retry}
+        )  # fmt: skip
 
-        tasks = []
-        began = time.monotonic()
-        total = int(rate * seconds)
-        for i in range(total):
-            due = began + i / rate
-            if (wait := due - time.monotonic()) > 0:
-                await asyncio.sleep(wait)
-            tasks.append(asyncio.create_task(one(time.monotonic())))
-        await asyncio.gather(*tasks)
+    tasks = []
+    began = time.monotonic()
+    total = int(rate * seconds)
+    for i in range(total):
+        due = began + i / rate
+        if (wait := due - time.monotonic()) > 0:
+            await asyncio.sleep(wait)
+        tasks.append(asyncio.create_task(one(time.monotonic())))
+    await asyncio.gather(*tasks)
     return records
 
 
@@ -138,7 +158,7 @@ def overload(args: argparse.Namespace) -> dict[str, Any]:
             ):
                 marks[phase] = time.monotonic()
                 log(f"{phase}: {factor * rate:.0f} req/s for {seconds} s")
-                records += asyncio.run(open_loop(server.base_url, factor * rate, seconds, phase))
+                records += asyncio.run(open_loop(server.port, factor * rate, seconds, phase))
             marks["end"] = time.monotonic()
             health.stop.set()
             health.join()
