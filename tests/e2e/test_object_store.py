@@ -102,7 +102,7 @@ def test_servers_share_the_bucket_and_follow_an_upload(
     assert second.stop() == 0
 
     # A fresh start, with an empty copy, serves what the bucket holds.
-    again = start_server([URL, *shared, "--data-dir", str(tmp_path / "c")], env=env)
+    again = start_server([*args, "--data-dir", str(tmp_path / "c")], env=env)
     again.wait_ready()
     assert served_version(again.url) == 2
 
@@ -114,6 +114,15 @@ def test_servers_share_the_bucket_and_follow_an_upload(
     assert deleted.status_code == 200, deleted.text
     assert not fs.exists(f"{BUCKET}/models/iris-lr/2/model.joblib")
     assert served_version(again.url) == 1
+
+    # A store that cannot take the files: the upload is a clear 503, and nothing changes.
+    fs.rm(BUCKET, recursive=True)
+    failed = upload(again.url, data)
+    assert failed.status_code == 503, failed.text
+    assert failed.json()["error"] == "model_store_unavailable"
+    assert served_version(again.url) == 1
+    copy = next((tmp_path / "c" / "store").iterdir()) / "iris-lr"  # no half version kept
+    assert sorted(p.name for p in copy.iterdir() if p.is_dir()) == ["1"]
 
 
 def run_serve(
