@@ -234,7 +234,7 @@ def growth(samples: list[dict[str, Any]], warmup_s: float) -> dict[str, Any]:
     first, last = after[0], after[-1]
     rss0, rss1 = total(first, "rss_mb"), total(last, "rss_mb")
     return {
-        "warmup_s": warmup_s,
+        "warmup_s": first["t_s"],
         "rss_mb_after_warmup": rss0,
         "rss_mb_end": rss1,
         "rss_growth": (rss1 - rss0) / rss0 if rss0 else 0.0,
@@ -282,7 +282,11 @@ def soak(args: argparse.Namespace) -> dict[str, Any]:
                 "prediction_log_rows": rows,
                 # Past the drift monitor's first round (a minute in), whose one-time
                 # import of its analysis libraries is a step, not growth.
-                "growth": growth(background.samples, warmup_s=min(90.0, max(70.0, total_s / 4))),
+                # (A run shorter than that can only look from its first quarter on.)
+                "growth": growth(
+                    background.samples,
+                    warmup_s=min(90.0, max(70.0, total_s / 4)) if total_s >= 140 else total_s / 4,
+                ),
             }
         finally:
             procs.stop(server)
