@@ -26,8 +26,10 @@ ATTEMPTS = 30
 # Errors that mean "another transaction got there first; run yours again":
 # PostgreSQL unique violation, serialization failure, deadlock (SQLSTATE);
 _PG_RACES = {"23505", "40001", "40P01"}
-# MySQL/MariaDB duplicate key, lock wait timeout, deadlock (error numbers);
-_MYSQL_RACES = {1062, 1205, 1213}
+# MySQL/MariaDB duplicate key, deadlock (error numbers). Not a lock wait timeout (1205):
+# another session held the lock for the whole wait (request_timeout, see engine.py), so
+# waiting again would hold the request past it; it is a busy database, a 503.
+_MYSQL_RACES = {1062, 1213}
 # SQLite unique or primary key violation (Python 3.11+ names the error).
 _SQLITE_RACES = {"SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY"}
 
