@@ -30,7 +30,7 @@ from loadgen import Sample, run_wrk
 ROOT = Path(__file__).resolve().parent.parent
 # The network-namespace helpers, shared with the Ray test.
 sys.path.insert(0, str(ROOT / "tools"))
-from netns import namespace, stop_all  # noqa: E402
+from netns import cmdline, namespace, pids, stop_all  # noqa: E402
 
 BIN = ROOT / ".venv" / "bin"
 PORT = 8000
@@ -59,6 +59,35 @@ SERVERS: list[tuple[str, str, list[str], dict[str, str]]] = [
     ),
 ]
 READY_TIMEOUT_S = 180
+#: Where the cores go, by kind of process (the first pattern found in its command line).
+PROCESS_KINDS = (
+    ("wrk", "wrk"),
+    ("haproxy", "HAProxy"),
+    ("ServeReplica", "replica"),
+    ("ProxyActor", "Ray's Python proxy"),
+    ("modelport serve", "modelport"),
+    ("multiprocessing", "modelport"),
+    ("raylet", "Ray's node processes"),
+    ("gcs_server", "Ray's node processes"),
+    ("ray", "Ray's node processes"),
+)
+#: CPU microseconds per request by kind, per server, at c=64 (filled by measure()).
+CPU_PER_REQUEST: dict[str, dict[str, float]] = {}
+
+
+def cpu_by_kind(name: str) -> dict[str, float]:
+    """CPU seconds so far of every process in the namespace, summed by kind."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    seconds: dict[str, float] = {}
+    for pid in pids(name):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        line = cmdline(pid)
+        kind = next((k for pattern, k in PROCESS_KINDS if pattern in line), "other")
+        seconds[kind] = seconds.get(kind, 0.0) + (int(fields[11]) + int(fields[12])) / ticks
+    return seconds
 
 
 def log(text: str) -> None:
@@ -102,8 +131,16 @@ def measure(
         samples: dict[int, list[Sample]] = {}
         for c in CONCURRENCIES:
             for repeat in range(args.repeats):
+                before = cpu_by_kind(name)
                 sample = run_wrk(url, workdir / "row.json", c, args.seconds, None, prefix)
+                after = cpu_by_kind(name)
                 samples.setdefault(c, []).append(sample)
+                if c == max(CONCURRENCIES) and sample.requests:
+                    # wrk's own CPU is not in the namespace's list once it has exited.
+                    CPU_PER_REQUEST[key] = {
+                        kind: (after[kind] - before.get(kind, 0.0)) / sample.requests * 1e6
+                        for kind in after
+                    }
                 log(
                     f"{key} c={c} #{repeat + 1}: {sample.rps:,.0f} req/s, p50 "
                     f"{sample.p50_ms:.2f} ms, p99 {sample.p99_ms:.2f} ms, "
@@ -153,6 +190,21 @@ def report(results: dict[str, dict[int, list[Sample]]], args: argparse.Namespace
         s.non_2xx + s.socket_errors for r in results.values() for v in r.values() for s in v
     )
     lines += ["", f"Non-2xx answers and socket errors, all points: {errors}."]
+    if CPU_PER_REQUEST:
+        kinds = sorted({kind for cpu in CPU_PER_REQUEST.values() for kind in cpu})
+        lines += [
+            "",
+            "Where the cores go at c=64: CPU microseconds per request, by kind of process "
+            "(the last repeat; wrk itself not counted).",
+            "",
+            "| server | " + " | ".join(kinds) + " | all |",
+            "| --- | " + " | ".join("---:" for _ in kinds) + " | ---: |",
+        ]
+        for key, cpu in CPU_PER_REQUEST.items():
+            cells = [f"{cpu[k]:,.0f}" if k in cpu else "—" for k in kinds]
+            lines.append(
+                f"| {titles[key]} | " + " | ".join(cells) + f" | {sum(cpu.values()):,.0f} |"
+            )
     return "\n".join(lines) + "\n"
 
 
