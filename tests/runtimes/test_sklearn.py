@@ -235,7 +235,7 @@ def test_wrapping_an_object_without_predict_directly() -> None:
         ("model.pkl", b""),
         ("model.joblib", b"hello world, not a model\n"),
         ("model.pgz", b"\x1f\x8b not really gzip"),
-        ("model.pkl.gz", gzip.compress(b"not a pickle inside")),
+        ("model.pkl.gz", gzip.compress(b"not a pickle inside", mtime=0)),
     ],
 )
 def test_unreadable_file(tmp_path: Path, filename: str, data: bytes) -> None:
