@@ -16,6 +16,7 @@ HTTP responses ``{"error": code, "message": message}``::
     ├── QueueFullError (429 queue_full, Retry-After)
     ├── ModelNotReadyError (503 model_not_ready)
     ├── DatabaseUnavailableError (503 database_unavailable)
+    ├── ModelStoreError (503 model_store_unavailable: the s3:// model folder)
     ├── PredictionTimeoutError (504 timeout)
     ├── StorageFullError (507 insufficient_storage)
     ├── ModelLoadError (500 model_load_failed)
@@ -46,6 +47,7 @@ __all__ = [
     "ModelLoadError",
     "ModelNotFoundError",
     "ModelNotReadyError",
+    "ModelStoreError",
     "ModelportError",
     "NotFoundError",
     "PayloadTooLargeError",
@@ -232,6 +234,20 @@ class PredictionTimeoutError(ModelportError):
 
     status_code = 504
     code = "timeout"
+
+
+class ModelStoreError(ModelportError):
+    """The object store could not be read or written; nothing was changed locally."""
+
+    status_code = 503
+    code = "model_store_unavailable"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(
+            message,
+            "the model store could not be reached; nothing was changed: try again later "
+            "(the server log says why)",
+        )
 
 
 class StorageFullError(ModelportError):

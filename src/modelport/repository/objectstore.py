@@ -38,7 +38,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from modelport.errors import MissingDependencyError, ModelportError
+from modelport.errors import MissingDependencyError, ModelStoreError
 
 __all__ = ["ModelStore", "ModelStoreError", "is_store_url"]
 
@@ -54,20 +54,6 @@ def is_store_url(value: str) -> bool:
     """Whether a MODEL_DIR names an object store (``scheme://...``) rather than a path."""
     scheme, sep, _ = value.partition("://")
     return bool(sep) and scheme.isidentifier() and scheme != "file"
-
-
-class ModelStoreError(ModelportError):
-    """The object store could not be read or written; nothing was changed locally."""
-
-    status_code = 503
-    code = "model_store_unavailable"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(
-            message,
-            "the model store could not be reached; nothing was changed: try again later "
-            "(the server log says why)",
-        )
 
 
 class ModelStore:
