@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -136,6 +137,9 @@ class Services:
 def build_services(settings: Settings, tracing: Tracing | None = None) -> Services:
     """Every part, in dependency order; ``tracing`` as given (a test's), else as the
     OpenTelemetry variables say (none when they are not set)."""
+    # The process's own: how soon the event loop gets the interpreter back from model
+    # threads that run Python code (a trade against throughput: the setting says).
+    sys.setswitchinterval(settings.switch_interval_ms / 1000)
     database = Database.from_settings(settings)
     metrics = Metrics(settings.metrics_compat, settings.workers) if settings.metrics else None
     cache = ServingCache.from_settings(settings, metrics)

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from e2e.conftest import StartServer
+from e2e.conftest import Server, StartServer
 
 pytestmark = pytest.mark.e2e
 
@@ -27,6 +27,15 @@ SLOW_MODEL = (
 )
 
 
+def wait_for_log(server: Server, *parts: str) -> None:
+    """Until one line of the server's log has every part (access lines are written in
+    batches, a tenth of a second apart)."""
+    deadline = time.monotonic() + 10
+    while not any(all(p in line for p in parts) for line in server.log().splitlines()):
+        assert time.monotonic() < deadline, f"no log line with {parts}"
+        time.sleep(0.1)
+
+
 def test_a_burst_past_the_limit_is_refused_fast_while_health_answers(
     start_server: StartServer, tmp_path: Path
 ) -> None:
@@ -38,9 +47,13 @@ def test_a_burst_past_the_limit_is_refused_fast_while_health_answers(
     server.wait_ready()
     with httpx.Client(base_url=server.url, timeout=30) as http:
 
-        def call(_: int) -> tuple[int, float, httpx.Response]:
+        def call(number: int) -> tuple[int, float, httpx.Response]:
             began = time.monotonic()
-            answer = http.post("/v1/models/slow:predict", json={"instances": [[1.0]]})
+            answer = http.post(
+                "/v1/models/slow:predict",
+                json={"instances": [[1.0]]},
+                headers={"X-Request-ID": f"burst-{number}"},
+            )
             return answer.status_code, time.monotonic() - began, answer
 
         with ThreadPoolExecutor(BURST) as clients:
@@ -61,6 +74,10 @@ def test_a_burst_past_the_limit_is_refused_fast_while_health_answers(
         body = answer.json()
         assert body["error"] == "queue_full"
         assert "max_concurrent_requests" in body["message"]
+        # Refused, yet traceable like any answer: its id comes back and is logged.
+        request_id = answer.headers["x-request-id"]
+        assert request_id.startswith("burst-")
+        wait_for_log(server, " 429 ", request_id)
     # Over: the next request is admitted and answered.
     again = httpx.post(f"{server.url}/v1/models/slow:predict", json={"instances": [[0.0]]})
     assert again.status_code == 200, again.text

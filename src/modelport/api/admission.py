@@ -10,11 +10,14 @@ refused: an orchestrator must see a busy server as alive, and an operator must r
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from modelport.accesswriter import AccessWriter
+from modelport.api.middleware import client_address, request_id_from, sending_request_id
 from modelport.errors import ModelportError, QueueFullError
 
 __all__ = ["EXEMPT_PREFIXES", "Admission"]
@@ -28,10 +31,16 @@ RETRY_AFTER_S = 1
 class Admission:
     """Counts the requests in flight in this worker (one event loop: no lock needed)."""
 
-    def __init__(self, limit: int, reject: Callable[[ModelportError, str], Response]) -> None:
+    def __init__(
+        self,
+        limit: int,
+        reject: Callable[[ModelportError, str], Response],
+        access_log: AccessWriter | None = None,
+    ) -> None:
         self.limit = limit
         self.in_flight = 0
         self._reject = reject
+        self._access_log = access_log
 
     def exempt(self, path: str) -> bool:
         return path.startswith(EXEMPT_PREFIXES)
@@ -48,10 +57,34 @@ class Admission:
                 "max_concurrent_requests); retry shortly",
                 retry_after_s=RETRY_AFTER_S,
             )
-            await self._reject(error, path)(scope, receive, send)
+            await self._refuse(error, path, scope, receive, send)
             return
         self.in_flight += 1
         try:
             await app(scope, receive, send)
         finally:
             self.in_flight -= 1
+
+    async def _refuse(
+        self, error: ModelportError, path: str, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        """The 429, with the request's id and its access line like any other answer (the
+        middleware that does both for admitted requests is inside this)."""
+        started = time.perf_counter()
+        given = next((v for k, v in scope["headers"] if k == b"x-request-id"), None)
+        raw_id = request_id_from(given)
+        response = self._reject(error, path)
+        await response(scope, receive, sending_request_id(send, raw_id))
+        if self._access_log is not None:
+            self._access_log.write(
+                raw_id.decode("latin-1"),
+                str(scope.get("method", "")),
+                path,
+                response.status_code,
+                time.perf_counter() - started,
+                client_address(scope),
+                None,
+                None,
+                None,
+                None,
+            )

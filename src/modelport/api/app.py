@@ -156,7 +156,7 @@ class ModelportApp(FastAPI):
             return error_response(exc, path, custom.shape_for(path))
 
         #: The most requests this worker handles at once (429 past it, at once).
-        self.admission = Admission(settings.max_concurrent_requests, reject)
+        self.admission = Admission(settings.max_concurrent_requests, reject, services.access_log)
         # Added last = outermost: every response, 413s included, carries the request id.
         self.add_middleware(AccessMiddleware, settings=settings, reject=reject)
         self.add_middleware(
