@@ -244,14 +244,16 @@ def test_model_yaml_can_turn_batching_off_or_on() -> None:
     off = service_with(served(runtime, enabled=False))
     on = service_with(served(runtime, enabled=True), batching=False)
 
-    assert off._queue_for(off.registry.resolve("echo"), 1) is None
-    assert on._queue_for(on.registry.resolve("echo"), 1) is not None
-    assert service_with(served(runtime), batching=False)._queue_for(served(runtime), 1) is None
+    assert off.batches.queue_for(off.registry.resolve("echo"), 1) is None
+    assert on.batches.queue_for(on.registry.resolve("echo"), 1) is not None
+    assert (
+        service_with(served(runtime), batching=False).batches.queue_for(served(runtime), 1) is None
+    )
 
 
 def test_model_yaml_limits_override_the_server() -> None:
     service = service_with(served(EchoRuntime(), max_batch_size=8, max_latency_ms=0))
-    queue = service._queue_for(service.registry.resolve("echo"), 1)
+    queue = service.batches.queue_for(service.registry.resolve("echo"), 1)
     assert queue is not None
     assert queue.policy == BatchPolicy(8, 0.0, 100)
 
@@ -259,9 +261,9 @@ def test_model_yaml_limits_override_the_server() -> None:
 def test_a_request_that_fills_a_batch_alone_skips_the_queue() -> None:
     service = service_with(served(EchoRuntime(), max_batch_size=8))
     version = service.registry.resolve("echo")
-    assert service._queue_for(version, 7) is not None
-    assert service._queue_for(version, 8) is None
-    assert service._queue_for(version, 1000) is None
+    assert service.batches.queue_for(version, 7) is not None
+    assert service.batches.queue_for(version, 8) is None
+    assert service.batches.queue_for(version, 1000) is None
 
 
 @pytest.mark.parametrize("batching", [True, False])

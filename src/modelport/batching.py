@@ -6,8 +6,10 @@ together in the next call. Only when recent batches held several requests does t
 wait, at most ``max_latency_ms`` after the oldest request, for about as many to join.
 
 Each request has its own future; a failed batch is retried one request at a time so that
-one request's bad values fail that request only. The queue is bounded: past
-``max_queue_size`` waiting requests, :class:`QueueFullError` (429, Retry-After) at once.
+one request's bad values fail that request only. The queue is bounded twice, and past
+either bound a request gets :class:`QueueFullError` (429, Retry-After) at once: by count
+(``max_queue_size``) and by the time its waiting requests need (``max_queue_wait_ms``,
+see pace.py).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import numpy as np
 
 from modelport.errors import QueueFullError
 from modelport.outputs import ModelOutputs
+from modelport.pace import Pace
 from modelport.slots import CallSlots
 from modelport.types import Batch
 
@@ -46,6 +49,8 @@ class BatchPolicy:
     max_batch_size: int
     max_latency_s: float
     max_queue_size: int
+    #: ``max_queue_wait_ms`` in seconds: refuse a request whose queued work is longer.
+    max_wait_s: float = 0.0
 
 
 @dataclass(slots=True)
@@ -72,6 +77,7 @@ class BatchQueue(Generic[T]):
         on_idle: Callable[[BatchQueue[T]], None] | None = None,
         on_call: OnCall[T] | None = None,
         slots: tuple[CallSlots, str] | None = None,
+        pace: Pace | None = None,
     ) -> None:
         self.label = label
         #: The threads the model may hold (shared with its unbatched calls), and its key.
@@ -82,6 +88,10 @@ class BatchQueue(Generic[T]):
         self._executor = executor
         self._on_idle = on_idle
         self._pending: deque[_Item[T]] = deque()
+        #: The rows of the requests in _pending (cancelled ones until they are skipped).
+        self._pending_rows = 0
+        #: The model version's pace, kept by the caller beyond this queue's idle spells.
+        self._pace = pace if pace is not None else Pace(policy.max_wait_s)
         self._arrived = asyncio.Event()
         self._worker: asyncio.Task[None] | None = None
         #: Model calls in flight (at most _CONCURRENT_BATCHES).
@@ -102,11 +112,20 @@ class BatchQueue(Generic[T]):
                 f"{self.label}: {len(self._pending)} requests already waiting "
                 "(setting max_queue_size); retry shortly"
             )
+        if self._pending_rows:
+            wait = self._pace.too_long(self._pending_rows, _CONCURRENT_BATCHES)
+            if wait is not None:
+                raise QueueFullError(
+                    f"{self.label}: the requests already waiting need about "
+                    f"{wait * 1000:.0f} ms of model time (setting max_queue_wait_ms); "
+                    "retry shortly"
+                )
         loop = asyncio.get_running_loop()
         future: asyncio.Future[ModelOutputs] = loop.create_future()
         self._pending.append(
             _Item(context, batch, rows, probabilities, future, time.monotonic(), tag)
         )
+        self._pending_rows += rows
         self._arrived.set()
         if self._worker is None or self._worker.done():
             self._worker = loop.create_task(self._work(), name=f"batch {self.label}")
@@ -155,11 +174,13 @@ class BatchQueue(Generic[T]):
             item = self._pending[0]
             if item.future.done():  # cancelled while waiting
                 self._pending.popleft()
+                self._pending_rows -= item.rows
                 continue
             # A request bigger than the batch size goes alone: requests are never split.
             if (taken or not first) and rows + item.rows > max_rows:
                 break
             self._pending.popleft()
+            self._pending_rows -= item.rows
             taken.append(item)
             rows += item.rows
         return taken
@@ -205,7 +226,7 @@ class BatchQueue(Generic[T]):
             return
         loop = asyncio.get_running_loop()
         try:
-            results = await loop.run_in_executor(self._executor, self._run_all, live)
+            results, seconds = await loop.run_in_executor(self._executor, self._run_timed, live)
         except asyncio.CancelledError:  # shutting down
             for item in live:
                 item.future.cancel()
@@ -215,6 +236,7 @@ class BatchQueue(Generic[T]):
                 if not item.future.done():
                     item.future.set_exception(exc)
             return
+        self._pace.record(sum(item.rows for item in live), seconds, time.monotonic())
         for item, result in zip(live, results, strict=True):
             if item.future.done():
                 continue
@@ -222,6 +244,13 @@ class BatchQueue(Generic[T]):
                 item.future.set_exception(result)
             else:
                 item.future.set_result(result)
+
+    def _run_timed(self, items: Sequence[_Item[T]]) -> tuple[list[ModelOutputs | Exception], float]:
+        """Blocking: :meth:`_run_all` and its seconds, timed in the thread: the loop's
+        view would add the time the loop, busy with other requests, took to notice."""
+        started = time.monotonic()
+        results = self._run_all(items)
+        return results, time.monotonic() - started
 
     def _run_all(self, items: Sequence[_Item[T]]) -> list[ModelOutputs | Exception]:
         """Blocking: one model call for every item, split back; alone on failure."""

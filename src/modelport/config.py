@@ -129,8 +129,9 @@ class Settings(BaseSettings):
         description="How long a thread may keep Python's interpreter lock while another "
         "waits for it (sys.setswitchinterval; Python's own 5 ms by default). With a model "
         "whose predict runs Python code, the event loop, which accepts, refuses and answers "
-        "every request, waits that long at each step: 0.5 lets an overloaded server refuse "
-        "requests at once, but costs fast models about a fifth of their throughput.",
+        "every request, waits that long at each step. While a worker refuses requests "
+        "(429) it uses 0.5 ms, back to this after 2 s without a refusal: a short interval "
+        "throughout costs fast models about a fifth of their throughput.",
     )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="info", description="Logging level."
@@ -212,6 +213,14 @@ class Settings(BaseSettings):
         default=2048,
         ge=1,
         description="Requests waiting per model version before new ones get 429.",
+    )
+    max_queue_wait_ms: float = Field(
+        default=10.0,
+        ge=0,
+        description="A request is refused with 429 queue_full and Retry-After when the "
+        "requests already waiting for its model would take longer than this, or than one "
+        "of the model's quickest recent calls if that is longer (measured as it serves), "
+        "so that under overload the requests it admits stay fast. 0: no such limit.",
     )
     max_concurrent_requests: int = Field(
         default=512,

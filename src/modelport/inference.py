@@ -18,16 +18,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from modelport import accesslog
-from modelport.batching import BatchPolicy, BatchQueue
+from modelport.batching import BatchPolicy
+from modelport.batchqueues import BatchQueues
 from modelport.cache import ServingCache
 from modelport.config import Settings
-from modelport.errors import ModelportError
+from modelport.errors import ModelportError, QueueFullError
 from modelport.inputs import to_batch
 from modelport.metrics import Metrics
 from modelport.modelcall import (
     no_probabilities,
     not_ready,
-    observer,
     run_model_call,
     timed_model_call,
     timed_out,
@@ -38,6 +38,7 @@ from modelport.predlog import PredictionLog
 from modelport.registry import ModelRegistry, ModelVersion
 from modelport.shadow import Activity, ShadowRunner
 from modelport.slots import CallSlots
+from modelport.switching import OverloadSwitch
 from modelport.tracing import StepTimes, Tracing
 from modelport.types import Batch
 
@@ -88,21 +89,29 @@ class InferenceService:
         metrics: Metrics | None = None,
         tracing: Tracing | None = None,
         route_key_parameter: str | None = None,
+        switch_interval_s: float = 0.005,
     ) -> None:
         self.registry = registry
         #: The request parameter that, like the route-key header, makes a split sticky.
         self.route_key_parameter = route_key_parameter
         self.timeout_s = timeout_s
-        #: Server-wide batching limits, and whether models batch unless model.yaml says.
-        self.policy = policy
-        self.batching = batching
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="modelport-infer")
         #: Copies of requests for a model's shadow version, answered off the request path.
         self.activity = Activity()
         self.shadow = ShadowRunner(registry, log, timeout_s, self.activity)
         #: The threads each model holds: one model's hung calls leave one to the others.
-        self._slots = CallSlots(threads)
-        self._queues: dict[tuple[str, int, int], BatchQueue[ModelVersion]] = {}
+        self._slots = CallSlots(threads, policy.max_wait_s)
+        #: The batching queue of each model version that batches.
+        self.batches = BatchQueues(
+            policy,
+            batching,
+            self._pool,
+            self._slots,
+            metrics is not None or tracing is not None,
+            metrics,
+        )
+        #: Refusing requests (429) shortens the switch interval while it lasts.
+        self.overload = OverloadSwitch(switch_interval_s)
         #: None means no response cache / no prediction log.
         self.cache = cache
         self.log = log
@@ -111,7 +120,7 @@ class InferenceService:
         if metrics is not None:
             # Read when the metrics are folded, not set at every enqueue: the gauge is a
             # sample either way, and this keeps two calls a request off the hot path.
-            metrics.watch_queue_depths(self.queue_depths)
+            metrics.watch_queue_depths(self.batches.depths)
             metrics.shadow.watch(lambda: self.shadow.outcomes)
 
     @classmethod
@@ -125,7 +134,10 @@ class InferenceService:
         tracing: Tracing | None = None,
     ) -> InferenceService:
         policy = BatchPolicy(
-            settings.max_batch_size, settings.max_latency_ms / 1000, settings.max_queue_size
+            settings.max_batch_size,
+            settings.max_latency_ms / 1000,
+            settings.max_queue_size,
+            settings.max_queue_wait_ms / 1000,
         )
         return cls(
             registry,
@@ -138,6 +150,7 @@ class InferenceService:
             metrics,
             tracing,
             settings.route_key_parameter,
+            settings.switch_interval_ms / 1000,
         )
 
     async def predict(self, request: PredictRequest) -> PredictResult:
@@ -165,6 +178,8 @@ class InferenceService:
                     request.client,
                 )
         except Exception as exc:
+            if type(exc) is QueueFullError:
+                self.overload.refused()
             if self.metrics is not None:
                 code = exc.code if isinstance(exc, ModelportError) else "internal_error"
                 # A name the registry does not serve is counted under "": never the
@@ -232,15 +247,30 @@ class InferenceService:
         except Exception as exc:
             # Failures of a served version are logged too (unknown models are not: they
             # would let anyone fill the log with made-up names).
-            if isinstance(exc, ModelportError):
-                code, message = exc.code, exc.public
-            else:  # the client was told only "internal error" and the request id
-                code, message = "internal_error", f"{type(exc).__name__}: {exc}"
-            self._log(request, served, batch, None, code, started, times, message)
+            self._log_failure(request, served, batch, exc, started, times)
             raise
         self._log(request, served, batch, outputs, "ok", started, times)
         verdict = None if key is None else "miss" if cached is None else "hit"
         return PredictResult(served.name, served.version, outputs, verdict)
+
+    def _log_failure(
+        self,
+        request: PredictRequest,
+        served: ModelVersion,
+        batch: Batch | None,
+        exc: Exception,
+        started: float,
+        times: StepTimes | None,
+    ) -> None:
+        # A refusal (429) never reached the model, and logging it would cost an overloaded
+        # server the time it needs to refuse: metrics and the access log count it.
+        if type(exc) is QueueFullError:
+            return
+        if isinstance(exc, ModelportError):
+            code, message = exc.code, exc.public
+        else:  # the client was told only "internal error" and the request id
+            code, message = "internal_error", f"{type(exc).__name__}: {exc}"
+        self._log(request, served, batch, None, code, started, times, message)
 
     def _log(
         self,
@@ -282,7 +312,7 @@ class InferenceService:
         times: StepTimes | None = None,
     ) -> ModelOutputs:
         rows = count_rows(request.payload)
-        queue = self._queue_for(served, rows)
+        queue = self.batches.queue_for(served, rows)
         loop = asyncio.get_running_loop()
         start = loop.time()
         work = None
@@ -290,6 +320,7 @@ class InferenceService:
             call = queue.enqueue(served, batch, rows, request.probabilities, times)
         else:
             if not self._slots.try_take(served.name):
+                self._slots.refuse_if_late(served.name)
                 await self._wait_for_thread(served, start)
             slots, pool, probabilities = self._slots, self._pool, request.probabilities
             if self.metrics is None and times is None:
@@ -329,54 +360,7 @@ class InferenceService:
         except TimeoutError:
             raise timed_out(served, self.timeout_s) from None
 
-    def _queue_for(self, served: ModelVersion, rows: int) -> BatchQueue[ModelVersion] | None:
-        policy = self._policy_for(served)
-        # A request that fills a batch on its own has nothing to gain from company, and
-        # queueing it would only add a hop (measured: big requests are faster alone).
-        if policy is None or rows >= policy.max_batch_size:
-            return None
-        # Keyed by the runtime object too: a reloaded version gets a fresh queue, and a
-        # batch never mixes models or versions.
-        key = (served.name, served.version, id(served.runtime))
-        queue = self._queues.get(key)
-        if queue is None or queue.policy != policy:
-            metrics = self.metrics
-            observed = metrics is not None or self.tracing is not None
-            queue = BatchQueue(
-                f"model '{served.name}' version {served.version}",
-                policy,
-                run_model_call,
-                self._pool,
-                on_idle=lambda idle: self._forget(key, idle),
-                on_call=observer(metrics) if observed else None,
-                slots=(self._slots, served.name),
-            )
-            self._queues[key] = queue
-        return queue
-
-    def queue_depths(self) -> dict[tuple[str, int], int]:
-        """Requests waiting per model version now (called from the metrics thread)."""
-        depths: dict[tuple[str, int], int] = {}
-        # list() copies the dict in one step under the GIL while the loop may change it.
-        for (name, version, _), queue in list(self._queues.items()):
-            depths[name, version] = depths.get((name, version), 0) + queue.depth
-        return depths
-
-    def _forget(self, key: tuple[str, int, int], queue: BatchQueue[ModelVersion]) -> None:
-        # An idle queue holds nothing worth keeping; dropping it lets unloaded models go.
-        if self._queues.get(key) is queue:
-            del self._queues[key]
-
-    def _policy_for(self, served: ModelVersion) -> BatchPolicy | None:
-        own = served.batching
-        if not (own.enabled if own.enabled is not None else self.batching):
-            return None
-        return BatchPolicy(
-            own.max_batch_size or self.policy.max_batch_size,
-            self.policy.max_latency_s if own.max_latency_ms is None else own.max_latency_ms / 1000,
-            self.policy.max_queue_size,
-        )
-
     def close(self) -> None:
+        self.overload.close()
         self._pool.shutdown(wait=False, cancel_futures=True)
         self.shadow.close()

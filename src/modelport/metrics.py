@@ -34,6 +34,7 @@ from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST as OPEN
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 
 from modelport import __version__
+from modelport.metrics_admission import AdmissionSeries
 from modelport.metrics_compat import TritonSeries
 from modelport.metrics_monitor import MonitorGauges
 from modelport.metrics_pending import Folder, Pending, observe_many
@@ -209,6 +210,7 @@ class Metrics:
         self.triton = TritonSeries(own) if "triton" in compat else None
         #: What became of the copies of requests offered to shadow versions (shadow.py).
         self.shadow = ShadowSeries(own)
+        self.admission = AdmissionSeries(own)
         #: Drift scores and statuses, set by the monitor (modelport.monitor.worker).
         self.monitor = MonitorGauges(own)
         self.kserve = (
@@ -295,6 +297,7 @@ class Metrics:
             self._fold_calls(self._calls.drain())
             self._fold_depths()
             self.shadow.fold()
+            self.admission.fold()
 
     def _fold_depths(self) -> None:
         if self._depth_source is None:

@@ -4,17 +4,22 @@ A model call cannot be stopped once its thread runs it: past ``request_timeout``
 client gets 504 and the call runs on. A model whose calls hang would so take every thread
 of the pool, and every other model's requests would wait behind it. Each model may hold
 all threads but one; its further calls wait (within their own deadline) for one of its
-own to finish, so the last thread always serves the other models.
+own to finish, so the last thread always serves the other models. A call that would wait
+longer than its model's queued work allows (pace.py) is refused instead, with 429.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from typing import Any, TypeVar
+
+from modelport.errors import QueueFullError
+from modelport.pace import PaceBook
 
 __all__ = ["CallSlots"]
 
@@ -24,11 +29,23 @@ R = TypeVar("R")
 class CallSlots:
     """Threads held per model name; used from the event loop only."""
 
-    def __init__(self, threads: int) -> None:
+    def __init__(self, threads: int, max_wait_s: float = 0.0) -> None:
         #: With one thread there is none to keep back: the model may take it.
         self.limit = max(1, threads - 1)
         self._held: dict[str, int] = {}
         self._waiting: dict[str, deque[asyncio.Future[None]]] = {}
+        #: The pace of each model's unbatched calls.
+        self._paces = PaceBook(max_wait_s)
+
+    def refuse_if_late(self, key: str) -> None:
+        """Raise 429 when the calls of ``key`` already waiting would keep one more
+        waiting past its budget (the per-row pace here is per call: one request each)."""
+        wait = self._paces.of(key).too_long(len(self._waiting.get(key, ())) + 1, self.limit)
+        if wait is not None:
+            raise QueueFullError(
+                f"model '{key}': the calls already running and waiting need about "
+                f"{wait * 1000:.0f} ms more (setting max_queue_wait_ms); retry shortly"
+            )
 
     def held(self, key: str) -> int:
         return self._held.get(key, 0)
@@ -75,6 +92,16 @@ class CallSlots:
         """Run ``function`` in ``executor`` on a thread already taken for ``key``: the
         awaitable, and the thread's own future to pass to :meth:`release`."""
         work = executor.submit(function, *args)
+        if self._paces.floor_s > 0:
+            # Timed where it ends, in its thread: the loop, busy with other requests,
+            # would see it end later than it did.
+            pace, submitted = self._paces.of(key), time.monotonic()
+
+            def ended(_: Future[R]) -> None:
+                now = time.monotonic()
+                pace.record(1, now - submitted, now)
+
+            work.add_done_callback(ended)
         return asyncio.wrap_future(work), work
 
     def release(self, key: str, work: Future[Any]) -> None:

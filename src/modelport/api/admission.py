@@ -36,11 +36,15 @@ class Admission:
         limit: int,
         reject: Callable[[ModelportError, str], Response],
         access_log: AccessWriter | None = None,
+        on_refused: Callable[[], None] | None = None,
     ) -> None:
         self.limit = limit
         self.in_flight = 0
+        #: Requests refused since the start (read by the metrics fold).
+        self.refused = 0
         self._reject = reject
         self._access_log = access_log
+        self._on_refused = on_refused
 
     def exempt(self, path: str) -> bool:
         return path.startswith(EXEMPT_PREFIXES)
@@ -57,6 +61,9 @@ class Admission:
                 "max_concurrent_requests); retry shortly",
                 retry_after_s=RETRY_AFTER_S,
             )
+            self.refused += 1
+            if self._on_refused is not None:
+                self._on_refused()
             await self._refuse(error, path, scope, receive, send)
             return
         self.in_flight += 1

@@ -156,7 +156,14 @@ class ModelportApp(FastAPI):
             return error_response(exc, path, custom.shape_for(path))
 
         #: The most requests this worker handles at once (429 past it, at once).
-        self.admission = Admission(settings.max_concurrent_requests, reject, services.access_log)
+        self.admission = Admission(
+            settings.max_concurrent_requests,
+            reject,
+            services.access_log,
+            services.inference.overload.refused,
+        )
+        if services.metrics is not None:
+            services.metrics.admission.watch(lambda: self.admission.refused)
         # Added last = outermost: every response, 413s included, carries the request id.
         self.add_middleware(AccessMiddleware, settings=settings, reject=reject)
         self.add_middleware(

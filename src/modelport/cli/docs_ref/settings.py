@@ -54,6 +54,7 @@ SETTING_GROUPS: list[tuple[str, list[str]]] = [
             "max_batch_size",
             "max_latency_ms",
             "max_queue_size",
+            "max_queue_wait_ms",
             "max_concurrent_requests",
         ],
     ),

@@ -140,8 +140,8 @@ def prometheus_rows() -> list[str]:
     metrics = Metrics()
     rows = []
     # The collectors themselves, and those of the groups that hold several (the
-    # monitor's gauges, the shadow's counter).
-    groups = [metrics.monitor, metrics.shadow]
+    # monitor's gauges, the shadow's and admission's counters).
+    groups = [metrics.monitor, metrics.shadow, metrics.admission]
     collectors = [*vars(metrics).values(), *(c for group in groups for c in vars(group).values())]
     for collector in collectors:
         if not isinstance(collector, Counter | Gauge | Histogram):

@@ -1,0 +1,80 @@
+"""The queued-work estimate that refuses a request (429) before it would wait too long,
+and the shorter switch interval while a worker refuses."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import pytest
+
+from modelport.pace import Pace, PaceBook
+from modelport.switching import OVERLOADED_INTERVAL_S, OverloadSwitch
+
+
+def test_nothing_is_refused_before_the_model_has_a_pace() -> None:
+    assert Pace(0.01).too_long(rows_ahead=1000, parallel=2) is None
+
+
+def test_work_queued_past_the_budget_is_refused() -> None:
+    pace = Pace(0.010)
+    pace.record(rows=1, seconds=0.010, now=0.0)  # 10 ms a row
+    assert pace.too_long(rows_ahead=2, parallel=2) is None  # 10 ms: within the budget
+    assert pace.too_long(rows_ahead=5, parallel=2) == pytest.approx(0.025)
+
+
+def test_a_slow_model_queues_a_second_client_instead_of_refusing_it() -> None:
+    pace = Pace(0.010)
+    pace.record(rows=1, seconds=0.5, now=0.0)  # its quickest call: half a second
+    assert pace.budget_s() == 0.5
+    assert pace.too_long(rows_ahead=1, parallel=1) is None
+    assert pace.too_long(rows_ahead=2, parallel=1) == pytest.approx(1.0)
+
+
+def test_the_quickest_call_is_forgotten_after_two_periods() -> None:
+    pace = Pace(0.001)
+    pace.record(rows=1, seconds=0.002, now=0.0)
+    pace.record(rows=1, seconds=0.200, now=11.0)  # the next period: the old one still counts
+    assert pace.budget_s() == 0.002
+    pace.record(rows=1, seconds=0.200, now=22.0)
+    assert pace.budget_s() == 0.200
+
+
+def test_zero_turns_refusing_off() -> None:
+    pace = Pace(0.0)
+    pace.record(rows=1, seconds=1.0, now=0.0)
+    assert pace.too_long(rows_ahead=10_000, parallel=1) is None
+
+
+def test_the_book_keeps_a_pace_per_model_and_starts_afresh_when_full() -> None:
+    book = PaceBook(0.01)
+    first = book.of("a")
+    assert book.of("a") is first
+    for number in range(5000):
+        book.of(number)
+    assert book.of("a") is not first
+
+
+def test_refusing_shortens_the_switch_interval_until_a_quiet_spell() -> None:
+    before = sys.getswitchinterval()
+
+    async def scenario() -> tuple[float, float, bool]:
+        switch = OverloadSwitch(0.005, hold_s=0.1)
+        switch.refused()
+        during = sys.getswitchinterval()
+        for _ in range(3):  # refusals keep it short
+            await asyncio.sleep(0.05)
+            switch.refused()
+        still = sys.getswitchinterval()
+        await asyncio.sleep(0.3)
+        return during, still, switch.engaged
+
+    try:
+        sys.setswitchinterval(0.005)
+        during, still, engaged = asyncio.run(scenario())
+        assert during == pytest.approx(OVERLOADED_INTERVAL_S)
+        assert still == pytest.approx(OVERLOADED_INTERVAL_S)
+        assert not engaged
+        assert sys.getswitchinterval() == pytest.approx(0.005)
+    finally:
+        sys.setswitchinterval(before)
