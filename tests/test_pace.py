@@ -19,25 +19,25 @@ def test_nothing_is_refused_before_the_model_has_a_pace() -> None:
 def test_work_queued_past_the_budget_is_refused() -> None:
     pace = Pace(0.010)
     pace.record(rows=1, seconds=0.010, now=0.0)  # 10 ms a row
-    assert pace.too_long(rows_ahead=2, parallel=2) is None  # 10 ms: within the budget
+    assert pace.too_long(rows_ahead=4, parallel=2) is None  # 20 ms: two of its calls
     assert pace.too_long(rows_ahead=5, parallel=2) == pytest.approx(0.025)
 
 
-def test_a_slow_model_queues_a_second_client_instead_of_refusing_it() -> None:
+def test_a_slow_model_queues_a_second_and_third_client_instead_of_refusing_them() -> None:
     pace = Pace(0.010)
     pace.record(rows=1, seconds=0.5, now=0.0)  # its quickest call: half a second
-    assert pace.budget_s() == 0.5
-    assert pace.too_long(rows_ahead=1, parallel=1) is None
-    assert pace.too_long(rows_ahead=2, parallel=1) == pytest.approx(1.0)
+    assert pace.budget_s() == 1.0  # two of its calls
+    assert pace.too_long(rows_ahead=2, parallel=1) is None
+    assert pace.too_long(rows_ahead=3, parallel=1) == pytest.approx(1.5)
 
 
 def test_the_quickest_call_is_forgotten_after_two_periods() -> None:
     pace = Pace(0.001)
     pace.record(rows=1, seconds=0.002, now=0.0)
     pace.record(rows=1, seconds=0.200, now=11.0)  # the next period: the old one still counts
-    assert pace.budget_s() == 0.002
+    assert pace.budget_s() == 0.004
     pace.record(rows=1, seconds=0.200, now=22.0)
-    assert pace.budget_s() == 0.200
+    assert pace.budget_s() == 0.400
 
 
 def test_zero_turns_refusing_off() -> None:

@@ -142,10 +142,11 @@ class BatchQueue(Generic[T]):
                 if len(self._running) >= _CONCURRENT_BATCHES:
                     await asyncio.wait(set(self._running), return_when=FIRST_COMPLETED)
                     continue
-                items = self._take(self.policy.max_batch_size)
+                limit = self._pace.rows_within(self.policy.max_batch_size)
+                items = self._take(limit)
                 if not items:
                     continue
-                await self._gather_more(items)
+                await self._gather_more(items, limit)
                 self._recent = len(items)
                 call = asyncio.create_task(self._execute(items))
                 self._running.add(call)
@@ -185,15 +186,16 @@ class BatchQueue(Generic[T]):
             rows += item.rows
         return taken
 
-    async def _gather_more(self, items: list[_Item[T]]) -> None:
-        """Wait a little for company, but only when recent traffic says some is coming."""
+    async def _gather_more(self, items: list[_Item[T]], limit: int) -> None:
+        """Wait a little for company, but only when recent traffic says some is coming;
+        at most ``limit`` rows."""
         policy = self.policy
-        target = min(self._recent, policy.max_batch_size)
+        target = min(self._recent, limit)
         if policy.max_latency_s <= 0 or len(items) >= target:
             return
         deadline = items[0].enqueued_at + policy.max_latency_s
         rows = sum(item.rows for item in items)
-        while len(items) < target and rows < policy.max_batch_size:
+        while len(items) < target and rows < limit:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return
@@ -203,7 +205,7 @@ class BatchQueue(Generic[T]):
                     await self._arrived.wait()
             except TimeoutError:
                 return
-            more = self._take(policy.max_batch_size - rows, first=False)
+            more = self._take(limit - rows, first=False)
             items.extend(more)
             rows += sum(item.rows for item in more)
 

@@ -218,7 +218,7 @@ class Settings(BaseSettings):
         default=10.0,
         ge=0,
         description="A request is refused with 429 queue_full and Retry-After when the "
-        "requests already waiting for its model would take longer than this, or than one "
+        "requests already waiting for its model would take longer than this, or than two "
         "of the model's quickest recent calls if that is longer (measured as it serves), "
         "so that under overload the requests it admits stay fast. 0: no such limit.",
     )

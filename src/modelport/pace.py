@@ -6,28 +6,32 @@ Python in each row. Under overload a count limit so lets every admitted request 
 seconds. Instead each model's queue keeps its recent pace (seconds of model call per row,
 with the calls that run at once) and refuses a request, with 429 and Retry-After, when the
 rows queued ahead of it would keep it waiting longer than its budget: ``max_queue_wait_ms``
-or one of the model's own quick calls, whichever is longer. An admitted request then waits
-about one call at most, so its latency stays near what the model gives when it is not
+or two of the model's own quick calls, whichever is longer. An admitted request then waits
+about two calls at most, so its latency stays near what the model gives when it is not
 overloaded, and the rest learn at once to come back later.
 
 A model's pace outlives its idle spells, kept per model in a :class:`PaceBook`: the first
 requests of a burst are judged by what the model did before. The budget is never below the
-model's own quickest recent call: a model that takes half a second a call queues a second
-client instead of refusing it. Until a model's first call has finished its pace is unknown
-and nothing is refused.
+model's own two quickest recent calls: a model that takes half a second a call queues a
+second and a third client instead of refusing them. Until a model's first call has
+finished its pace is unknown and nothing is refused.
 """
 
 from __future__ import annotations
 
 import math
 
-__all__ = ["Pace", "PaceBook"]
+__all__ = ["CALLS", "Pace", "PaceBook"]
 
 #: How fast the per-row estimate follows new calls (a call's weight in the average).
 _WEIGHT = 0.2
 #: The quickest call is taken over the last one or two periods of this many seconds, so
 #: that it forgets a model that got slower (a reload) but not within one burst.
 _PERIOD_S = 10.0
+#: The budget in the model's own quickest calls: an admitted request waits about two
+#: calls at most, then its own. One refused a closed-loop client's fourth connection to a
+#: model that calls run at 10 ms, where its answers came in 40 ms.
+CALLS = 2
 #: Paces kept at most; past it the book starts afresh (models come and go by upload).
 _MAX_KEPT = 4096
 
@@ -66,7 +70,16 @@ class Pace:
 
     def budget_s(self) -> float:
         quickest = min(self._min_now, self._min_before)
-        return self.floor_s if quickest == math.inf else max(self.floor_s, quickest)
+        return self.floor_s if quickest == math.inf else max(self.floor_s, CALLS * quickest)
+
+    def rows_within(self, most: int) -> int:
+        """The rows one call may take (at most ``most``, at least 1) so that it lasts no
+        longer than the budget: a model that runs Python for each row would otherwise
+        take every queued row into one call, and each of its requests would wait for
+        all of them. A model whose rows cost little (a vectorised one) gets ``most``."""
+        if self.floor_s <= 0 or self._per_row == 0.0:
+            return most
+        return max(1, min(most, int(self.budget_s() / self._per_row)))
 
     def too_long(self, rows_ahead: int, parallel: int) -> float | None:
         """The expected wait when it is past the budget (refuse), else None (admit)."""
