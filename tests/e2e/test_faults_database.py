@@ -24,44 +24,14 @@ from sqlalchemy.engine import make_url
 from databases import empty_database
 
 from .conftest import Server, StartServer
+from .faultload import Traffic
 
 pytestmark = pytest.mark.e2e
 
 ADMIN = "admin-token-for-database-faults"
-SETOSA = [5.1, 3.5, 1.4, 0.2]
 #: How long the test holds the lock: several times the log's flush interval.
 HOLD_S = 4.0
 REQUEST_TIMEOUT_S = 3.0
-
-
-class Traffic:
-    """Steady single-row predictions, one at a time: (request id, status, seconds, sent at)."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.sent: list[tuple[str, int, float, float]] = []
-        self.stop = threading.Event()
-
-    def run(self) -> None:
-        with httpx.Client(base_url=self.url, timeout=30) as http:
-            index = 0
-            while not self.stop.is_set():
-                request_id = f"t-{index}"
-                started = time.monotonic()
-                try:
-                    status = http.post(
-                        "/v1/models/iris-lr:predict",
-                        json={"instances": [SETOSA]},
-                        headers={"x-request-id": request_id},
-                    ).status_code
-                except httpx.TransportError:
-                    status = 0
-                self.sent.append((request_id, status, time.monotonic() - started, started))
-                index += 1
-                time.sleep(0.005)
-
-    def between(self, start: float, end: float) -> list[float]:
-        return [took for _, _, took, at in self.sent if start <= at <= end]
 
 
 def stats(http: httpx.Client) -> dict[str, Any]:
@@ -177,7 +147,7 @@ def test_a_held_lock_on_the_log_fails_no_prediction_and_loses_no_row(
         time.sleep(0.1)
     admin.close()
 
-    failed = [entry for entry in traffic.sent if entry[1] != 200]
+    failed = traffic.failed()
     ids = logged_ids(url)
     lost = len(traffic.sent) - len(set(ids)) - final["dropped"]
     held = traffic.between(locked, released)

@@ -10,7 +10,6 @@ import contextlib
 import os
 import shutil
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,11 +17,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from e2e.conftest import Server, StartServer
+from e2e.conftest import StartServer
+from e2e.faultload import Predictor
 
 pytestmark = pytest.mark.e2e
 
 IRIS_ROWS = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]
+IRIS_CALL = ("/v1/models/iris-lr:predict", {"instances": IRIS_ROWS})
 
 
 @contextlib.contextmanager
@@ -65,41 +66,6 @@ def free_bytes(folder: Path) -> int:
     return stat.f_bavail * stat.f_frsize
 
 
-class Predictor:
-    """A thread sending good predictions until stopped; counts those that failed."""
-
-    def __init__(self, server: Server, model: str) -> None:
-        self.url = f"{server.url}/v1/models/{model}:predict"
-        self.sent = 0
-        self.failed: list[str] = []
-        self.answers: set[str] = set()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        with httpx.Client(timeout=10) as http:
-            while not self._stop.is_set():
-                self.sent += 1
-                try:
-                    answer = http.post(self.url, json={"instances": IRIS_ROWS})
-                except httpx.HTTPError as exc:
-                    self.failed.append(repr(exc))
-                    continue
-                if answer.status_code != 200:
-                    self.failed.append(f"{answer.status_code} {answer.text[:200]}")
-                else:
-                    self.answers.add(str(answer.json()["predictions"]))
-                time.sleep(0.005)
-
-    def __enter__(self) -> Predictor:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(15)
-
-
 @pytest.mark.parametrize("database", ["elsewhere", "on the same disk"])
 def test_an_upload_that_fills_the_disk_is_refused_whole(
     start_server: StartServer, trained_models: Path, tmp_path: Path, database: str
@@ -116,7 +82,7 @@ def test_an_upload_that_fills_the_disk_is_refused_whole(
             served_before = http.get("/v1/models/iris-lr").json()
             files_before = sorted(p.name for p in (models / "iris-lr").iterdir())
             filler = fill(disk, leave=512 * 1024)
-            with Predictor(server, "iris-lr") as predictor:
+            with Predictor(server.url, [IRIS_CALL]) as predictor:
                 # The body does not fit (streamed to disk); then the body fits but the
                 # version folder, with an extra file, does not (a version number is
                 # reserved by then).
@@ -205,7 +171,7 @@ def test_a_full_disk_under_the_prediction_log_never_fails_a_prediction(
             good = http.post("/v1/models/iris-lr:predict", json={"instances": IRIS_ROWS})
             assert good.status_code == 200
             filler = fill(disk, leave=0)
-            with Predictor(server, "iris-lr") as predictor:
+            with Predictor(server.url, [IRIS_CALL]) as predictor:
                 deadline = time.monotonic() + 10
                 while _stats(http)["dropped"] == 0 and time.monotonic() < deadline:
                     time.sleep(0.1)

@@ -97,24 +97,41 @@ class Tally:
             self.failed.append(problem)
 
 
+@pytest.mark.parametrize(
+    ("workers", "max_requests", "clients", "requests", "started"),
+    [
+        # Load until at least 1,500 requests are answered and two workers were replaced
+        # under it (a successor takes a second or more to start).
+        pytest.param(2, 200, 4, 1500, 4, id="two-workers"),
+        # One client: whenever the one worker is replaced, nothing else could answer it.
+        pytest.param(1, 50, 1, 200, 3, id="one-worker"),
+    ],
+)
 def test_max_requests_recycles_workers_under_load_without_a_failed_request(
-    start_server: StartServer, tmp_path: Path
+    start_server: StartServer,
+    tmp_path: Path,
+    workers: int,
+    max_requests: int,
+    clients: int,
+    requests: int,
+    started: int,
 ) -> None:
     server = start_server(
-        [str(_models(tmp_path, double=DOUBLE)), "--workers", "2", "--max-requests", "200"]
+        [
+            str(_models(tmp_path, double=DOUBLE)),
+            *("--workers", str(workers), "--max-requests", str(max_requests)),
+        ]
     )
     server.wait_ready()
     tally = Tally()
-    # Load until at least 1,500 requests are answered and two workers were replaced
-    # under it (a successor takes a second or more to start).
-    enough = _load_until(server, tally, clients=4, requests=1500, recyclings=2)
+    enough = _load_until(server, tally, clients=clients, requests=requests, recyclings=2)
     recycled = _recycled(server)
-    print(f"\nmax_requests: {tally.ok} answered, {len(tally.failed)} failed, {recycled}")
+    print(f"\n{workers} worker(s): {tally.ok} answered, {len(tally.failed)} failed, {recycled}")
     assert tally.failed == []
     assert enough, server.log()
     assert all(why.startswith("it answered") for _, why, _ in recycled), recycled
-    # Other worker processes answered than the two that started.
-    assert len(_started_workers(server)) >= 4, server.log()
+    # Other worker processes answered than those that started.
+    assert len(_started_workers(server)) >= started, server.log()
     assert server.process.poll() is None
 
 
@@ -202,23 +219,6 @@ def test_a_leaking_model_gets_its_worker_replaced_and_every_model_keeps_answerin
     while max(_resident_mib(server).values()) >= MEMORY_LIMIT_MB:
         assert time.monotonic() < deadline, (_resident_mib(server), server.log())
         time.sleep(0.2)
-
-
-def test_one_worker_is_recycled_too_without_a_failed_request(
-    start_server: StartServer, tmp_path: Path
-) -> None:
-    server = start_server(
-        [str(_models(tmp_path, double=DOUBLE)), "--workers", "1", "--max-requests", "50"]
-    )
-    server.wait_ready()
-    tally = Tally()
-    # One client: whenever the one worker is replaced, nothing else could answer it.
-    enough = _load_until(server, tally, clients=1, requests=200, recyclings=2)
-    recycled = _recycled(server)
-    print(f"\none worker: {tally.ok} answered, {len(tally.failed)} failed, {recycled}")
-    assert tally.failed == []
-    assert enough, server.log()
-    assert len(_started_workers(server)) >= 3
 
 
 def test_recycling_is_refused_with_the_ray_engine(tmp_path: Path) -> None:

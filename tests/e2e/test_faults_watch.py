@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import os
 import shutil
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,47 +19,12 @@ import httpx
 import pytest
 
 from e2e.conftest import Server
+from e2e.faultload import Predictor
 
 pytestmark = pytest.mark.e2e
 
 ROWS = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]
 MODELS = ("iris-lr", "iris-dt", "lr_iris")
-
-
-class Predictor:
-    """A thread predicting with every model until stopped: failures and wrong answers."""
-
-    def __init__(self, server: Server, expected: dict[str, Any]) -> None:
-        self.server = server
-        self.expected = expected
-        self.sent = 0
-        self.failed: list[str] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        with httpx.Client(base_url=self.server.url, timeout=10) as http:
-            while not self._stop.is_set():
-                for model in MODELS:
-                    self.sent += 1
-                    try:
-                        answer = http.post(f"/v1/models/{model}:predict", json={"instances": ROWS})
-                    except httpx.HTTPError as exc:
-                        self.failed.append(f"{model}: {exc!r}")
-                        continue
-                    if answer.status_code != 200:
-                        self.failed.append(f"{model}: {answer.status_code} {answer.text[:200]}")
-                    elif answer.json()["predictions"] != self.expected[model]:
-                        self.failed.append(f"{model}: wrong answer {answer.text[:200]}")
-                time.sleep(0.005)
-
-    def __enter__(self) -> Predictor:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(15)
 
 
 @pytest.fixture
@@ -106,7 +70,9 @@ def test_corrupt_files_in_a_watched_folder_never_replace_what_serves(
             ]
             for model in MODELS
         }
-        with Predictor(server, expected) as predictor:
+        calls = [(f"/v1/models/{model}:predict", {"instances": ROWS}) for model in MODELS]
+        by_path = {f"/v1/models/{model}:predict": expected[model] for model in MODELS}
+        with Predictor(server.url, calls, by_path) as predictor:
             # 1. A new version folder whose artifact is random bytes.
             (models / "iris-lr" / "2").mkdir()
             (models / "iris-lr" / "2" / "model.joblib").write_bytes(os.urandom(4096))

@@ -14,7 +14,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from databases import empty_database
+from e2e.faultload import Traffic, varied_row
 from services import unavailable
 from throwaway import ThrowawayMariaDB, ThrowawayRedis
 
@@ -168,45 +168,6 @@ def test_1000_predictions_make_1000_rows_and_workers_share_cached_answers(
     assert rows == 1000 and ids == {f"load-{i}" for i in range(1000)}
 
 
-@dataclass
-class Traffic:
-    """Predictions sent one after the other from a thread until stopped (bounded)."""
-
-    url: str
-    sent: list[tuple[str, float, int, str | None]] = field(default_factory=list)
-    stop: threading.Event = field(default_factory=threading.Event)
-    pause_s: float = 0.006
-    limit_s: float = 120.0
-
-    def run(self) -> None:
-        began = time.monotonic()
-        with httpx.Client(base_url=self.url, timeout=30) as client:
-            i = 0
-            while not self.stop.is_set() and time.monotonic() - began < self.limit_s:
-                # Every other request repeats an input, so the cache has something to hit.
-                row = SETOSA if i % 2 else [4.0 + (i % 40) / 10, 3.0, 1.0 + (i % 50) / 10, 0.2]
-                request_id = f"t-{i}"
-                at = time.monotonic()
-                try:
-                    answer = client.post(
-                        "/v1/models/iris-lr:predict",
-                        json={"instances": [row]},
-                        headers={"x-request-id": request_id},
-                    )
-                    status, cache = answer.status_code, answer.headers.get("x-modelport-cache")
-                except httpx.HTTPError:
-                    status, cache = 0, None
-                self.sent.append((request_id, at, status, cache))
-                i += 1
-                time.sleep(self.pause_s)
-
-    def since(self, moment: float) -> list[str]:
-        return [request_id for request_id, at, _, _ in self.sent if at >= moment]
-
-    def hits_since(self, moment: float) -> int:
-        return sum(cache == "hit" for _, at, _, cache in self.sent[:] if at >= moment)
-
-
 def wait_for(condition: Callable[[], bool], what: str, timeout_s: float = 60) -> None:
     """Until the server shows what the outage should cause (bounded polling)."""
     deadline = time.monotonic() + timeout_s
@@ -236,7 +197,7 @@ def test_stopping_redis_and_the_database_fails_no_prediction(
             ]
         )
         server.wait_ready()
-        traffic = Traffic(server.url)
+        traffic = Traffic(server.url, row=varied_row, pause_s=0.006)
         sender = threading.Thread(target=traffic.run, name="traffic")
         sender.start()
         # Each step waits for the server to show the last one's effect, not for a time.
@@ -264,9 +225,9 @@ def test_stopping_redis_and_the_database_fails_no_prediction(
         finally:
             traffic.stop.set()
             sender.join(timeout=60)
-        failed = [entry for entry in traffic.sent if entry[2] != 200]
+        failed = traffic.failed()
         assert failed == [], f"{len(failed)} of {len(traffic.sent)} predictions failed"
-        assert all(cache in ("hit", "miss") for _, _, _, cache in traffic.sent)
+        assert all(sent.cache in ("hit", "miss") for sent in traffic.sent)
         # The overflow was counted, and exposed while the database was down.
         assert during["database_up"] is False and during["dropped"] > 0, during
         deadline = time.monotonic() + 30
