@@ -23,6 +23,21 @@ def test_work_queued_past_the_budget_is_refused() -> None:
     assert pace.too_long(rows_ahead=5, parallel=2) == pytest.approx(0.025)
 
 
+def test_one_stalled_call_refuses_nothing() -> None:
+    pace = Pace(0.010)
+    for second in range(7):
+        pace.record(rows=8, seconds=0.0008, now=second)  # 0.1 ms a row
+    pace.record(rows=1, seconds=0.5, now=7.0)  # the machine busy elsewhere, once
+    assert pace.too_long(rows_ahead=60, parallel=2) is None
+
+
+def test_no_more_waiting_than_can_run_at_once_is_never_refused() -> None:
+    pace = Pace(0.010)
+    pace.record(rows=1, seconds=0.050, now=0.0)  # a slow call: the queue would be 50 ms
+    assert pace.too_long(rows_ahead=2, parallel=2) is None
+    assert pace.too_long(rows_ahead=3, parallel=2) == pytest.approx(0.075)
+
+
 def test_a_slow_model_queues_a_second_and_third_client_instead_of_refusing_them() -> None:
     pace = Pace(0.010)
     pace.record(rows=1, seconds=0.5, now=0.0)  # its quickest call: half a second

@@ -20,11 +20,12 @@ finished its pace is unknown and nothing is refused.
 from __future__ import annotations
 
 import math
+from collections import deque
 
 __all__ = ["CALLS", "Pace", "PaceBook"]
 
-#: How fast the per-row estimate follows new calls (a call's weight in the average).
-_WEIGHT = 0.2
+#: The calls the per-row estimate looks back on.
+_RECENT = 8
 #: The quickest call is taken over the last one or two periods of this many seconds, so
 #: that it forgets a model that got slower (a reload) but not within one burst.
 _PERIOD_S = 10.0
@@ -39,12 +40,14 @@ _MAX_KEPT = 4096
 class Pace:
     """One model's recent call speed."""
 
-    __slots__ = ("_min_before", "_min_now", "_per_row", "_period_end", "floor_s")
+    __slots__ = ("_min_before", "_min_now", "_per_row", "_period_end", "_recent", "floor_s")
 
     def __init__(self, floor_s: float) -> None:
         #: ``max_queue_wait_ms`` in seconds; 0 turns refusing off.
         self.floor_s = floor_s
         self._per_row = 0.0
+        #: The last calls' seconds per row; the estimate is the least of them.
+        self._recent: deque[float] = deque(maxlen=_RECENT)
         self._min_now = math.inf
         self._min_before = math.inf
         self._period_end = 0.0
@@ -54,10 +57,13 @@ class Pace:
         time.monotonic()). Called from the loop or, for unbatched calls, from the thread:
         each update is a few assignments under the interpreter lock, and a reader that
         sees the one before is as right as the estimate is."""
-        per_row = seconds / max(rows, 1)
-        self._per_row = (
-            per_row if self._per_row == 0.0 else self._per_row + _WEIGHT * (per_row - self._per_row)
-        )
+        # The least of the last few calls, not their average: one call stalled (the machine
+        # busy elsewhere, a collection) says nothing of the queue, and refusing requests
+        # for it would fail clients of a server that keeps up. A model slower for good
+        # shows in every one of them.
+        recent = self._recent
+        recent.append(seconds / max(rows, 1))
+        self._per_row = min(recent)
         if now >= self._period_end:
             self._min_before, self._min_now = self._min_now, math.inf
             self._period_end = now + _PERIOD_S
@@ -83,7 +89,8 @@ class Pace:
 
     def too_long(self, rows_ahead: int, parallel: int) -> float | None:
         """The expected wait when it is past the budget (refuse), else None (admit)."""
-        if self.floor_s <= 0 or rows_ahead == 0 or self._per_row == 0.0:
+        # No more waiting than can run at once: the request waits for one call at most.
+        if self.floor_s <= 0 or rows_ahead <= parallel or self._per_row == 0.0:
             return None
         wait = self.wait_s(rows_ahead, parallel)
         return wait if wait > self.budget_s() else None
