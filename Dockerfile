@@ -66,11 +66,8 @@ COPY --from=build /opt/modelport /opt/modelport
 # -e MODELPORT_ALLOWED_HOSTS=localhost,127.0.0.1,::1,models.example.com ('*' for any).
 # Health probes answer any Host. The SQLite database (when MODELPORT_DATABASE_URL is not
 # set) lives in /data; give it a volume to keep the records.
-# MALLOC_ARENA_MAX: two glibc malloc arenas instead of one per busy thread, whose freed
-# memory is seldom given back: resident memory stays flat under sustained load.
 ENV PATH=/opt/modelport/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
-    MALLOC_ARENA_MAX=2 \
     PYTHONUNBUFFERED=1 \
     MODELPORT_MODEL_DIR=/models \
     MODELPORT_DATA_DIR=/data \
