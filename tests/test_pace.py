@@ -33,8 +33,12 @@ def test_one_stalled_call_refuses_nothing() -> None:
 
 def test_no_more_waiting_than_can_run_at_once_is_never_refused() -> None:
     pace = Pace(0.010)
-    pace.record(rows=1, seconds=0.050, now=0.0)  # a slow call: the queue would be 50 ms
-    assert pace.too_long(rows_ahead=2, parallel=2) is None
+    pace.record(rows=1, seconds=0.005, now=0.0)
+    pace.record(rows=1, seconds=0.050, now=1.0)  # calls slower for good
+    for second in range(2, 9):
+        pace.record(rows=1, seconds=0.050, now=second)
+    assert pace.budget_s() == pytest.approx(0.010)  # two of its quickest, 5 ms each
+    assert pace.too_long(rows_ahead=2, parallel=2) is None  # 50 ms queued, yet not refused
     assert pace.too_long(rows_ahead=3, parallel=2) == pytest.approx(0.075)
 
 
