@@ -138,7 +138,10 @@ def overload(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="modelport-overload-") as tmp:
         work = Path(tmp)
         models = write_models(work / "models", slow_burn_ms=args.burn_ms)
-        extra = [] if args.server_args is None else args.server_args.split()
+        # The queues' time budget is what sheds this load: on here, off by default.
+        extra = (
+            ["--max-queue-wait-ms", "10"] if args.server_args is None else args.server_args.split()
+        )
         server, _ = start_server(work, models, extra)
         try:
             body = work / "slow.json"

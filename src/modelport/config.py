@@ -215,12 +215,14 @@ class Settings(BaseSettings):
         description="Requests waiting per model version before new ones get 429.",
     )
     max_queue_wait_ms: float = Field(
-        default=10.0,
+        default=0.0,
         ge=0,
         description="A request is refused with 429 queue_full and Retry-After when the "
         "requests already waiting for its model would take longer than this, or than two "
         "of the model's quickest recent calls if that is longer (measured as it serves), "
-        "so that under overload the requests it admits stay fast. 0: no such limit.",
+        "so that under overload the requests it admits stay fast (10 is a good start). 0, "
+        "the default: no such limit, as a closed-loop client at full load would be refused "
+        "too.",
     )
     max_concurrent_requests: int = Field(
         default=512,

@@ -132,7 +132,7 @@ def test_a_request_that_would_wait_past_the_queued_work_budget_is_refused_at_onc
 ) -> None:
     (tmp_path / "models" / "rowwise" / "1").mkdir(parents=True)
     (tmp_path / "models" / "rowwise" / "1" / "model.py").write_text(PER_ROW_MODEL)
-    server = start_server([str(tmp_path / "models")])  # batching on, the default budget
+    server = start_server([str(tmp_path / "models"), "--max-queue-wait-ms", "10"])
     server.wait_ready()
     url = f"{server.url}/v1/models/rowwise:predict"
     assert httpx.post(url, json={"instances": [[0.0]]}).status_code == 200  # its pace
