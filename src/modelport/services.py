@@ -160,8 +160,8 @@ def build_services(settings: Settings, tracing: Tracing | None = None) -> Servic
         registry, settings, cache, prediction_log, metrics, tracing
     )
     doorbell = Doorbell(settings.redis_url)
-    catalog = Catalog(database, registry, settings.model_dir)
     audit = AuditTrail(database, on_change=doorbell.ring, metrics=metrics)
+    catalog = Catalog(database, registry, settings.model_dir, audit)
     lock = asyncio.Lock()  # one change at a time in this process, from any source
     # An object-store model_dir: this process's copy of it (repository/objectstore.py).
     mirror = (

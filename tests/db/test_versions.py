@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from modelport.db import store
 from modelport.db.models import model_versions
+from modelport.db.records import VersionRecord, VersionState
 from modelport.errors import ConflictError, InvalidRequestError, VersionNotFoundError
 
 SHA = "ab" * 32
@@ -100,6 +101,26 @@ def test_unfinished_uploads_are_abandoned(engine: Engine) -> None:
     assert gone is not None
     assert (gone.state, gone.error) == ("deleted", "upload did not finish")
     assert store.next_version_number(engine, "iris") == crashed + 1
+
+
+def test_a_reserved_number_is_settled_once_by_whoever_comes_first(engine: Engine) -> None:
+    number = store.next_version_number(engine, "iris", created_by="alice")
+
+    def settle(state: VersionState = "ready", version: int = number) -> VersionRecord | None:
+        return store.settle_pending(
+            engine, "iris", version, sha256=SHA, size=10, runtime="sklearn", state=state
+        )
+
+    # The uploader and two processes that found its folder, all at once: one wins.
+    with ThreadPoolExecutor(3) as pool:
+        results = list(pool.map(lambda _: settle(), range(3)))
+    won = [r for r in results if r is not None]
+    assert len(won) == 1, results
+    assert (won[0].state, won[0].sha256, won[0].created_by) == ("ready", SHA, "alice")
+    # Settled already: a later outcome changes nothing.
+    assert settle("failed") is None
+    assert store.get_version(engine, "iris", number) == won[0]
+    assert settle(version=99) is None
 
 
 def test_listing_versions_and_models(engine: Engine) -> None:

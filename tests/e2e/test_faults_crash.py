@@ -3,7 +3,7 @@ started) while an upload streams in slowly, while another one is being loaded, a
 alias moves back and forth in a loop; then the server starts again on the same folder and
 database. What a user sees after the restart: no partial version served or listed, the
 alias on a version that exists and serves, and every action whose answer came back before
-the kill in the audit log."""
+the kill in the audit log, as well as the upload the kill caught while it loaded."""
 
 from __future__ import annotations
 
@@ -204,6 +204,12 @@ def test_kill_9_mid_upload_and_mid_alias_move_then_restart(
         missing = len(completed) - len(moves_logged)
         print(f"  audit: {len(moves_logged)} alias moves for {len(completed)} answered")
         assert missing <= 0, f"{missing} answered alias moves are not in the audit log"
+        # The upload killed while it loaded has its entry too, for the admin who sent it,
+        # written once by the restarted server that found its folder whole.
+        uploads = [e for e in audit if e["action"] == "upload"]
+        assert [e["detail"]["version"] for e in uploads] == [3][: len(listed) - 2], uploads
+        assert all(e["actor"] == moves_logged[0]["actor"] for e in uploads), uploads
+        assert all(e["outcome"] == "ok" for e in uploads), uploads
         # No partial version: what is listed is whole, ready and serves. The upload cut
         # off mid-stream never got a number; the one caught while loading had its folder
         # written in one rename, so it is whole: the restart loads it like any folder.

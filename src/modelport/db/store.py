@@ -37,6 +37,7 @@ from modelport.db.versions import (
     resolve_alias,
     set_alias,
     set_version_state,
+    settle_pending,
 )
 
 __all__ = [
@@ -78,5 +79,6 @@ __all__ = [
     "set_alias",
     "set_rollout",
     "set_version_state",
+    "settle_pending",
     "verify_token",
 ]

@@ -29,6 +29,7 @@ __all__ = [
     "resolve_alias",
     "set_alias",
     "set_version_state",
+    "settle_pending",
 ]
 
 LATEST = "latest"  # not stored: always the newest ready version
@@ -160,6 +161,36 @@ def record_version(
             return _version(connection.execute(select(*_COLUMNS).where(*where)).one())
 
     return retrying(upsert)
+
+
+@guarded
+def settle_pending(
+    engine: Engine,
+    name: str,
+    version: int,
+    *,
+    sha256: str | None,
+    size: int | None,
+    runtime: str | None,
+    state: VersionState,
+    error: str | None = None,
+) -> VersionRecord | None:
+    """Record the outcome of a reserved (``pending``) number, if it is still pending.
+
+    Returns the record when this call settled it, None when the row was no longer
+    pending (another process got there first) and nothing changed. The row is locked
+    while it is read, so of the uploader and the processes that scan the files, exactly
+    one settles it, and that one writes the upload's audit entry.
+    """
+    _check_state(state)
+    values = {"sha256": sha256, "size": size, "runtime": runtime, "state": state, "error": error}
+    with writing(engine) as connection:
+        where = (_V.name == name, _V.version == version)
+        found = connection.execute(select(_V.state).where(*where).with_for_update()).first()
+        if found is None or found.state != "pending":
+            return None
+        connection.execute(update(models.model_versions).where(*where).values(**values))
+        return _version(connection.execute(select(*_COLUMNS).where(*where)).one())
 
 
 @guarded

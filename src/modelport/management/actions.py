@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from pathlib import Path
+from typing import Any
 
 from modelport.config import Settings
 from modelport.contracts import (
@@ -106,6 +107,63 @@ class ModelManager:
             source="upload",
             created_by=actor.name,
         )
+        await self._write(upload, name, number)
+        async with self._lock:
+            await self.registry.reload([name])
+        served = self.registry.find(name)
+        version = served.versions.get(number) if served is not None else None
+        error = "the version did not load" if version is None else version.error
+        runtime = version.runtime.kind if version and version.runtime else None
+        outcome: dict[str, Any] = {
+            "sha256": version.artifact_sha256 if version else None,
+            "size": version.artifact_size if version else None,
+            "runtime": runtime,
+            "state": "ready" if version is not None and version.ready else "failed",
+            "error": None if version is not None and version.ready else error,
+        }
+        settled = await self.database.run(store.settle_pending, name, number, **outcome)
+        # None: another process found the folder and settled the number first, and wrote
+        # the upload's audit entry; this one records its own load and writes no second.
+        record = settled
+        if record is None:
+            record = await self.database.run(
+                store.record_version, name, number, source="upload", **outcome
+            )
+        detail = {"version": number, "sha256": record.sha256, "size": record.size}
+        if record.state != "ready":
+            if settled is not None:
+                await self.audit.record(actor, "upload", name, detail, outcome="failed")
+            raise UploadRejectedError(
+                f"model '{name}' version {number} ({upload.filename}) did not load: {error}; "
+                "it is kept as a failed version, and the versions being served stay"
+            )
+        if upload.alias is not None:
+            await self.database.run(
+                store.set_alias, name, upload.alias, number, updated_by=actor.name
+            )
+            await self.catalog.load_aliases(name)
+            detail["alias"] = upload.alias
+            if settled is None:
+                alias_detail = {"alias": upload.alias, "version": number}
+                await self.audit.record(actor, "alias.set", name, alias_detail)
+        if settled is not None:
+            await self.audit.record(actor, "upload", name, detail)
+        return {
+            "name": name,
+            "version": number,
+            "state": "ready",
+            "runtime": runtime,
+            "sha256": record.sha256,
+            "size": record.size,
+            # A ready record means the version loaded; None only keeps the types honest.
+            "load_seconds": version.load_seconds if version is not None else None,
+            "alias": upload.alias,
+        }
+
+    async def _write(self, upload: Upload, name: str, number: int) -> None:
+        """The reserved number's folder written (and stored in the object store, if any);
+        on any failure, nothing is left of it and the number is withdrawn."""
+        model_path = self.model_dir / name
         try:
             await asyncio.to_thread(write_version, self.model_dir, upload, number)
             if self.mirror is not None:
@@ -123,48 +181,6 @@ class ModelManager:
             with contextlib.suppress(ModelportError):
                 await self.database.run(store.discard_version, name, number, reason)
             raise
-        async with self._lock:
-            await self.registry.reload([name])
-        served = self.registry.find(name)
-        version = served.versions.get(number) if served is not None else None
-        error = "the version did not load" if version is None else version.error
-        runtime = version.runtime.kind if version and version.runtime else None
-        record = await self.database.run(
-            store.record_version,
-            name,
-            number,
-            sha256=version.artifact_sha256 if version else None,
-            size=version.artifact_size if version else None,
-            runtime=runtime,
-            state="ready" if version is not None and version.ready else "failed",
-            error=None if version is not None and version.ready else error,
-            source="upload",
-        )
-        detail = {"version": number, "sha256": record.sha256, "size": record.size}
-        if record.state != "ready":
-            await self.audit.record(actor, "upload", name, detail, outcome="failed")
-            raise UploadRejectedError(
-                f"model '{name}' version {number} ({upload.filename}) did not load: {error}; "
-                "it is kept as a failed version, and the versions being served stay"
-            )
-        if upload.alias is not None:
-            await self.database.run(
-                store.set_alias, name, upload.alias, number, updated_by=actor.name
-            )
-            await self.catalog.load_aliases(name)
-            detail["alias"] = upload.alias
-        await self.audit.record(actor, "upload", name, detail)
-        return {
-            "name": name,
-            "version": number,
-            "state": "ready",
-            "runtime": runtime,
-            "sha256": record.sha256,
-            "size": record.size,
-            # A ready record means the version loaded; None only keeps the types honest.
-            "load_seconds": version.load_seconds if version is not None else None,
-            "alias": upload.alias,
-        }
 
     def _name(self, name: str) -> str:
         """The model's own name for a name a client sent (a bare file's full name too)."""

@@ -10,9 +10,11 @@ from pathlib import Path
 from modelport.db import store
 from modelport.db.database import Database
 from modelport.db.records import VersionRecord, VersionState
+from modelport.management.audit import Actor, AuditTrail
 from modelport.management.files import version_on_disk
 from modelport.registry import ModelRegistry
 from modelport.rollout import Rollout, rollout_of
+from modelport.served import ModelVersion
 
 __all__ = ["Catalog"]
 
@@ -22,10 +24,14 @@ log = logging.getLogger(__name__)
 class Catalog:
     """Version rows and aliases of one model folder, and this process's copy of them."""
 
-    def __init__(self, database: Database, registry: ModelRegistry, model_dir: Path) -> None:
+    def __init__(
+        self, database: Database, registry: ModelRegistry, model_dir: Path, audit: AuditTrail
+    ) -> None:
         self.database = database
         self.registry = registry
         self.model_dir = model_dir
+        #: Writes the entry of an upload whose own process stopped before it finished.
+        self.audit = audit
 
     async def load_aliases(self, name: str | None) -> None:
         """The database's aliases of ``name`` (None: of every model) into the registry."""
@@ -62,6 +68,9 @@ class Catalog:
                 version.artifact_sha256,
             ):
                 continue
+            if record is not None and record.state == "pending":
+                await self._settle_upload(record, version)
+                continue
             await run(
                 store.record_version,
                 name,
@@ -85,3 +94,29 @@ class Catalog:
                 number,
                 f" (aliases {', '.join(dropped)} removed)" if dropped else "",
             )
+
+    async def _settle_upload(self, record: VersionRecord, version: ModelVersion) -> None:
+        """An uploaded version whose folder is whole but whose number is still reserved:
+        its uploader stopped (killed while the model loaded) or has not finished yet.
+        Whichever settles the number first writes the upload's audit entry, once."""
+        settled = await self.database.run(
+            store.settle_pending,
+            record.name,
+            record.version,
+            sha256=version.artifact_sha256,
+            size=version.artifact_size,
+            runtime=version.runtime.kind if version.runtime is not None else None,
+            state="ready" if version.ready else "failed",
+            error=version.error,
+        )
+        if settled is None:
+            return  # the uploader (or another process) settled it and wrote the entry
+        detail = {
+            "version": record.version,
+            "sha256": settled.sha256,
+            "size": settled.size,
+            "recorded": "from its files: the uploading process had not finished",
+        }
+        actor = Actor(record.created_by or "unknown")
+        outcome = "ok" if version.ready else "failed"
+        await self.audit.record(actor, "upload", record.name, detail, outcome=outcome)
