@@ -72,13 +72,24 @@ types: $(STAMP)
 	$(BIN)/mypy
 
 # Suites with their own targets (each needs something `make test` should not wait for:
-# PyPI and extra environments, a container engine, a cluster). CI runs each target.
-OWN_TARGET_MARKERS := compat fuzz
-# Two test processes, a module each at a time (its servers and fixtures stay together):
-# most of the suite's time is spent waiting on the servers it starts.
+# PyPI and extra environments, a container engine, a cluster, many server processes).
+# CI runs each target.
+OWN_TARGET_MARKERS := compat fuzz system
+# Two test processes, a module each at a time (its servers and fixtures stay together).
 TEST_PROCESSES ?= 2
+# Bytecode compiled first: the servers the tests start import modelport afresh each time,
+# and under PYTHONDONTWRITEBYTECODE each of them compiled it again (half a second of CPU).
 unit: $(STAMP)
+	$(BIN)/python -m compileall -q src tests >/dev/null
 	$(BIN)/pytest -q -n $(TEST_PROCESSES) --dist loadfile -m "not ($(subst $(space), or ,$(strip $(OWN_TARGET_MARKERS))))"
+
+# The system suites (tests/e2e/conftest.py lists them): several server processes at once,
+# faults made on purpose, a Ray cluster, service outages, every database in turn and whole
+# user journeys. About as long again as `make test`; CI runs both.
+.PHONY: test-system
+test-system: $(STAMP)
+	$(BIN)/python -m compileall -q src tests >/dev/null
+	$(BIN)/pytest -q -n $(TEST_PROCESSES) --dist loadfile -m system
 
 # The long fuzzing run: schemathesis over every operation of a real server's OpenAPI
 # document and hypothesis over every payload decoder, with many more examples than the

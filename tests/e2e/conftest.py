@@ -26,6 +26,51 @@ SRC = Path(__file__).resolve().parent.parent.parent / "src"
 MODELPORT = Path(sys.executable).with_name("modelport")
 
 
+#: The system suites: several server processes at once (workers, supervisors, a Ray
+#: cluster, servers sharing a database or bucket), faults made on purpose (kills, full
+#: disks, outages, overload), every database in turn, and whole user journeys. They take
+#: longer than the rest of the suite together, so `make test-system` runs them and
+#: `make test` does not; CI runs both. Marked here, in one list, so that moving a suite
+#: between the two is one line.
+SYSTEM_SUITES = frozenset(
+    {
+        "test_access_log",
+        "test_admin_security",
+        "test_admin_sync",
+        "test_admission",
+        "test_database_place",
+        "test_faults_crash",
+        "test_faults_database",
+        "test_faults_disk",
+        "test_faults_hung_model",
+        "test_faults_model_exit",
+        "test_faults_recycle",
+        "test_faults_watch",
+        "test_faults_worker_kill",
+        "test_first_minutes",
+        "test_lenient_models",
+        "test_log_and_cache_services",
+        "test_metrics",
+        "test_mlflow_folders",
+        "test_monitor",
+        "test_object_store",
+        "test_ray_engine",
+        "test_rejected_in_the_log",
+        "test_rollouts",
+        "test_security_transport",
+        "test_seed_examples",
+        "test_server",
+        "test_v2_grpc_load_faults",
+    }
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.parent == Path(__file__).parent and item.path.stem in SYSTEM_SUITES:
+            item.add_marker(pytest.mark.system)
+
+
 def _serves_a_shared_folder(args: list[str], env: dict[str, str] | None) -> bool:
     """Whether the server would keep its database inside a folder other tests serve."""
     chosen = {"--data-dir", "--database-url"} & set(args) or {
