@@ -35,6 +35,7 @@ MODELPORT = Path(sys.executable).with_name("modelport")
 SYSTEM_SUITES = frozenset(
     {
         "test_access_log",
+        "test_admin",
         "test_admin_security",
         "test_admin_sync",
         "test_admission",
