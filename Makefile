@@ -85,7 +85,7 @@ unit: $(STAMP)
 
 # The system suites (tests/e2e/conftest.py lists them): several server processes at once,
 # faults made on purpose, a Ray cluster, service outages, every database in turn and whole
-# user journeys. About as long again as `make test`; CI runs both.
+# user journeys: about 14 minutes on two slow cores. CI runs both.
 .PHONY: test-system
 test-system: $(STAMP)
 	$(BIN)/python -m compileall -q src tests >/dev/null
